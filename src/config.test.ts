@@ -1,0 +1,127 @@
+import { describe, expect, test } from "bun:test";
+import { describeConfig, parseConfigText } from "./config.ts";
+import { SubleaseError } from "./errors.ts";
+
+const normalized = async (config: unknown) =>
+  describeConfig(await parseConfigText(typeof config === "string" ? config : JSON.stringify(config)));
+
+async function rejection(config: unknown): Promise<SubleaseError> {
+  try {
+    await parseConfigText(typeof config === "string" ? config : JSON.stringify(config));
+  } catch (error) {
+    expect(error).toBeInstanceOf(SubleaseError);
+    return error as SubleaseError;
+  }
+  throw new Error(`config was accepted: ${JSON.stringify(config)}`);
+}
+
+describe("IPv4 defaults (flannel's rules)", () => {
+  const cases: [string, unknown, Record<string, unknown>][] = [
+    ["a /16 is cut into /24s", { Network: "10.3.0.0/16" },
+      { Network: "10.3.0.0/16", SubnetLen: 24, SubnetMin: "10.3.1.0", SubnetMax: "10.3.255.0", SubnetCount: 255, BackendType: "udp", EnableIPv4: true, EnableIPv6: false }],
+    ["host bits are masked off", { Network: "10.3.1.7/16" }, { Network: "10.3.0.0/16", SubnetMin: "10.3.1.0" }],
+    ["a /22 still gets /24s", { Network: "10.0.0.0/22" }, { SubnetLen: 24, SubnetMin: "10.0.1.0", SubnetMax: "10.0.3.0", SubnetCount: 3 }],
+    ["a /23 gets prefix + 2", { Network: "10.0.0.0/23" }, { SubnetLen: 25, SubnetMin: "10.0.0.128", SubnetMax: "10.0.1.128", SubnetCount: 3 }],
+    ["a /28 gets /30s", { Network: "10.0.0.0/28" }, { SubnetLen: 30, SubnetMin: "10.0.0.4", SubnetMax: "10.0.0.12", SubnetCount: 3 }],
+    ["a /8 has 65535 /24s", { Network: "10.0.0.0/8" }, { SubnetCount: 65535, SubnetMax: "10.255.255.0" }],
+    ["explicit overrides are kept", { Network: "10.3.0.0/16", SubnetMin: "10.3.5.0", SubnetMax: "10.3.8.0", SubnetLen: 28 },
+      { SubnetLen: 28, SubnetMin: "10.3.5.0", SubnetMax: "10.3.8.0", SubnetCount: 49 }],
+    ["keys match case-insensitively", { network: "10.3.0.0/16", subnetlen: 26 }, { Network: "10.3.0.0/16", SubnetLen: 26 }],
+    ["SubnetMin 0.0.0.0 means unset", { Network: "10.3.0.0/16", SubnetMin: "0.0.0.0" }, { SubnetMin: "10.3.1.0" }],
+    ["vxlan backend with defaults", { Network: "10.3.0.0/16", Backend: { Type: "vxlan" } }, { BackendType: "vxlan" }],
+    ["EnableNFTables is carried through", { Network: "10.3.0.0/16", EnableNFTables: true }, { EnableNFTables: true }],
+  ];
+  for (const [name, config, expected] of cases) {
+    test(name, async () => {
+      expect(await normalized(config)).toMatchObject(expected);
+    });
+  }
+});
+
+describe("IPv6 and dual stack", () => {
+  test("fc00::/48 gives /64s from fc00:0:0:1::", async () => {
+    expect(await normalized({ EnableIPv6: true, Network: "10.5.0.0/16", IPv6Network: "fc00::/48" })).toMatchObject({
+      EnableIPv4: true, EnableIPv6: true, IPv6Network: "fc00::/48", IPv6SubnetLen: 64,
+      IPv6SubnetMin: "fc00:0:0:1::", IPv6SubnetMax: "fc00:0:0:ffff::", IPv6SubnetCount: "65535",
+    });
+  });
+  test("IPv6 only leaves out every IPv4 field", async () => {
+    const out = await normalized({ EnableIPv4: false, EnableIPv6: true, IPv6Network: "fd00:1::/56" });
+    expect(out).toMatchObject({ EnableIPv4: false, IPv6SubnetLen: 64, IPv6SubnetMin: "fd00:1:0:1::" });
+    expect(out.Network).toBeUndefined();
+    expect(out.SubnetCount).toBeUndefined();
+  });
+  test("a /63 gets prefix + 2", async () => {
+    expect(await normalized({ EnableIPv4: false, EnableIPv6: true, IPv6Network: "fd00::/63" })).toMatchObject({ IPv6SubnetLen: 65 });
+  });
+  test("IPv6 counts beyond 2^53 stay exact", async () => {
+    expect(await normalized({ EnableIPv4: false, EnableIPv6: true, IPv6Network: "fd00::/8" })).toMatchObject({
+      IPv6SubnetCount: ((1n << 56n) - 1n).toString(),
+    });
+  });
+});
+
+describe("YAML", () => {
+  test("YAML reads the same as JSON", async () => {
+    const yaml = "Network: 10.7.0.0/16\nSubnetLen: 26\nBackend:\n  Type: vxlan\n  VNI: 4\n";
+    expect(await normalized(yaml)).toMatchObject({ Network: "10.7.0.0/16", SubnetLen: 26, BackendType: "vxlan", Backend: { VNI: 4 } });
+  });
+});
+
+describe("errors name the field and the rule", () => {
+  const cases: [string, unknown, RegExp][] = [
+    ["empty input", "", /empty/],
+    ["whitespace only", "  \n ", /empty/],
+    ["binary", "\u0000\u0001\u0002", /NUL/],
+    ["broken JSON", '{"Network": ', /not valid JSON/],
+    ["a JSON array", "[1,2]", /must be an object.*array/],
+    ["a number", "42", /must be an object.*number/],
+    ["null", "null", /must be an object.*null/],
+    ["no Network", {}, /Network is required/],
+    ["Network not a string", { Network: 10 }, /Network must be a string/],
+    ["a /33", { Network: "10.0.0.0/33" }, /Network "10.0.0.0\/33" is not an IPv4 CIDR/],
+    ["no prefix length", { Network: "10.0.0.0" }, /not an IPv4 CIDR/],
+    ["IPv6 as Network", { Network: "fc00::/48" }, /not an IPv4 CIDR/],
+    ["octal-looking address", { Network: "010.0.0.0/8" }, /not an IPv4 CIDR/],
+    ["network too small", { Network: "10.0.0.0/29" }, /too small.*\/28/],
+    ["SubnetLen over 30", { Network: "10.0.0.0/16", SubnetLen: 31 }, /SubnetLen 31 .*at most 30/],
+    ["SubnetLen too close to the network", { Network: "10.0.0.0/16", SubnetLen: 17 }, /SubnetLen 17 must be at least .*\(18\)/],
+    ["SubnetLen negative", { Network: "10.0.0.0/16", SubnetLen: -1 }, /SubnetLen must be a whole number/],
+    ["SubnetLen fractional", { Network: "10.0.0.0/16", SubnetLen: 24.5 }, /SubnetLen must be a whole number/],
+    ["SubnetLen as string", { Network: "10.0.0.0/16", SubnetLen: "24" }, /SubnetLen must be a whole number/],
+    ["SubnetMin outside", { Network: "10.3.0.0/16", SubnetMin: "10.4.0.0" }, /SubnetMin 10.4.0.0 is not inside Network 10.3.0.0\/16/],
+    ["SubnetMax outside", { Network: "10.3.0.0/16", SubnetMax: "11.0.0.0" }, /SubnetMax 11.0.0.0 is not inside/],
+    ["SubnetMin unaligned", { Network: "10.3.0.0/16", SubnetMin: "10.3.1.5" }, /SubnetMin 10.3.1.5 is not on a \/24 boundary/],
+    ["SubnetMax unaligned", { Network: "10.3.0.0/16", SubnetLen: 28, SubnetMax: "10.3.8.1" }, /SubnetMax 10.3.8.1 is not on a \/28 boundary/],
+    ["SubnetMin above SubnetMax", { Network: "10.3.0.0/16", SubnetMin: "10.3.9.0", SubnetMax: "10.3.8.0" }, /SubnetMin 10.3.9.0 is above SubnetMax 10.3.8.0/],
+    ["SubnetMin not an address", { Network: "10.3.0.0/16", SubnetMin: "ten" }, /SubnetMin "ten" is not an IPv4 address/],
+    ["EnableIPv4 not boolean", { Network: "10.3.0.0/16", EnableIPv4: "yes" }, /EnableIPv4 must be true or false/],
+    ["both families off", { EnableIPv4: false }, /enable at least one/],
+    ["IPv6 without network", { Network: "10.3.0.0/16", EnableIPv6: true }, /IPv6Network is required/],
+    ["IPv6 network too small", { EnableIPv6: true, EnableIPv4: false, IPv6Network: "fc00::/125" }, /too small.*\/124/],
+    ["IPv6SubnetLen over 126", { EnableIPv6: true, EnableIPv4: false, IPv6Network: "fc00::/48", IPv6SubnetLen: 127 }, /IPv6SubnetLen 127 .*at most 126/],
+    ["IPv6SubnetLen too short", { EnableIPv6: true, EnableIPv4: false, IPv6Network: "fc00::/48", IPv6SubnetLen: 49 }, /IPv6SubnetLen 49 must be at least/],
+    ["IPv6SubnetMin outside", { EnableIPv6: true, EnableIPv4: false, IPv6Network: "fc00::/48", IPv6SubnetMin: "fd00::" }, /IPv6SubnetMin fd00:: is not inside/],
+    ["IPv6SubnetMax unaligned", { EnableIPv6: true, EnableIPv4: false, IPv6Network: "fc00::/48", IPv6SubnetMax: "fc00:0:0:5::1" }, /IPv6SubnetMax .* boundary/],
+    ["Backend without Type", { Network: "10.3.0.0/16", Backend: { VNI: 1 } }, /Backend has no Type.*one of/],
+    ["Backend null", { Network: "10.3.0.0/16", Backend: null }, /Backend must be an object/],
+    ["Backend a string", { Network: "10.3.0.0/16", Backend: "vxlan" }, /Backend must be an object/],
+    ["unknown backend", { Network: "10.3.0.0/16", Backend: { Type: "gre" } }, /unknown backend type "gre".*alloc, host-gw, udp, vxlan/],
+    ["Backend.Type a number", { Network: "10.3.0.0/16", Backend: { Type: 3 } }, /Backend.Type must be a string/],
+    ["bad YAML", "Network: [unclosed", /not valid JSON or YAML/],
+    ["huge input", "x".repeat((1 << 20) + 1), /larger than/],
+  ];
+  for (const [name, config, message] of cases) {
+    test(name, async () => {
+      const error = await rejection(config);
+      expect(error.kind).toBe("usage");
+      expect(error.message).toMatch(message);
+      expect(error.message).not.toContain("\n");
+    });
+  }
+});
+
+test("unknown fields are reported, not fatal", async () => {
+  const config = await parseConfigText(JSON.stringify({ Network: "10.3.0.0/16", SubnetLenght: 26 }));
+  expect(config.unknownKeys).toEqual(["SubnetLenght"]);
+});

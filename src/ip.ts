@@ -1,0 +1,92 @@
+/**
+ * IPv4/IPv6 prefix arithmetic. ipaddr.js does the parsing and printing (so IPv6 prints
+ * in the same compressed RFC 5952 form Go's net.IP uses in flannel's keys); the math is
+ * bigint so one code path serves both families.
+ */
+import ipaddr from "ipaddr.js";
+
+export type Family = 4 | 6;
+
+export interface Prefix {
+  readonly family: Family;
+  /** The network address, host bits always zero. */
+  readonly address: bigint;
+  readonly length: number;
+}
+
+export const addressBits = (family: Family): number => (family === 4 ? 32 : 128);
+
+function bytesToBigint(bytes: number[]): bigint {
+  let value = 0n;
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte);
+  return value;
+}
+
+function bigintToBytes(value: bigint, count: number): number[] {
+  const bytes = new Array<number>(count);
+  for (let i = count - 1; i >= 0; i--) {
+    bytes[i] = Number(value & 0xffn);
+    value >>= 8n;
+  }
+  return bytes;
+}
+
+/** Parses one address strictly (dotted quad for IPv4, no zone for IPv6); undefined when invalid. */
+export function parseAddress(text: string, family?: Family): { family: Family; value: bigint } | undefined {
+  if (typeof text !== "string") return undefined;
+  if ((family ?? 4) === 4 && ipaddr.IPv4.isValidFourPartDecimal(text)) {
+    return { family: 4, value: bytesToBigint(ipaddr.IPv4.parse(text).toByteArray()) };
+  }
+  if ((family ?? 6) === 6 && !text.includes("%") && ipaddr.IPv6.isValid(text)) {
+    return { family: 6, value: bytesToBigint(ipaddr.IPv6.parse(text).toByteArray()) };
+  }
+  return undefined;
+}
+
+export function formatAddress(family: Family, value: bigint): string {
+  return family === 4
+    ? bigintToBytes(value, 4).join(".")
+    : ipaddr.fromByteArray(bigintToBytes(value, 16)).toString();
+}
+
+export function mask(family: Family, length: number): bigint {
+  const bits = BigInt(addressBits(family));
+  const all = (1n << bits) - 1n;
+  return (all << (bits - BigInt(length))) & all;
+}
+
+export function makePrefix(family: Family, address: bigint, length: number): Prefix {
+  return { family, address: address & mask(family, length), length };
+}
+
+/** Parses "a.b.c.d/n" or "x::/n"; host bits are masked off, as flannel does. */
+export function parsePrefix(text: string, family?: Family): Prefix | undefined {
+  if (typeof text !== "string") return undefined;
+  const slash = text.indexOf("/");
+  if (slash < 0) return undefined;
+  const address = parseAddress(text.slice(0, slash), family);
+  const lengthText = text.slice(slash + 1);
+  if (!address || !/^(0|[1-9][0-9]{0,2})$/.test(lengthText)) return undefined;
+  const length = Number(lengthText);
+  if (length > addressBits(address.family)) return undefined;
+  return makePrefix(address.family, address.value, length);
+}
+
+export function formatPrefix(prefix: Prefix, separator = "/"): string {
+  return `${formatAddress(prefix.family, prefix.address)}${separator}${prefix.length}`;
+}
+
+/** Number of addresses in a prefix of this length. */
+export const blockSize = (family: Family, length: number): bigint =>
+  1n << BigInt(addressBits(family) - length);
+
+export function containsAddress(prefix: Prefix, address: bigint): boolean {
+  return (address & mask(prefix.family, prefix.length)) === prefix.address;
+}
+
+export function isAligned(family: Family, address: bigint, length: number): boolean {
+  return (address & mask(family, length)) === address;
+}
+
+export const samePrefix = (a: Prefix | undefined, b: Prefix | undefined): boolean =>
+  a === b || (!!a && !!b && a.family === b.family && a.address === b.address && a.length === b.length);

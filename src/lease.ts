@@ -1,0 +1,90 @@
+/**
+ * A lease as flannel stores it: the key names the subnet(s), the value carries the
+ * holder's attributes. Keys and values here are byte-compatible with flanneld's.
+ */
+import { formatPrefix, makePrefix, parseAddress, type Prefix } from "./ip.ts";
+
+/** The lease value, flannel's field names and order. */
+export interface LeaseAttrs {
+  PublicIP: string;
+  PublicIPv6: string | null;
+  BackendType?: string;
+  BackendData?: unknown;
+  BackendV6Data?: unknown;
+}
+
+/** The subnet(s) a lease holds: IPv4, IPv6, or both for dual stack. */
+export interface SubnetKey {
+  readonly ipv4?: Prefix;
+  readonly ipv6?: Prefix;
+}
+
+export interface Lease {
+  readonly subnet: SubnetKey;
+  readonly attrs: LeaseAttrs;
+  /** Milliseconds since the epoch; null for a reservation, which never expires. */
+  readonly expiresAt: number | null;
+  /** Opaque compare-and-swap token of the registry (etcd revision, file generation). */
+  readonly version: string;
+}
+
+// flanneld's own pattern: an IPv4 part always, an IPv6 part only for dual stack / IPv6.
+const SUBNET_KEY = /^(\d+\.\d+\.\d+\.\d+)-(\d+)(?:&([a-f\d:]+)-(\d+))?$/;
+
+/** "10.5.34.0-24", "10.5.34.0-24&fc00:0:0:1::-64", IPv6 only: "0.0.0.0-0&fc00::-64". */
+export function formatSubnetKey(subnet: SubnetKey): string {
+  const v4 = subnet.ipv4 ? formatPrefix(subnet.ipv4, "-") : "0.0.0.0-0";
+  return subnet.ipv6 ? `${v4}&${formatPrefix(subnet.ipv6, "-")}` : v4;
+}
+
+/** Parses a key's last path segment; undefined for anything flanneld would not accept. */
+export function parseSubnetKey(text: string): SubnetKey | undefined {
+  const parts = SUBNET_KEY.exec(text);
+  if (!parts) return undefined;
+  const v4 = parseAddress(parts[1]!, 4);
+  const v4Length = Number(parts[2]);
+  if (!v4 || v4Length > 32) return undefined;
+  const subnet: { ipv4?: Prefix; ipv6?: Prefix } = {};
+  if (!(v4.value === 0n && v4Length === 0)) subnet.ipv4 = makePrefix(4, v4.value, v4Length);
+  if (parts[3] !== undefined) {
+    const v6 = parseAddress(parts[3], 6);
+    const v6Length = Number(parts[4]);
+    if (!v6 || v6Length > 128) return undefined;
+    subnet.ipv6 = makePrefix(6, v6.value, v6Length);
+  }
+  return subnet.ipv4 || subnet.ipv6 ? subnet : undefined;
+}
+
+/** Serialises attrs exactly as flanneld's encoding/json would: empty backend fields omitted. */
+export function encodeLeaseAttrs(attrs: LeaseAttrs): string {
+  const value: Record<string, unknown> = { PublicIP: attrs.PublicIP, PublicIPv6: attrs.PublicIPv6 ?? null };
+  if (attrs.BackendType) value.BackendType = attrs.BackendType;
+  if (attrs.BackendData !== undefined && attrs.BackendData !== null) value.BackendData = attrs.BackendData;
+  if (attrs.BackendV6Data !== undefined && attrs.BackendV6Data !== null) value.BackendV6Data = attrs.BackendV6Data;
+  return JSON.stringify(value);
+}
+
+/** Reads a lease value; undefined when it is not a JSON object with a PublicIP string. */
+export function decodeLeaseAttrs(text: string): LeaseAttrs | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const record = value as Record<string, unknown>;
+  const publicIP = record.PublicIP;
+  const publicIPv6 = record.PublicIPv6;
+  if (typeof publicIP !== "string" && typeof publicIPv6 !== "string") return undefined;
+  const attrs: LeaseAttrs = {
+    PublicIP: typeof publicIP === "string" ? publicIP : "",
+    PublicIPv6: typeof publicIPv6 === "string" ? publicIPv6 : null,
+  };
+  if (typeof record.BackendType === "string" && record.BackendType) attrs.BackendType = record.BackendType;
+  if (record.BackendData !== undefined && record.BackendData !== null) attrs.BackendData = record.BackendData;
+  if (record.BackendV6Data !== undefined && record.BackendV6Data !== null) attrs.BackendV6Data = record.BackendV6Data;
+  return attrs;
+}
+
+export const sameSubnet = (a: SubnetKey, b: SubnetKey): boolean => formatSubnetKey(a) === formatSubnetKey(b);

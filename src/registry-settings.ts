@@ -1,0 +1,45 @@
+/** Turns flags/env into the registry choice and its options. */
+import { parseDurationMs } from "./duration.ts";
+import { usageError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE, type RegistryOptions } from "./registry.ts";
+import type { SettingSource } from "./settings.ts";
+
+export interface RegistryChoice {
+  name: string;
+  options: RegistryOptions;
+  /** How long to keep retrying an unreachable registry or a missing config (0: fail at once). */
+  waitMs: number;
+}
+
+export function registryChoice(settings: SettingSource, log: Logger): RegistryChoice {
+  const endpointsText = settings.string("etcd-endpoints");
+  // Naming etcd endpoints means etcd; otherwise the embedded file registry, which needs no server.
+  const name = settings.string("registry") ?? (endpointsText ? "etcd-v3" : "file");
+  const endpoints = (endpointsText ?? DEFAULT_ENDPOINTS.join(","))
+    .split(",").map((endpoint) => endpoint.trim()).filter(Boolean);
+  for (const endpoint of endpoints) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
+      throw usageError(`--etcd-endpoints "${endpoint}" is not an endpoint URL like http://127.0.0.1:2379`);
+    }
+  }
+  const prefix = (settings.string("etcd-prefix") ?? DEFAULT_PREFIX).replace(/\/+$/, "");
+  if (!prefix.startsWith("/")) throw usageError(`--etcd-prefix "${prefix}" must start with "/"`);
+  const certFile = settings.string("etcd-certfile");
+  const keyFile = settings.string("etcd-keyfile");
+  if (!!certFile !== !!keyFile) throw usageError("--etcd-certfile and --etcd-keyfile go together: give both or neither");
+  return {
+    name,
+    waitMs: parseDurationMs(settings.string("wait") ?? "0", "--wait"),
+    options: {
+      prefix,
+      endpoints,
+      tls: { caFile: settings.string("etcd-cafile"), certFile, keyFile },
+      username: settings.string("etcd-username"),
+      password: settings.string("etcd-password"),
+      timeoutMs: parseDurationMs(settings.string("timeout") ?? "5s", "--timeout"),
+      registryFile: settings.string("registry-file") ?? DEFAULT_REGISTRY_FILE,
+      log,
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * The storage seam. A Registry offers only atomic primitives; reuse, allocation and
+ * retries live once in the manager, above every registry.
+ */
+import type { Lease, LeaseAttrs, SubnetKey } from "./lease.ts";
+import type { Logger } from "./log.ts";
+import { SubleaseError } from "./errors.ts";
+
+export interface LeaseListing {
+  /** Live leases only: expired ones are free and not listed. */
+  readonly leases: Lease[];
+}
+
+export interface Registry {
+  /** "file", "etcd-v3", "etcd-v2": used in messages ("no config in etcd v3 at ..."). */
+  readonly description: string;
+  /** The network config's raw text, or undefined when none is stored. */
+  getNetworkConfig(): Promise<string | undefined>;
+  putNetworkConfig(text: string): Promise<void>;
+  /** Every live lease; keys that are not subnets are skipped with a warning. */
+  listLeases(): Promise<LeaseListing>;
+  /**
+   * Creates the lease only if no live lease holds this subnet. `ttlSeconds` 0 makes a
+   * reservation (no expiry). Returns undefined when the subnet is taken (a lost race).
+   */
+  createLease(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined>;
+  /**
+   * Rewrites the lease and resets its TTL, only if it is unchanged since `current` was
+   * read. Returns undefined when it changed or vanished.
+   */
+  updateLease(current: Lease, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined>;
+  /** Deletes the lease only if unchanged since `current` was read; false when it was not. */
+  deleteLease(current: Lease): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface TlsOptions {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+export interface RegistryOptions {
+  /** Key prefix, default /coreos.com/network (flannel's). */
+  prefix: string;
+  endpoints: string[];
+  tls: TlsOptions;
+  username?: string;
+  password?: string;
+  /** Bound on each call to the registry. */
+  timeoutMs: number;
+  /** The file registry's path. */
+  registryFile: string;
+  log: Logger;
+}
+
+export const DEFAULT_PREFIX = "/coreos.com/network";
+export const DEFAULT_ENDPOINTS = ["http://127.0.0.1:4001", "http://127.0.0.1:2379"];
+export const DEFAULT_REGISTRY_FILE = "/var/lib/sublease/registry.json";
+
+type RegistryOpener = (options: RegistryOptions) => Promise<Registry>;
+
+// Each plugin is imported only when chosen, so `--registry file` never loads gRPC.
+// Adding a registry is one file under backends/registry/ and one line here.
+const REGISTRIES: Record<string, RegistryOpener> = {
+  file: async (options) => (await import("../backends/registry/file.ts")).openFileRegistry(options),
+  "etcd-v3": async (options) => (await import("../backends/registry/etcd-v3.ts")).openEtcdV3Registry(options),
+  "etcd-v2": async (options) => (await import("../backends/registry/etcd-v2.ts")).openEtcdV2Registry(options),
+};
+
+export const knownRegistries = (): string[] => Object.keys(REGISTRIES);
+
+export async function openRegistry(name: string, options: RegistryOptions): Promise<Registry> {
+  const opener = Object.hasOwn(REGISTRIES, name) ? REGISTRIES[name] : undefined;
+  if (!opener) {
+    throw new SubleaseError("usage", `unknown registry "${name}": --registry must be one of ${knownRegistries().join(", ")}`);
+  }
+  return opener(options);
+}
