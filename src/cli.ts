@@ -3,11 +3,15 @@
  * cac wiring only: flags, environment fallbacks, output and exit codes. Each command's
  * work lives in src/commands/; heavy modules load only in the commands that need them.
  */
-import { cac } from "cac";
+import { cac, type Command } from "cac";
 import { EXIT_CODES, oneLine, SubleaseError, usageError } from "./errors.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
 import { parseDataFormat, type DataFormat } from "./output.ts";
-import { settingSource } from "./settings.ts";
+import { settingSource, type SettingSource } from "./settings.ts";
+import { parseDurationMs } from "./duration.ts";
+import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE } from "./registry.ts";
+import { registryChoice } from "./registry-settings.ts";
+import { DEFAULT_SUBNET_FILE } from "./subnet-env.ts";
 import { VERSION, COMMIT } from "./version.ts";
 
 type Options = Record<string, unknown>;
@@ -24,17 +28,180 @@ export function buildCli() {
   const cli = cac("sublease");
   cli.option("--log-level <level>", `stderr verbosity: ${LOG_LEVELS.join(", ")}`, { default: "warn" });
 
-  cli
-    .command("parse-config [file]", "Check a network config (JSON or YAML) with flannel's rules and print it normalized")
-    .option("--output <format>", "json or yaml", { default: "json" })
+
+  const registryFlags = (command: Command) =>
+    command
+      .option("--registry <name>", "where leases live: file, etcd-v3 or etcd-v2 (default: etcd-v3 when --etcd-endpoints is set, else file)")
+      .option("--registry-file <path>", `the file registry (default: ${DEFAULT_REGISTRY_FILE})`)
+      .option("--etcd-endpoints <urls>", `comma-separated etcd URLs (default: ${DEFAULT_ENDPOINTS.join(",")})`)
+      .option("--etcd-prefix <prefix>", `etcd key prefix (default: ${DEFAULT_PREFIX})`)
+      .option("--etcd-cafile <path>", "CA certificate to verify etcd's TLS certificate")
+      .option("--etcd-certfile <path>", "client certificate for etcd (with --etcd-keyfile)")
+      .option("--etcd-keyfile <path>", "client key for etcd (with --etcd-certfile)")
+      .option("--etcd-username <name>", "etcd user")
+      .option("--etcd-password <password>", "etcd password (better: FLANNELD_ETCD_PASSWORD)")
+      .option("--timeout <duration>", "bound on each registry call (default: 5s)")
+      .option("--wait <duration>", "keep retrying an unreachable registry or a missing config this long (default: 0)");
+
+  const hostFlags = (command: Command) =>
+    command
+      .option("--public-ip <ip>", "this host's IPv4 address (default: of --iface, else of the default route's interface)")
+      .option("--public-ipv6 <ip>", "this host's IPv6 address (dual stack / IPv6)")
+      .option("--iface <name|ip>", "the external interface, by name or address")
+      .option("--subnet-file <path>", `subnet.env to write (default: ${DEFAULT_SUBNET_FILE})`)
+      .option("--vtep-mac <mac>", "VXLAN VTEP MAC to publish (default: a stable MAC derived from the public IP)");
+
+  const hostFlagValues = (settings: SettingSource) => ({
+    publicIP: settings.string("public-ip"),
+    publicIPv6: settings.string("public-ipv6"),
+    iface: settings.string("iface"),
+    ifaceMtu: settings.integer("iface-mtu", 68, 65535),
+    vtepMac: settings.string("vtep-mac"),
+    subnetFile: settings.string("subnet-file") ?? DEFAULT_SUBNET_FILE,
+  });
+
+  const ttlSeconds = (settings: SettingSource) => {
+    const ms = parseDurationMs(settings.string("ttl") ?? "24h", "--ttl");
+    if (ms !== 0 && ms < 1000) throw usageError("--ttl must be 0 (a reservation) or at least 1s");
+    return Math.round(ms / 1000);
+  };
+
+  const session = (options: Options) => {
+    const log = loggerFrom(options);
+    const settings = settingSource(options);
+    return { log, settings, choice: registryChoice(settings, log) };
+  };
+
+  registryFlags(cli.command("parse-config [file]", "Check a network config (JSON or YAML; FILE, - for stdin, or the registry's when no FILE) and print it normalized"))
+    .option("--output <format>", "json (default) or yaml")
     .example("sublease parse-config net.json")
     .example("echo '{\"Network\":\"10.5.0.0/16\"}' | sublease parse-config -")
+    .example("sublease parse-config --etcd-endpoints http://10.0.0.5:2379   # the config stored in etcd")
     .action(async (file: string | undefined, options: Options) => {
       const log = loggerFrom(options);
-      const format = parseDataFormat(options.output as string) as DataFormat;
+      const format = parseDataFormat(options.output as string | undefined) as DataFormat;
       const { parseConfigCommand } = await import("./commands/parse-config.ts");
-      if (file === undefined) throw usageError("parse-config needs a FILE, or - to read standard input");
-      write(await parseConfigCommand({ file }, format, log));
+      if (file !== undefined) {
+        write(await parseConfigCommand({ file }, format, log));
+        return;
+      }
+      const { choice } = session(options);
+      const { withRegistry, readConfigText } = await import("./commands/session.ts");
+      const text = await withRegistry(choice, log, (registry) => readConfigText(registry, choice, log));
+      write(await parseConfigCommand({ text }, format, log));
+    });
+
+  registryFlags(cli.command("config <action> [file]", "Store (put FILE|-) or print (get) the network config in the registry"))
+    .example("sublease config put net.json --registry-file /var/lib/sublease/registry.json")
+    .example("sublease config get --etcd-endpoints http://10.0.0.5:2379")
+    .action(async (action: string, file: string | undefined, options: Options) => {
+      const { log, choice } = session(options);
+      const { configGet, configPut } = await import("./commands/config.ts");
+      if (action === "put") {
+        if (file === undefined) throw usageError("config put needs a FILE, or - to read standard input");
+        await configPut(file, choice, log);
+      } else if (action === "get") {
+        if (file !== undefined) throw usageError("config get takes no FILE");
+        write(await configGet(choice, log));
+      } else {
+        throw usageError(`config ${action}: the action must be put or get`);
+      }
+    });
+
+  hostFlags(registryFlags(cli.command("acquire", "Get (or reuse) this host's subnet lease and write subnet.env")))
+    .option("--ip-masq", "write FLANNEL_IPMASQ=true (flannel masquerades traffic leaving the overlay)")
+    .option("--ttl <duration>", "lease lifetime, e.g. 24h; 0 makes a reservation that never expires (default: 24h)")
+    .option("--iface-mtu <mtu>", "the external interface's MTU when it cannot be read (e.g. in a container)")
+    .option("--output <format>", "env (subnet.env, default) or json (the lease)")
+    .example("sublease acquire --registry-file ./registry.json --subnet-file ./subnet.env --public-ip 192.0.2.10")
+    .example("sublease acquire --etcd-endpoints https://10.0.0.5:2379 --etcd-cafile ca.pem --output json")
+    .action(async (options: Options) => {
+      const { log, settings, choice } = session(options);
+      const output = parseDataFormat(settings.string("output") ?? "env", ["env", "json"]);
+      const flags = { ...hostFlagValues(settings), ipMasq: settings.boolean("ip-masq"), ttlSeconds: ttlSeconds(settings) };
+      const { acquireCommand } = await import("./commands/acquire.ts");
+      const report = await acquireCommand(flags, choice, log);
+      if (output === "json") {
+        const { subnetEnv: _, ...lease } = report;
+        write(`${JSON.stringify(lease, null, 2)}\n`);
+      } else {
+        write(report.subnetEnv);
+      }
+    });
+
+  hostFlags(registryFlags(cli.command("renew", "Extend this host's lease, if it is still this host's")))
+    .option("--ttl <duration>", "new lifetime from now (default: 24h)")
+    .option("--renew-margin <minutes>", "only renew when fewer than this many minutes are left (flanneld's --subnet-lease-renew-margin)")
+    .option("--subnet-lease-renew-margin <minutes>", "same as --renew-margin")
+    .option("--output <format>", "text (default) or json")
+    .example("sublease renew --renew-margin 60   # from a timer: a no-op until the last hour")
+    .action(async (options: Options) => {
+      const { log, settings, choice } = session(options);
+      const output = parseDataFormat(settings.string("output") ?? "text", ["text", "json"]);
+      const margin = settings.integer("renew-margin", 0, 1_000_000) ?? settings.integer("subnet-lease-renew-margin", 0, 1_000_000);
+      const flags = { ...hostFlagValues(settings), ttlSeconds: ttlSeconds(settings), renewMarginMs: margin === undefined ? undefined : margin * 60_000 };
+      const { renewCommand } = await import("./commands/renew.ts");
+      const report = await renewCommand(flags, choice, log);
+      if (output === "json") write(`${JSON.stringify(report, null, 2)}\n`);
+      else if (report.renewed) write(`renewed ${report.subnet ?? report.ipv6Subnet} until ${report.expiresAt}\n`);
+      else write(`not renewed ${report.subnet ?? report.ipv6Subnet}: ${report.reason}${report.expiresAt ? ` (expires ${report.expiresAt})` : ""}\n`);
+    });
+
+  hostFlags(registryFlags(cli.command("release", "Give this host's lease back (only if it is still this host's)")))
+    .option("--remove-subnet-file", "also remove subnet.env")
+    .option("--output <format>", "text (default) or json")
+    .example("sublease release --remove-subnet-file")
+    .action(async (options: Options) => {
+      const { log, settings, choice } = session(options);
+      const output = parseDataFormat(settings.string("output") ?? "text", ["text", "json"]);
+      const flags = { ...hostFlagValues(settings), removeSubnetFile: settings.boolean("remove-subnet-file") };
+      const { releaseCommand } = await import("./commands/release.ts");
+      const report = await releaseCommand(flags, choice, log);
+      if (output === "json") write(`${JSON.stringify(report, null, 2)}\n`);
+      else if (report.released) write(`released ${report.released.subnet ?? report.released.ipv6Subnet}\n`);
+      else write("no lease held by this host: nothing to release\n");
+    });
+
+  registryFlags(cli.command("leases", "List the leases in the registry and how many subnets are free"))
+    .option("--output <format>", "table (default) or json")
+    .example("sublease leases --registry-file /var/lib/sublease/registry.json")
+    .action(async (options: Options) => {
+      const { log, settings, choice } = session(options);
+      const output = parseDataFormat(settings.string("output") ?? "table", ["table", "json"]);
+      const { leasesCommand, formatLeasesTable } = await import("./commands/leases.ts");
+      const report = await leasesCommand(choice, log);
+      write(output === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatLeasesTable(report));
+    });
+
+  cli
+    .command("emit-docker-opts", "Turn a subnet.env into Docker daemon options, as flannel's mk-docker-opts.sh does")
+    .option("-f, --subnet-file <path>", "subnet.env to read, - for standard input (default: /run/flannel/subnet.env)")
+    .option("-d, --docker-opts-file <path>", "file to write atomically, - for standard output (default: /run/docker_opts.env)")
+    .option("-i, --individual", "one DOCKER_OPT_* variable per option")
+    .option("-c, --combined", "all options in one variable (neither -i nor -c: both)")
+    .option("-k, --key <name>", "name of the combined variable (default: DOCKER_OPTS)")
+    .option("-m, --omit-ip-masq", "leave out --ip-masq (for Docker versions without it)")
+    .option("--format <format>", "env (mk-docker-opts.sh's lines) or daemon-json (a daemon.json fragment)", { default: "env" })
+    .example("sublease emit-docker-opts")
+    .example("sublease emit-docker-opts -f /run/flannel/subnet.env -d /run/flannel/docker -k DOCKER_NETWORK_OPTIONS")
+    .example("sublease emit-docker-opts -c -m -d -")
+    .example("sublease emit-docker-opts --format daemon-json -d -")
+    .action(async (options: Options) => {
+      const log = loggerFrom(options);
+      // Only the file paths fall back to the environment: a stray $SUBLEASE_KEY must not rename output.
+      const withEnv = settingSource(options);
+      const flags = settingSource(options, {});
+      const { parseDockerOptsFormat } = await import("./docker-opts.ts");
+      const { emitDockerOptsCommand } = await import("./commands/emit-docker-opts.ts");
+      write(await emitDockerOptsCommand({
+        subnetFile: withEnv.string("subnet-file"),
+        dockerOptsFile: withEnv.string("docker-opts-file"),
+        individual: flags.boolean("individual"),
+        combined: flags.boolean("combined"),
+        key: flags.string("key"),
+        omitIpMasq: flags.boolean("omit-ip-masq"),
+        format: parseDockerOptsFormat(flags.string("format")),
+      }, log));
     });
 
   cli.command("version", "Print the version and the commit it was built from").action(() => {

@@ -22,8 +22,12 @@ export interface SubnetKey {
 export interface Lease {
   readonly subnet: SubnetKey;
   readonly attrs: LeaseAttrs;
-  /** Milliseconds since the epoch; null for a reservation, which never expires. */
-  readonly expiresAt: number | null;
+  /**
+   * Milliseconds since the epoch; null for a reservation, which never expires; undefined
+   * when the listing does not say (etcd v3 lists a key's lease id, not its TTL: ask
+   * `Registry.leaseExpiry` for the one lease that matters).
+   */
+  readonly expiresAt?: number | null;
   /** Opaque compare-and-swap token of the registry (etcd revision, file generation). */
   readonly version: string;
 }

@@ -29,6 +29,8 @@ export interface Registry {
    * read. Returns undefined when it changed or vanished.
    */
   updateLease(current: Lease, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined>;
+  /** The exact expiry of one lease (null: reservation); undefined when it no longer exists. */
+  leaseExpiry(lease: Lease): Promise<number | null | undefined>;
   /** Deletes the lease only if unchanged since `current` was read; false when it was not. */
   deleteLease(current: Lease): Promise<boolean>;
   close(): Promise<void>;

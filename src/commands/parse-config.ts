@@ -5,7 +5,7 @@ import { formatData, type DataFormat } from "../output.ts";
 import { readSmallText } from "../read-input.ts";
 
 export async function parseConfigCommand(
-  source: { file: string } | { text: string; origin: string },
+  source: { file: string } | { text: string },
   format: DataFormat,
   log: Logger,
 ): Promise<string> {

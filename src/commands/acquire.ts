@@ -1,0 +1,67 @@
+/** `sublease acquire`: get (or reuse) this host's lease and write subnet.env. */
+import type { Logger } from "../log.ts";
+import { LeaseManager, type AcquireOutcome } from "../manager.ts";
+import type { RegistryChoice } from "../registry-settings.ts";
+import { previousSubnet, readSubnetEnv, renderSubnetEnv, writeSubnetEnv } from "../subnet-env.ts";
+import { SubleaseError } from "../errors.ts";
+import { hostLease, type HostFlags } from "./host-lease.ts";
+import { viewLease, type LeaseView } from "./lease-view.ts";
+import { loadNetworkConfig, withRegistry } from "./session.ts";
+
+export interface AcquireFlags extends HostFlags {
+  subnetFile: string;
+  ipMasq: boolean;
+  ttlSeconds: number;
+}
+
+export interface AcquireReport extends LeaseView {
+  outcome: AcquireOutcome;
+  reused: boolean;
+  mtu: number;
+  subnetFile: string;
+  lostRaces: number;
+  /** The subnet.env text that was written. */
+  subnetEnv: string;
+}
+
+async function previousFrom(path: string, log: Logger) {
+  try {
+    return previousSubnet(await readSubnetEnv(path));
+  } catch (error) {
+    // flanneld ignores an unreadable previous file too: it is a hint, not a requirement.
+    log.warn(`ignoring the previous subnet file: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+export async function acquireCommand(flags: AcquireFlags, choice: RegistryChoice, log: Logger): Promise<AcquireReport> {
+  return withRegistry(choice, log, async (registry) => {
+    const config = await loadNetworkConfig(registry, choice, log);
+    const { attrs, mtu } = hostLease(config, flags);
+    const previous = await previousFrom(flags.subnetFile, log);
+    const manager = new LeaseManager(registry, log);
+    const { lease, outcome, lostRaces } = await manager.acquire({ config, attrs, ttlSeconds: flags.ttlSeconds, previous });
+    const subnetEnv = renderSubnetEnv(config, lease.subnet, mtu, flags.ipMasq);
+    try {
+      writeSubnetEnv(flags.subnetFile, subnetEnv);
+    } catch (error) {
+      // A lease nobody knows about would hold the subnet for a whole TTL: give it back.
+      if (outcome !== "reused") {
+        await registry.deleteLease(lease).catch(() => false);
+      }
+      throw error instanceof SubleaseError ? error : new SubleaseError("failure", String(error));
+    }
+    log.info(`${outcome === "reused" ? "reused" : outcome === "previous" ? "took back the previous subnet" : "leased"} ${viewLease(lease).subnet ?? viewLease(lease).ipv6Subnet} in ${registry.description}`);
+    const expiresAt = lease.expiresAt !== undefined ? lease.expiresAt
+      : flags.ttlSeconds > 0 ? Date.now() + flags.ttlSeconds * 1000 : null;
+    return {
+      ...viewLease(lease, expiresAt),
+      outcome,
+      reused: outcome === "reused",
+      mtu,
+      subnetFile: flags.subnetFile,
+      lostRaces,
+      subnetEnv,
+    };
+  });
+}

@@ -1,0 +1,27 @@
+/** The lease value and MTU this host publishes, from the config's backend and the host's addresses. */
+import { findBackend } from "../backend.ts";
+import type { NetworkConfig } from "../config.ts";
+import { interfaceMtu, resolvePublicAddresses } from "../host.ts";
+import type { LeaseAttrs } from "../lease.ts";
+
+export interface HostFlags {
+  publicIP?: string;
+  publicIPv6?: string;
+  iface?: string;
+  ifaceMtu?: number;
+  vtepMac?: string;
+}
+
+export function hostLease(config: NetworkConfig, flags: HostFlags): { attrs: LeaseAttrs; mtu: number } {
+  const families = { ipv4: !!config.ipv4, ipv6: !!config.ipv6 };
+  const addresses = resolvePublicAddresses(flags, families);
+  const plugin = findBackend(config.backendType);
+  // flanneld writes 0.0.0.0 as PublicIP on IPv6-only hosts (its IP4 type's zero value).
+  const publicIP = addresses.publicIP ?? "0.0.0.0";
+  const publicIPv6 = families.ipv6 ? addresses.publicIPv6 ?? null : null;
+  const data = plugin.leaseData(config.backend, { publicIP, publicIPv6, vtepMac: flags.vtepMac }, families);
+  return {
+    attrs: { PublicIP: publicIP, PublicIPv6: publicIPv6, ...data },
+    mtu: plugin.mtu(config.backend, interfaceMtu(flags.ifaceMtu, addresses.iface)),
+  };
+}

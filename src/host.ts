@@ -1,0 +1,93 @@
+/**
+ * Facts about this host that flanneld would find on its own: the public address (of
+ * `--iface`, else of the default route's interface) and that interface's MTU.
+ */
+import { readFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { SubleaseError, usageError } from "./errors.ts";
+import { parseAddress } from "./ip.ts";
+
+/** The interface of the IPv4 default route, from the kernel's routing table. */
+export function defaultRouteInterface(routeTable = "/proc/net/route"): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(routeTable, "utf8");
+  } catch {
+    return undefined;
+  }
+  let best: { iface: string; metric: number } | undefined;
+  for (const line of text.split("\n").slice(1)) {
+    const [iface, destination, , , , , metric, mask] = line.trim().split(/\s+/);
+    if (!iface || destination !== "00000000" || mask !== "00000000") continue;
+    const value = Number(metric);
+    if (!best || value < best.metric) best = { iface, metric: value };
+  }
+  return best?.iface;
+}
+
+function interfaceAddress(iface: string, family: 4 | 6): string | undefined {
+  const addresses = networkInterfaces()[iface];
+  if (!addresses) return undefined;
+  const wanted = family === 4 ? "IPv4" : "IPv6";
+  return addresses.find((address) => String(address.family) === wanted && !address.internal &&
+    !(family === 6 && address.address.toLowerCase().startsWith("fe80")))?.address;
+}
+
+export interface PublicAddresses {
+  publicIP?: string;
+  publicIPv6?: string;
+  /** The external interface, when known (for its MTU). */
+  iface?: string;
+}
+
+/** Resolves --public-ip / --public-ipv6 / --iface the way flanneld does. */
+export function resolvePublicAddresses(input: { publicIP?: string; publicIPv6?: string; iface?: string }, want: { ipv4: boolean; ipv6: boolean }): PublicAddresses {
+  if (input.publicIP !== undefined && !parseAddress(input.publicIP, 4)) {
+    throw usageError(`--public-ip "${input.publicIP}" is not an IPv4 address`);
+  }
+  if (input.publicIPv6 !== undefined && !parseAddress(input.publicIPv6, 6)) {
+    throw usageError(`--public-ipv6 "${input.publicIPv6}" is not an IPv6 address`);
+  }
+  let iface = input.iface;
+  let publicIP = input.publicIP;
+  let publicIPv6 = input.publicIPv6;
+  // --iface may name an address instead of an interface, as in flanneld.
+  if (iface && parseAddress(iface)) {
+    const family = parseAddress(iface)!.family;
+    if (family === 4) publicIP ??= iface;
+    else publicIPv6 ??= iface;
+    iface = Object.entries(networkInterfaces()).find(([, list]) => list?.some((a) => a.address === input.iface))?.[0];
+  } else if (iface && !networkInterfaces()[iface]) {
+    throw usageError(`--iface "${iface}" is neither an interface of this host nor an IP address`);
+  }
+  iface ??= (want.ipv4 && !publicIP) || (want.ipv6 && !publicIPv6) ? defaultRouteInterface() : undefined;
+  if (want.ipv4 && !publicIP) {
+    publicIP = iface ? interfaceAddress(iface, 4) : undefined;
+    if (!publicIP) {
+      throw new SubleaseError("usage",
+        `cannot tell this host's public IPv4 address${iface ? ` (interface ${iface} has none)` : " (no default route)"}: pass --public-ip or --iface`);
+    }
+  }
+  if (want.ipv6 && !publicIPv6) {
+    publicIPv6 = iface ? interfaceAddress(iface, 6) : undefined;
+    if (!publicIPv6) {
+      throw new SubleaseError("usage",
+        `cannot tell this host's public IPv6 address${iface ? ` (interface ${iface} has no global IPv6 address)` : ""}: pass --public-ipv6`);
+    }
+  }
+  return { publicIP, publicIPv6, iface };
+}
+
+/** --iface-mtu, else the interface's MTU from sysfs, else Ethernet's 1500. */
+export function interfaceMtu(explicit: number | undefined, iface: string | undefined): number {
+  if (explicit !== undefined) return explicit;
+  if (iface && /^[\w.:@-]+$/.test(iface)) {
+    try {
+      const mtu = Number(readFileSync(`/sys/class/net/${iface}/mtu`, "utf8").trim());
+      if (Number.isInteger(mtu) && mtu > 0) return mtu;
+    } catch {
+      // not readable (a container without sysfs): fall back
+    }
+  }
+  return 1500;
+}

@@ -1,0 +1,212 @@
+/**
+ * acquire / renew / release, written once over any Registry, with flanneld's semantics
+ * (reuse by public IP, previous subnet, reservations) and without its faults: lost races
+ * are retried after re-listing, renew and release touch only a lease that is still ours,
+ * and reservations are never turned into expiring leases.
+ */
+import { overlapsAny, pickFreeSubnet, cryptoRandomBelow, type RandomBelow } from "./allocator.ts";
+import { fitsFamily, type NetworkConfig } from "./config.ts";
+import { SubleaseError } from "./errors.ts";
+import { formatSubnetKey, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
+import type { Logger } from "./log.ts";
+import type { Registry } from "./registry.ts";
+
+export type AcquireOutcome = "reused" | "previous" | "allocated";
+
+export interface AcquireResult {
+  lease: Lease;
+  outcome: AcquireOutcome;
+  /** Creates or updates that lost to another host and were retried. */
+  lostRaces: number;
+}
+
+export interface LeaseRequest {
+  config: NetworkConfig;
+  /** Our lease value: public address(es) and the backend's data. */
+  attrs: LeaseAttrs;
+  /** 0 asks for a reservation (no expiry). */
+  ttlSeconds: number;
+}
+
+export interface ManagerOptions {
+  /** Attempts before giving up on lost races; each re-lists the registry. */
+  maxAttempts?: number;
+  randomBelow?: RandomBelow;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Whether the lease was written for this host: flannel matches on the public address. */
+function isOurs(lease: Lease, config: NetworkConfig, attrs: LeaseAttrs): boolean {
+  return config.ipv4 ? lease.attrs.PublicIP === attrs.PublicIP : lease.attrs.PublicIPv6 === attrs.PublicIPv6;
+}
+
+/** Whether a subnet still fits the config: every enabled family present, right size, in range. */
+export function fitsConfig(subnet: SubnetKey, config: NetworkConfig): boolean {
+  if (config.ipv4 && !fitsFamily(config.ipv4, subnet.ipv4)) return false;
+  if (config.ipv6 && !fitsFamily(config.ipv6, subnet.ipv6)) return false;
+  return true;
+}
+
+const isReservation = (lease: Lease) => lease.expiresAt === null;
+
+function overlapsLeases(subnet: SubnetKey, leases: Lease[], except?: Lease): boolean {
+  const others = leases.filter((lease) => lease !== except);
+  return (!!subnet.ipv4 && overlapsAny(subnet.ipv4, others.map((lease) => lease.subnet.ipv4))) ||
+    (!!subnet.ipv6 && overlapsAny(subnet.ipv6, others.map((lease) => lease.subnet.ipv6)));
+}
+
+export class LeaseManager {
+  private readonly maxAttempts: number;
+  private readonly randomBelow: RandomBelow;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly registry: Registry, private readonly log: Logger, options: ManagerOptions = {}) {
+    this.maxAttempts = options.maxAttempts ?? 20;
+    this.randomBelow = options.randomBelow ?? cryptoRandomBelow;
+    this.sleep = options.sleep ?? defaultSleep;
+  }
+
+  /** Gets this host's lease: reuse, else the previous subnet, else a free one. */
+  async acquire(request: LeaseRequest & { previous?: SubnetKey }): Promise<AcquireResult> {
+    let lostRaces = 0;
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const result = await this.tryAcquire(request);
+      if (result) return { ...result, lostRaces };
+      lostRaces++;
+      this.log.debug(`lost a race for a subnet (attempt ${attempt}); listing again`);
+      // Jittered, growing pause so hosts that collided do not collide again in lockstep.
+      await this.sleep(Number(this.randomBelow(BigInt(Math.min(5 * 2 ** attempt, 200)))) + 1);
+    }
+    throw new SubleaseError("unavailable",
+      `gave up after losing ${lostRaces} races for a subnet in ${this.registry.description}: too many hosts at once; run acquire again`);
+  }
+
+  private async tryAcquire(request: LeaseRequest & { previous?: SubnetKey }): Promise<Omit<AcquireResult, "lostRaces"> | undefined> {
+    const { config, attrs, ttlSeconds, previous } = request;
+    const { leases } = await this.registry.listLeases();
+    const ours = leases.filter((lease) => isOurs(lease, config, attrs));
+
+    const fitting = ours.filter((lease) => fitsConfig(lease.subnet, config));
+    const reusable = fitting.find((lease) => previous && sameSubnet(lease.subnet, previous)) ?? fitting[0];
+    for (const lease of ours) {
+      if (lease === reusable || fitting.includes(lease)) continue;
+      if (isReservation(lease)) {
+        this.log.warn(`reservation ${formatSubnetKey(lease.subnet)} for this host does not fit the network config; leaving it alone`);
+        continue;
+      }
+      // flannel's rule: a lease of ours that no longer fits the config is given back.
+      this.log.info(`deleting lease ${formatSubnetKey(lease.subnet)}: it does not fit the network config`);
+      await this.registry.deleteLease(lease);
+    }
+
+    if (reusable) {
+      // A reservation stays a reservation: reuse never gives it a TTL.
+      const ttl = isReservation(reusable) ? 0 : ttlSeconds;
+      const updated = await this.registry.updateLease(reusable, attrs, ttl);
+      return updated ? { lease: updated, outcome: "reused" } : undefined;
+    }
+
+    if (previous && fitsConfig(previous, config) && !overlapsLeases(previous, leases)) {
+      const subnet: SubnetKey = { ipv4: config.ipv4 ? previous.ipv4 : undefined, ipv6: config.ipv6 ? previous.ipv6 : undefined };
+      const created = await this.create(subnet, attrs, ttlSeconds);
+      return created ? { lease: created, outcome: "previous" } : undefined;
+    }
+
+    const subnet = this.pickFree(config, leases);
+    const created = await this.create(subnet, attrs, ttlSeconds);
+    return created ? { lease: created, outcome: "allocated" } : undefined;
+  }
+
+  private pickFree(config: NetworkConfig, leases: Lease[]): SubnetKey {
+    const pick = (family: "ipv4" | "ipv6") => {
+      const familyConfig = config[family];
+      if (!familyConfig) return undefined;
+      const subnet = pickFreeSubnet(familyConfig, leases.map((lease) => lease.subnet[family]), this.randomBelow);
+      if (!subnet) {
+        throw new SubleaseError("exhausted",
+          `out of subnets: all ${family === "ipv4" ? "IPv4" : "IPv6"} subnets of the network are leased in ${this.registry.description}; release unused leases or widen the network`);
+      }
+      return subnet;
+    };
+    return { ipv4: pick("ipv4"), ipv6: pick("ipv6") };
+  }
+
+  /**
+   * Create-if-absent is atomic per key. A dual-stack key names two subnets, so two hosts
+   * could each create a key sharing one half; check after creating, and let the key
+   * that sorts later yield, so exactly one of them retries.
+   */
+  private async create(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
+    const created = await this.registry.createLease(subnet, attrs, ttlSeconds);
+    if (!created || !(subnet.ipv4 && subnet.ipv6)) return created;
+    const { leases } = await this.registry.listLeases();
+    const key = formatSubnetKey(subnet);
+    const clash = leases.find((lease) => formatSubnetKey(lease.subnet) !== key && overlapsLeases(subnet, [lease]));
+    if (clash && formatSubnetKey(clash.subnet) < key) {
+      await this.registry.deleteLease(created);
+      return undefined;
+    }
+    return created;
+  }
+
+  /** Finds this host's lease: the one at `subnet` when given (from subnet.env), else any of ours. */
+  private async findOurs(config: NetworkConfig, attrs: LeaseAttrs, subnet: SubnetKey | undefined): Promise<Lease | undefined> {
+    const { leases } = await this.registry.listLeases();
+    if (subnet) {
+      const atSubnet = leases.find((lease) => sameSubnet(lease.subnet, subnet));
+      if (atSubnet && !isOurs(atSubnet, config, attrs)) {
+        throw new SubleaseError("conflict",
+          `subnet ${formatSubnetKey(atSubnet.subnet)} is now held by ${atSubnet.attrs.PublicIP || atSubnet.attrs.PublicIPv6}, not by this host; run sublease acquire`);
+      }
+      if (atSubnet) return atSubnet;
+    }
+    return leases.find((lease) => isOurs(lease, config, attrs) && fitsConfig(lease.subnet, config));
+  }
+
+  /**
+   * Extends this host's lease. With `renewMarginMs`, does nothing while the lease has
+   * longer than that left, so a timer can call it often.
+   */
+  async renew(request: LeaseRequest & { subnet?: SubnetKey; renewMarginMs?: number; now?: number }): Promise<{ lease: Lease; renewed: boolean; expiresAt: number | null }> {
+    const { config, attrs, ttlSeconds, subnet } = request;
+    const lease = await this.findOurs(config, attrs, subnet);
+    const who = attrs.PublicIP || attrs.PublicIPv6;
+    if (!lease) {
+      throw new SubleaseError("conflict",
+        `no lease for ${who} in ${this.registry.description} (it expired or was released); run sublease acquire`);
+    }
+    if (isReservation(lease)) return { lease, renewed: false, expiresAt: null };
+    if (request.renewMarginMs !== undefined) {
+      const expiresAt = lease.expiresAt ?? (await this.registry.leaseExpiry(lease));
+      if (expiresAt === undefined) {
+        throw new SubleaseError("conflict", `the lease for ${who} vanished while renewing; run sublease acquire`);
+      }
+      if (expiresAt !== null && expiresAt - (request.now ?? Date.now()) > request.renewMarginMs) {
+        return { lease, renewed: false, expiresAt };
+      }
+    }
+    const updated = await this.registry.updateLease(lease, attrs, ttlSeconds);
+    if (!updated) {
+      throw new SubleaseError("conflict",
+        `lease ${formatSubnetKey(lease.subnet)} changed while renewing (another process or host wrote it); run sublease acquire`);
+    }
+    return { lease: updated, renewed: true, expiresAt: updated.expiresAt ?? (Date.now() + ttlSeconds * 1000) };
+  }
+
+  /** Deletes this host's lease if it is still ours; undefined when there was none. */
+  async release(request: { config: NetworkConfig; attrs: LeaseAttrs; subnet?: SubnetKey }): Promise<Lease | undefined> {
+    const lease = await this.findOurs(request.config, request.attrs, request.subnet);
+    if (!lease) return undefined;
+    if (isReservation(lease)) {
+      throw new SubleaseError("usage",
+        `lease ${formatSubnetKey(lease.subnet)} is a reservation (no TTL): reservations are removed by an administrator, not released`);
+    }
+    if (!(await this.registry.deleteLease(lease))) {
+      throw new SubleaseError("conflict",
+        `lease ${formatSubnetKey(lease.subnet)} changed before it could be released; nothing was deleted`);
+    }
+    return lease;
+  }
+}

@@ -1,0 +1,59 @@
+/** flock(2) for Bun through bun:ffi: non-blocking tries with backoff, so a timeout can fire. */
+import { dlopen, FFIType } from "bun:ffi";
+import { closeSync, openSync } from "node:fs";
+import { SubleaseError } from "../errors.ts";
+import { describeFsError } from "../read-input.ts";
+import { lockTimeoutError, type FileLocker } from "./file-lock.ts";
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+
+// glibc first; musl names its libc differently.
+const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"];
+
+let flock: ((fd: number, operation: number) => number) | undefined;
+
+function loadFlock(): (fd: number, operation: number) => number {
+  if (flock) return flock;
+  for (const name of LIBC_NAMES) {
+    try {
+      const lib = dlopen(name, { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
+      flock = lib.symbols.flock as (fd: number, operation: number) => number;
+      return flock;
+    } catch {
+      // try the next name
+    }
+  }
+  throw new SubleaseError("failure", "cannot load the C library to lock the registry file (flock); this platform is not supported");
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export const bunFileLocker: FileLocker = {
+  async lock(path, timeoutMs) {
+    const tryLock = loadFlock();
+    let fd: number;
+    try {
+      fd = openSync(path, "a", 0o644);
+    } catch (error) {
+      throw new SubleaseError("failure", `cannot open lock file ${path}: ${describeFsError(error)}`);
+    }
+    const deadline = Date.now() + timeoutMs;
+    let pause = 1;
+    while (tryLock(fd, LOCK_EX | LOCK_NB) !== 0) {
+      if (Date.now() >= deadline) {
+        closeSync(fd);
+        throw lockTimeoutError(path, timeoutMs);
+      }
+      await sleep(pause + Math.random() * pause);
+      pause = Math.min(pause * 2, 20);
+    }
+    return {
+      release() {
+        tryLock(fd, LOCK_UN);
+        closeSync(fd);
+      },
+    };
+  },
+};

@@ -1,0 +1,81 @@
+/** subnet.env: flannel's hand-off to Docker and CNI, read and written byte-for-byte as flanneld does. */
+import { writeFileAtomic } from "./atomic-write.ts";
+import type { NetworkConfig } from "./config.ts";
+import { SubleaseError } from "./errors.ts";
+import { formatAddress, formatPrefix, parseAddress, makePrefix, type Prefix } from "./ip.ts";
+import type { SubnetKey } from "./lease.ts";
+import { describeFsError, readSmallText } from "./read-input.ts";
+
+export const DEFAULT_SUBNET_FILE = "/run/flannel/subnet.env";
+const MAX_SUBNET_ENV_BYTES = 64 * 1024;
+
+/** "10.5.48.0/24" -> "10.5.48.1/24": flannel writes the subnet's first address. */
+const firstAddress = (prefix: Prefix) => `${formatAddress(prefix.family, prefix.address + 1n)}/${prefix.length}`;
+
+export function renderSubnetEnv(config: NetworkConfig, subnet: SubnetKey, mtu: number, ipMasq: boolean): string {
+  let text = "";
+  if (config.ipv4 && subnet.ipv4) {
+    text += `FLANNEL_NETWORK=${formatPrefix(config.ipv4.network)}\n`;
+    text += `FLANNEL_SUBNET=${firstAddress(subnet.ipv4)}\n`;
+  }
+  if (config.ipv6 && subnet.ipv6) {
+    text += `FLANNEL_IPV6_NETWORK=${formatPrefix(config.ipv6.network)}\n`;
+    text += `FLANNEL_IPV6_SUBNET=${firstAddress(subnet.ipv6)}\n`;
+  }
+  text += `FLANNEL_MTU=${mtu}\n`;
+  text += `FLANNEL_IPMASQ=${ipMasq}\n`;
+  return text;
+}
+
+/** Atomic, mode 0644 (an existing file keeps its mode), directory created 0755. */
+export function writeSubnetEnv(path: string, content: string): void {
+  try {
+    writeFileAtomic(path, content, { mode: 0o644, dirMode: 0o755 });
+  } catch (error) {
+    throw new SubleaseError("failure", `cannot write subnet file ${path}: ${describeFsError(error)}`);
+  }
+}
+
+/** KEY=VALUE lines as a shell would source them; comments and blank lines skipped, quotes removed. */
+export function parseSubnetEnv(text: string): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const rawLine of text.split(/\r?\n/)) {
+    const line = rawLine.trim().replace(/^export\s+/, "");
+    if (!line || line.startsWith("#")) continue;
+    const eq = line.indexOf("=");
+    if (eq <= 0) continue;
+    let value = line.slice(eq + 1).trim();
+    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0]!)) value = value.slice(1, -1);
+    values.set(line.slice(0, eq).trim(), value);
+  }
+  return values;
+}
+
+/** The subnet.env at `path`, or undefined when there is none. */
+export async function readSubnetEnv(path: string): Promise<Map<string, string> | undefined> {
+  try {
+    return parseSubnetEnv(await readSmallText(path, MAX_SUBNET_ENV_BYTES, "failure"));
+  } catch (error) {
+    if (error instanceof SubleaseError && /no such file/.test(error.message)) return undefined;
+    throw error;
+  }
+}
+
+/** "10.5.48.1/24" -> 10.5.48.0/24, as flannel reads its previous subnet back. */
+function subnetFromLine(value: string | undefined, family: 4 | 6): Prefix | undefined {
+  if (!value) return undefined;
+  const slash = value.indexOf("/");
+  if (slash < 0) return undefined;
+  const address = parseAddress(value.slice(0, slash), family);
+  const length = Number(value.slice(slash + 1));
+  if (!address || !Number.isInteger(length) || length < 0 || length > (family === 4 ? 32 : 128)) return undefined;
+  return makePrefix(family, address.value, length);
+}
+
+/** The subnet a previous run of flanneld or sublease wrote to this file, if any. */
+export function previousSubnet(env: Map<string, string> | undefined): SubnetKey | undefined {
+  if (!env) return undefined;
+  const ipv4 = subnetFromLine(env.get("FLANNEL_SUBNET"), 4);
+  const ipv6 = subnetFromLine(env.get("FLANNEL_IPV6_SUBNET"), 6);
+  return ipv4 || ipv6 ? { ipv4, ipv6 } : undefined;
+}
