@@ -1,16 +1,71 @@
-/** flannel's vxlan backend: 50 bytes of overhead, VNI and VTEP MAC published in the lease. */
+/**
+ * flannel's vxlan backend: 50 bytes of overhead, VNI and VTEP MAC published in the lease
+ * (pkg/backend/vxlan: newSubnetAttrs, vxlanLeaseAttrs). flanneld peers program their
+ * ARP/FDB entries from the published VtepMAC, so its shape must match theirs exactly.
+ */
 import { createHash } from "node:crypto";
-import type { BackendPlugin } from "../../src/backend.ts";
-import { readFields } from "../../src/case-insensitive.ts";
+import type { BackendLeaseData, BackendPlugin, HostFacts } from "../../src/backend.ts";
+import { readFields, type FieldReader } from "../../src/case-insensitive.ts";
+import { usageError } from "../../src/errors.ts";
 
 export interface VxlanOptions extends Record<string, unknown> {
   Type: "vxlan";
   VNI: number;
   Port: number;
+  /** The underlay MTU to assume; 0 means the interface's own. */
   MTU: number;
   GBP: boolean;
   DirectRouting: boolean;
   Learning: boolean;
+}
+
+const ENCAP_OVERHEAD = 50;
+const MAX_VNI = 0xffffff;
+// An underlay MTU below this leaves containers less than IPv4's minimum of 68 bytes.
+const MIN_UNDERLAY_MTU = 68 + ENCAP_OVERHEAD;
+
+/** A value quoted for an error line; never throws (YAML may hand us a bigint or a Date). */
+function shown(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+const invalid = (field: string, rule: string, value: unknown) =>
+  usageError(`invalid network config: Backend.${field} must be ${rule}, got ${shown(value)}`);
+
+// Go's encoding/json leaves a field at its default when the value is null, so null is "unset".
+const isUnset = (value: unknown) => value === undefined || value === null;
+
+function readInteger(fields: FieldReader, field: string, fallback: number, accepts: (n: number) => boolean, rule: string): number {
+  const value = fields.get(field);
+  if (isUnset(value)) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || !accepts(value)) throw invalid(field, rule, value);
+  return value;
+}
+
+function readBoolean(fields: FieldReader, field: string): boolean {
+  const value = fields.get(field);
+  if (isUnset(value)) return false;
+  if (typeof value !== "boolean") throw invalid(field, "true or false", value);
+  return value;
+}
+
+function parseVxlanOptions(raw: Record<string, unknown>): VxlanOptions {
+  const fields = readFields(raw);
+  return {
+    Type: "vxlan",
+    VNI: readInteger(fields, "VNI", 1, (n) => n >= 0 && n <= MAX_VNI, `a whole number from 0 to ${MAX_VNI}`),
+    Port: readInteger(fields, "Port", 0, (n) => n >= 0 && n <= 65535,
+      "0 (the kernel's default port) or a UDP port from 1 to 65535"),
+    MTU: readInteger(fields, "MTU", 0, (n) => n === 0 || (n >= MIN_UNDERLAY_MTU && n <= 65535),
+      `0 (use the interface MTU) or a whole number from ${MIN_UNDERLAY_MTU} to 65535`),
+    GBP: readBoolean(fields, "GBP"),
+    DirectRouting: readBoolean(fields, "DirectRouting"),
+    Learning: readBoolean(fields, "Learning"),
+  };
 }
 
 /** A locally administered unicast MAC that stays the same for the same host address. */
@@ -20,25 +75,42 @@ export function stableVtepMac(seed: string): string {
   return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
 }
 
+/** Checks an explicit VTEP MAC and returns it in the lowercase form Go's net.HardwareAddr prints. */
+export function parseVtepMac(text: string): string {
+  const rule = "six hex pairs separated by colons, like 0a:58:0a:f4:00:01";
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text)) throw usageError(`--vtep-mac must be ${rule}, got ${shown(text)}`);
+  const mac = text.toLowerCase();
+  // A VTEP is one interface: a group address or all zeros would never receive peers' frames.
+  if (parseInt(mac.slice(0, 2), 16) & 1) throw usageError(`--vtep-mac must be a unicast MAC (lowest bit of the first byte clear), got "${text}"`);
+  if (mac === "00:00:00:00:00:00") throw usageError(`--vtep-mac must not be all zeros`);
+  return mac;
+}
+
+/**
+ * flanneld runs one VXLAN device per family, each with its own MAC: BackendData describes
+ * the IPv4 one and is present only with IPv4; BackendV6Data the IPv6 one, only with IPv6.
+ * An explicit MAC names the single device there is, the IPv4 one in dual stack.
+ */
+function vxlanLeaseData(options: VxlanOptions, host: HostFacts, families: { ipv4: boolean; ipv6: boolean }): BackendLeaseData {
+  // flanneld publishes uint16(VNI) and decodes peers' VNI into a uint16: a larger value
+  // would make flanneld reject our whole lease, so we publish what flanneld itself does.
+  const VNI = options.VNI & 0xffff;
+  const explicit = host.vtepMac === undefined ? undefined : parseVtepMac(host.vtepMac);
+  const data: BackendLeaseData = { BackendType: "vxlan" };
+  const ipv4 = families.ipv4 && !!host.publicIP;
+  if (ipv4) data.BackendData = { VNI, VtepMAC: explicit ?? stableVtepMac(host.publicIP) };
+  if (families.ipv6 && host.publicIPv6) {
+    const own = ipv4 ? undefined : explicit;
+    data.BackendV6Data = { VNI, VtepMAC: own ?? stableVtepMac(host.publicIPv6) };
+  }
+  return data;
+}
+
 export const vxlanBackend: BackendPlugin<VxlanOptions> = {
   type: "vxlan",
-  parseOptions(raw) {
-    const fields = readFields(raw);
-    return {
-      Type: "vxlan",
-      VNI: (fields.get("VNI") as number) ?? 1,
-      Port: (fields.get("Port") as number) ?? 0,
-      MTU: (fields.get("MTU") as number) ?? 0,
-      GBP: (fields.get("GBP") as boolean) ?? false,
-      DirectRouting: (fields.get("DirectRouting") as boolean) ?? false,
-      Learning: (fields.get("Learning") as boolean) ?? false,
-    };
-  },
-  leaseData(options, host) {
-    return {
-      BackendType: "vxlan",
-      BackendData: { VNI: options.VNI, VtepMAC: host.vtepMac ?? stableVtepMac(host.publicIP) },
-    };
-  },
-  mtu: (options, ifaceMtu) => (options.MTU > 0 ? options.MTU : ifaceMtu - 50),
+  parseOptions: parseVxlanOptions,
+  leaseData: vxlanLeaseData,
+  // flanneld (Backend.MTU arrived in flannel PR #1736, 2023) reads it as the underlay MTU
+  // and subtracts the overhead from it, as it does from the interface MTU by default.
+  mtu: (options, ifaceMtu) => (options.MTU > 0 ? options.MTU : ifaceMtu) - ENCAP_OVERHEAD,
 };

@@ -1,0 +1,66 @@
+/** `sublease emit-docker-opts`: flannel's mk-docker-opts.sh, from a subnet.env to Docker's options. */
+import { realpathSync } from "node:fs";
+import { resolve } from "node:path";
+import { writeFileAtomic } from "../atomic-write.ts";
+import { checkDockerOptsOptions, DEFAULT_DOCKER_OPTS_FILE, dockerOpts, type DockerOptsOptions } from "../docker-opts.ts";
+import { SubleaseError, usageError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { describeFsError, readSmallText } from "../read-input.ts";
+import { DEFAULT_SUBNET_FILE, parseSubnetEnv } from "../subnet-env.ts";
+
+// A subnet.env is six short lines; anything this large is not one.
+const MAX_SUBNET_ENV_BYTES = 64 * 1024;
+
+export interface EmitDockerOptsRequest extends DockerOptsOptions {
+  /** The subnet.env to read; `-` is standard input. */
+  subnetFile?: string;
+  /** Where to write; `-` is standard output. */
+  dockerOptsFile?: string;
+}
+
+/** The path with symlinks resolved when it exists, so two spellings of one file compare equal. */
+function canonical(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+function refuseOverwritingInput(subnetFile: string, dockerOptsFile: string): void {
+  if (subnetFile === "-" || dockerOptsFile === "-") return;
+  if (canonical(subnetFile) === canonical(dockerOptsFile)) {
+    throw usageError(`--docker-opts-file ${dockerOptsFile} is the subnet file itself: write the options to another file`);
+  }
+}
+
+async function readSubnetFile(path: string): Promise<Map<string, string>> {
+  try {
+    return parseSubnetEnv(await readSmallText(path, MAX_SUBNET_ENV_BYTES, "failure"));
+  } catch (error) {
+    if (!(error instanceof SubleaseError) || !/no such file/.test(error.message)) throw error;
+    throw new SubleaseError(error.kind, `${error.message}: run sublease acquire first, or point -f at the subnet.env`);
+  }
+}
+
+function writeOutput(path: string, text: string): void {
+  try {
+    writeFileAtomic(path, text, { mode: 0o644, dirMode: 0o755 });
+  } catch (error) {
+    throw new SubleaseError("failure", `cannot write docker options file ${path}: ${describeFsError(error)}`);
+  }
+}
+
+/** Returns what belongs on standard output: the options with `-d -`, else nothing. */
+export async function emitDockerOptsCommand(request: EmitDockerOptsRequest, log: Logger): Promise<string> {
+  const subnetFile = request.subnetFile ?? DEFAULT_SUBNET_FILE;
+  const dockerOptsFile = request.dockerOptsFile ?? DEFAULT_DOCKER_OPTS_FILE;
+  checkDockerOptsOptions(request);
+  refuseOverwritingInput(subnetFile, dockerOptsFile);
+  const env = await readSubnetFile(subnetFile);
+  const text = dockerOpts(env, request, subnetFile === "-" ? "standard input" : subnetFile);
+  if (dockerOptsFile === "-") return text;
+  writeOutput(dockerOptsFile, text);
+  log.info(`wrote Docker options to ${dockerOptsFile}`);
+  return "";
+}
