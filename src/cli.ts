@@ -7,11 +7,12 @@ import { cac, type Command } from "cac";
 import { EXIT_CODES, oneLine, SubleaseError, usageError } from "./errors.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
 import { parseDataFormat, type DataFormat } from "./output.ts";
-import { settingSource, type SettingSource } from "./settings.ts";
+import { DASH_TOKEN, fromDash, settingSource, type SettingSource } from "./settings.ts";
 import { parseDurationMs } from "./duration.ts";
 import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE } from "./registry.ts";
 import { registryChoice } from "./registry-settings.ts";
 import { DEFAULT_SUBNET_FILE } from "./subnet-env.ts";
+import { checkHostFlags } from "./host.ts";
 import { VERSION, COMMIT } from "./version.ts";
 
 type Options = Record<string, unknown>;
@@ -51,14 +52,18 @@ export function buildCli() {
       .option("--subnet-file <path>", `subnet.env to write (default: ${DEFAULT_SUBNET_FILE})`)
       .option("--vtep-mac <mac>", "VXLAN VTEP MAC to publish (default: a stable MAC derived from the public IP)");
 
-  const hostFlagValues = (settings: SettingSource) => ({
-    publicIP: settings.string("public-ip"),
-    publicIPv6: settings.string("public-ipv6"),
-    iface: settings.string("iface"),
-    ifaceMtu: settings.integer("iface-mtu", 68, 65535),
-    vtepMac: settings.string("vtep-mac"),
-    subnetFile: settings.string("subnet-file") ?? DEFAULT_SUBNET_FILE,
-  });
+  const hostFlagValues = (settings: SettingSource) => {
+    const values = {
+      publicIP: settings.string("public-ip"),
+      publicIPv6: settings.string("public-ipv6"),
+      iface: settings.string("iface"),
+      ifaceMtu: settings.integer("iface-mtu", 68, 65535),
+      vtepMac: settings.string("vtep-mac"),
+      subnetFile: settings.string("subnet-file") ?? DEFAULT_SUBNET_FILE,
+    };
+    checkHostFlags(values);
+    return values;
+  };
 
   const ttlSeconds = (settings: SettingSource) => {
     const ms = parseDurationMs(settings.string("ttl") ?? "24h", "--ttl");
@@ -77,7 +82,8 @@ export function buildCli() {
     .example("sublease parse-config net.json")
     .example("echo '{\"Network\":\"10.5.0.0/16\"}' | sublease parse-config -")
     .example("sublease parse-config --etcd-endpoints http://10.0.0.5:2379   # the config stored in etcd")
-    .action(async (file: string | undefined, options: Options) => {
+    .action(async (fileArg: string | undefined, options: Options) => {
+      const file = fromDash(fileArg);
       const log = loggerFrom(options);
       const format = parseDataFormat(options.output as string | undefined) as DataFormat;
       const { parseConfigCommand } = await import("./commands/parse-config.ts");
@@ -94,7 +100,8 @@ export function buildCli() {
   registryFlags(cli.command("config <action> [file]", "Store (put FILE|-) or print (get) the network config in the registry"))
     .example("sublease config put net.json --registry-file /var/lib/sublease/registry.json")
     .example("sublease config get --etcd-endpoints http://10.0.0.5:2379")
-    .action(async (action: string, file: string | undefined, options: Options) => {
+    .action(async (action: string, fileArg: string | undefined, options: Options) => {
+      const file = fromDash(fileArg);
       const { log, choice } = session(options);
       const { configGet, configPut } = await import("./commands/config.ts");
       if (action === "put") {
@@ -216,7 +223,7 @@ export function buildCli() {
 export async function main(argv: string[]): Promise<number> {
   const cli = buildCli();
   try {
-    cli.parse(["sublease", "sublease", ...argv], { run: false });
+    cli.parse(["sublease", "sublease", ...argv.map((arg) => (arg === "-" ? DASH_TOKEN : arg))], { run: false });
     if (!cli.matchedCommand) {
       if (cli.options.help || cli.options.version) return EXIT_CODES.ok;
       if (cli.args.length > 0) throw usageError(`unknown command "${cli.args[0]}": run sublease --help for the list`);

@@ -40,14 +40,19 @@ export interface PublicAddresses {
   iface?: string;
 }
 
-/** Resolves --public-ip / --public-ipv6 / --iface the way flanneld does. */
-export function resolvePublicAddresses(input: { publicIP?: string; publicIPv6?: string; iface?: string }, want: { ipv4: boolean; ipv6: boolean }): PublicAddresses {
+/** Rejects malformed address flags up front, before any registry is touched. */
+export function checkHostFlags(input: { publicIP?: string; publicIPv6?: string }): void {
   if (input.publicIP !== undefined && !parseAddress(input.publicIP, 4)) {
     throw usageError(`--public-ip "${input.publicIP}" is not an IPv4 address`);
   }
   if (input.publicIPv6 !== undefined && !parseAddress(input.publicIPv6, 6)) {
     throw usageError(`--public-ipv6 "${input.publicIPv6}" is not an IPv6 address`);
   }
+}
+
+/** Resolves --public-ip / --public-ipv6 / --iface the way flanneld does. */
+export function resolvePublicAddresses(input: { publicIP?: string; publicIPv6?: string; iface?: string }, want: { ipv4: boolean; ipv6: boolean }): PublicAddresses {
+  checkHostFlags(input);
   let iface = input.iface;
   let publicIP = input.publicIP;
   let publicIPv6 = input.publicIPv6;

@@ -7,6 +7,13 @@ import { usageError } from "./errors.ts";
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * cac drops a bare "-" (the shell's name for stdin/stdout), so main() swaps it for this
+ * token before parsing and `fromDash` swaps it back.
+ */
+export const DASH_TOKEN = "\u0000-";
+export const fromDash = <T extends string | undefined>(value: T): T => (value === DASH_TOKEN ? "-" : value) as T;
+
 const envName = (prefix: string, flag: string) => `${prefix}_${flag.toUpperCase().replace(/-/g, "_")}`;
 const camel = (flag: string) => flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
@@ -28,7 +35,7 @@ export function settingSource(options: Record<string, unknown>, env: Env = proce
       const value = raw(flag);
       if (value === undefined) return undefined;
       if (value === true || value === false) throw usageError(`--${flag} needs a value`);
-      return String(value);
+      return fromDash(String(value));
     },
     boolean(flag) {
       const value = raw(flag);

@@ -1,0 +1,205 @@
+/** The lease lifecycle on the file registry, through the compiled binary, as a user runs it. */
+import { beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileMode, makeTempDir, runSublease } from "../helpers/binary.ts";
+
+let dir: string;
+let registry: string[];
+const subnetFile = () => join(dir, "run/flannel/subnet.env");
+const host = (ip: string, file = subnetFile()) => ["--public-ip", ip, "--subnet-file", file, "--iface-mtu", "1500"];
+
+beforeEach(async () => {
+  dir = makeTempDir("lifecycle");
+  registry = ["--registry-file", join(dir, "state/registry.json")];
+});
+
+async function putConfig(config: string) {
+  const path = join(dir, "net.json");
+  writeFileSync(path, config);
+  const result = await runSublease(["config", "put", path, ...registry]);
+  expect(result.stderr).toBe("");
+  expect(result.code).toBe(0);
+}
+
+describe("acquire on the file registry", () => {
+  test("writes subnet.env exactly as flanneld does (vxlan, MTU 1450), 0644 in a 0755 directory", async () => {
+    await putConfig('{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}');
+    const { code, stdout, stderr } = await runSublease(["acquire", ...registry, ...host("192.0.2.10")]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    const written = readFileSync(subnetFile(), "utf8");
+    expect(stdout).toBe(written);
+    expect(written).toMatch(/^FLANNEL_NETWORK=10\.5\.0\.0\/16\nFLANNEL_SUBNET=10\.5\.(\d+)\.1\/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n$/);
+    const third = Number(/10\.5\.(\d+)\.1/.exec(written)![1]);
+    expect(third).toBeGreaterThanOrEqual(1);
+    expect(third).toBeLessThanOrEqual(255);
+    expect(fileMode(subnetFile())).toBe(0o644);
+    expect(fileMode(join(dir, "run/flannel"))).toBe(0o755);
+
+    const stored = JSON.parse(readFileSync(join(dir, "state/registry.json"), "utf8"));
+    const [key, lease] = Object.entries(stored.leases)[0] as [string, { value: Record<string, unknown> }];
+    expect(key).toBe(`10.5.${third}.0-24`);
+    expect(Object.keys(lease.value)).toEqual(["PublicIP", "PublicIPv6", "BackendType", "BackendData"]);
+    expect(lease.value).toMatchObject({ PublicIP: "192.0.2.10", PublicIPv6: null, BackendType: "vxlan", BackendData: { VNI: 1 } });
+    expect((lease.value.BackendData as { VtepMAC: string }).VtepMAC).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+  });
+
+  test("udp (no Backend): lease value has only the public addresses, MTU 1472, --ip-masq honoured", async () => {
+    await putConfig('{"Network":"10.6.0.0/16"}');
+    const { code, stdout } = await runSublease(["acquire", ...registry, ...host("192.0.2.11"), "--ip-masq"]);
+    expect(code).toBe(0);
+    expect(stdout).toContain("FLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n");
+    const stored = JSON.parse(readFileSync(join(dir, "state/registry.json"), "utf8"));
+    expect(Object.values(stored.leases).map((l) => (l as { value: unknown }).value)).toEqual([{ PublicIP: "192.0.2.11", PublicIPv6: null }]);
+  });
+
+  test("a second acquire reuses the lease; --output json says so", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    const first = await runSublease(["acquire", ...registry, ...host("192.0.2.10"), "--output", "json"]);
+    const second = await runSublease(["acquire", ...registry, ...host("192.0.2.10"), "--output", "json"]);
+    expect(first.code).toBe(0);
+    expect(second.code).toBe(0);
+    const a = JSON.parse(first.stdout);
+    const b = JSON.parse(second.stdout);
+    expect(a).toMatchObject({ outcome: "allocated", reused: false, publicIP: "192.0.2.10", mtu: 1472, reservation: false });
+    expect(b).toMatchObject({ outcome: "reused", reused: true, subnet: a.subnet });
+    expect(Date.parse(b.expiresAt) - Date.now()).toBeGreaterThan(23 * 3600 * 1000);
+  });
+
+  test("the previous subnet in subnet.env is taken back after the registry lost it", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    writeFileSync(join(dir, "prev.env"), "FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.200.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n");
+    const { code, stdout } = await runSublease(["acquire", ...registry, ...host("192.0.2.12", join(dir, "prev.env")), "--output", "json"]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ subnet: "10.5.200.0/24", outcome: "previous" });
+  });
+
+  test("--ttl 0 makes a reservation that leases shows as reserved", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    expect((await runSublease(["acquire", ...registry, ...host("192.0.2.13"), "--ttl", "0"])).code).toBe(0);
+    const { stdout } = await runSublease(["leases", ...registry, "--output", "json"]);
+    const report = JSON.parse(stdout);
+    expect(report.leases).toHaveLength(1);
+    expect(report.leases[0]).toMatchObject({ publicIP: "192.0.2.13", reservation: true, expiresAt: null });
+    expect(report.ipv4).toEqual({ total: 255, free: 254 });
+    const table = await runSublease(["leases", ...registry]);
+    expect(table.stdout).toMatch(/192\.0\.2\.13\s+udp\s+reserved/);
+    expect(table.stdout).toContain("254 of 255 IPv4 subnets free");
+  });
+
+  test("dual stack writes both families", async () => {
+    await putConfig('{"Network":"10.5.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48"}');
+    const { code, stdout } = await runSublease(["acquire", ...registry, ...host("192.0.2.14"), "--public-ipv6", "2001:db8::14"]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^FLANNEL_NETWORK=10\.5\.0\.0\/16\nFLANNEL_SUBNET=10\.5\.\d+\.1\/24\nFLANNEL_IPV6_NETWORK=fc00::\/48\nFLANNEL_IPV6_SUBNET=fc00:0:0:[0-9a-f]+::1\/64\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n$/);
+  });
+});
+
+describe("renew and release", () => {
+  test("renew with a margin is a no-op until the lease is due; release removes lease and file", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    await runSublease(["acquire", ...registry, ...host("192.0.2.10"), "--ttl", "2h"]);
+    const early = await runSublease(["renew", ...registry, ...host("192.0.2.10"), "--renew-margin", "60", "--output", "json"]);
+    expect(early.code).toBe(0);
+    expect(JSON.parse(early.stdout)).toMatchObject({ renewed: false });
+    const due = await runSublease(["renew", ...registry, ...host("192.0.2.10"), "--renew-margin", "180", "--output", "json"]);
+    expect(JSON.parse(due.stdout)).toMatchObject({ renewed: true });
+    expect(Date.parse(JSON.parse(due.stdout).expiresAt) - Date.now()).toBeGreaterThan(23 * 3600 * 1000);
+
+    const released = await runSublease(["release", ...registry, ...host("192.0.2.10"), "--remove-subnet-file"]);
+    expect(released.code).toBe(0);
+    expect(released.stdout).toMatch(/^released 10\.5\.\d+\.0\/24\n$/);
+    expect(existsSync(subnetFile())).toBe(false);
+    const { stdout } = await runSublease(["leases", ...registry, "--output", "json"]);
+    expect(JSON.parse(stdout).leases).toEqual([]);
+  });
+
+  test("renew of a lease another host now holds fails with exit 6 and touches nothing", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    await runSublease(["acquire", ...registry, ...host("192.0.2.10")]);
+    // Someone else's subnet.env-based claim: move our subnet file to host .20 and rewrite the registry.
+    const path = join(dir, "state/registry.json");
+    const stored = JSON.parse(readFileSync(path, "utf8"));
+    for (const lease of Object.values(stored.leases) as { value: { PublicIP: string } }[]) lease.value.PublicIP = "192.0.2.20";
+    writeFileSync(path, JSON.stringify(stored));
+    const before = readFileSync(path, "utf8");
+    const { code, stderr } = await runSublease(["renew", ...registry, ...host("192.0.2.10")]);
+    expect(code).toBe(6);
+    expect(stderr).toMatch(/held by 192\.0\.2\.20, not by this host; run sublease acquire/);
+    expect(readFileSync(path, "utf8")).toBe(before);
+    const release = await runSublease(["release", ...registry, ...host("192.0.2.10")]);
+    expect(release.code).toBe(6);
+    expect(readFileSync(path, "utf8")).toBe(before);
+  });
+});
+
+describe("errors a user meets", () => {
+  test("no config stored: exit 4, names the registry and the fix", async () => {
+    const { code, stderr } = await runSublease(["acquire", ...registry, ...host("192.0.2.10")]);
+    expect(code).toBe(4);
+    expect(stderr).toMatch(/no network config in the file registry .*registry\.json.*sublease config put/);
+    expect(existsSync(subnetFile())).toBe(false);
+  });
+
+  test("out of subnets: exit 5, nothing written", async () => {
+    await putConfig('{"Network":"10.5.0.0/28","SubnetLen":30}');
+    for (const n of [1, 2, 3]) expect((await runSublease(["acquire", ...registry, ...host(`192.0.2.${n}`, join(dir, `${n}.env`))])).code).toBe(0);
+    const { code, stderr } = await runSublease(["acquire", ...registry, ...host("192.0.2.4")]);
+    expect(code).toBe(5);
+    expect(stderr).toMatch(/out of subnets/);
+    expect(existsSync(subnetFile())).toBe(false);
+  });
+
+  test("a corrupt registry file: exit 7, named, left untouched", async () => {
+    const path = join(dir, "state/registry.json");
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    writeFileSync(path, '{"leases": [1, 2');
+    const { code, stderr } = await runSublease(["acquire", ...registry, ...host("192.0.2.10")]);
+    expect(code).toBe(7);
+    expect(stderr).toContain(path);
+    expect(stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(readFileSync(path, "utf8")).toBe('{"leases": [1, 2');
+  });
+
+  test("a foreign JSON file is not overwritten by config put", async () => {
+    const path = join(dir, "state/registry.json");
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    writeFileSync(path, '{"name":"something else"}');
+    const netPath = join(dir, "net2.json");
+    writeFileSync(netPath, '{"Network":"10.7.0.0/16"}');
+    const { code } = await runSublease(["config", "put", netPath, ...registry]);
+    expect(code).toBe(7);
+    expect(readFileSync(path, "utf8")).toBe('{"name":"something else"}');
+  });
+
+  test("subnet.env that cannot be written: exit 1 and the new lease is given back", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    writeFileSync(join(dir, "blocker"), "a file where a directory should be");
+    const { code, stderr } = await runSublease(["acquire", ...registry, ...host("192.0.2.10", join(dir, "blocker/subnet.env"))]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/cannot write subnet file/);
+    const { stdout } = await runSublease(["leases", ...registry, "--output", "json"]);
+    expect(JSON.parse(stdout).leases).toEqual([]);
+  });
+
+  test("bad flags are usage errors (exit 2) before anything is touched", async () => {
+    for (const args of [["--public-ip", "300.1.1.1"], ["--ttl", "soon"], ["--registry", "consul"], ["--iface-mtu", "huge"], ["--etcd-endpoints", "not a url", "--registry", "etcd-v3"]]) {
+      const { code, stderr } = await runSublease(["acquire", ...registry, "--subnet-file", subnetFile(), ...args]);
+      expect(code).toBe(2);
+      expect(stderr.trimEnd().split("\n")).toHaveLength(1);
+    }
+    expect(existsSync(join(dir, "state/registry.json"))).toBe(false);
+  });
+
+  test("FLANNELD_* environment variables stand in for flags", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    const { code, stdout } = await runSublease(["acquire", ...registry, "--iface-mtu", "1500"], {
+      env: { FLANNELD_PUBLIC_IP: "192.0.2.77", FLANNELD_SUBNET_FILE: join(dir, "env.env"), FLANNELD_IP_MASQ: "true" },
+    });
+    expect(code).toBe(0);
+    expect(stdout).toContain("FLANNEL_IPMASQ=true");
+    expect(readFileSync(join(dir, "env.env"), "utf8")).toBe(stdout);
+    expect(statSync(join(dir, "env.env")).isFile()).toBe(true);
+  });
+});
