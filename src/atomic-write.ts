@@ -2,7 +2,7 @@
  * Replace a file so readers see the old content or the new, never half of either:
  * write a temp file beside it, fsync, rename over, fsync the directory.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 export interface AtomicWriteOptions {
@@ -25,6 +25,8 @@ export function writeFileAtomic(path: string, data: string, options: AtomicWrite
   let fd: number | undefined;
   try {
     fd = openSync(temp, "wx", mode);
+    // The umask must not narrow the mode: readers like CNI plugins run as other users.
+    fchmodSync(fd, mode);
     const bytes = Buffer.from(data);
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written);

@@ -13,9 +13,13 @@ import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE } from "./regi
 import { registryChoice } from "./registry-settings.ts";
 import { DEFAULT_SUBNET_FILE } from "./subnet-env.ts";
 import { checkHostFlags } from "./host.ts";
+import { parseVtepMac } from "../backends/network/vxlan.ts";
 import { VERSION, COMMIT } from "./version.ts";
 
 type Options = Record<string, unknown>;
+
+const optional = <T>(value: string | undefined, parse: (text: string) => T): T | undefined =>
+  value === undefined ? undefined : parse(value);
 
 function loggerFrom(options: Options) {
   const level = String(options.logLevel ?? process.env.SUBLEASE_LOG_LEVEL ?? "warn") as LogLevel;
@@ -27,7 +31,7 @@ const write = (text: string) => process.stdout.write(text);
 
 export function buildCli() {
   const cli = cac("sublease");
-  cli.option("--log-level <level>", `stderr verbosity: ${LOG_LEVELS.join(", ")}`, { default: "warn" });
+  cli.option("--log-level <level>", `stderr verbosity: ${LOG_LEVELS.join(", ")} (default: warn)`);
 
 
   const registryFlags = (command: Command) =>
@@ -58,7 +62,7 @@ export function buildCli() {
       publicIPv6: settings.string("public-ipv6"),
       iface: settings.string("iface"),
       ifaceMtu: settings.integer("iface-mtu", 68, 65535),
-      vtepMac: settings.string("vtep-mac"),
+      vtepMac: optional(settings.string("vtep-mac"), parseVtepMac),
       subnetFile: settings.string("subnet-file") ?? DEFAULT_SUBNET_FILE,
     };
     checkHostFlags(values);

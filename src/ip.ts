@@ -37,10 +37,26 @@ export function parseAddress(text: string, family?: Family): { family: Family; v
   if ((family ?? 4) === 4 && ipaddr.IPv4.isValidFourPartDecimal(text)) {
     return { family: 4, value: bytesToBigint(ipaddr.IPv4.parse(text).toByteArray()) };
   }
-  if ((family ?? 6) === 6 && !text.includes("%") && ipaddr.IPv6.isValid(text)) {
-    return { family: 6, value: bytesToBigint(ipaddr.IPv6.parse(text).toByteArray()) };
+  if ((family ?? 6) === 6 && !text.includes("%")) {
+    const hexOnly = ipv4TailToHex(text);
+    if (hexOnly !== undefined && ipaddr.IPv6.isValid(hexOnly)) {
+      return { family: 6, value: bytesToBigint(ipaddr.IPv6.parse(hexOnly).toByteArray()) };
+    }
   }
   return undefined;
+}
+
+/**
+ * ipaddr.js reads "::1.2.3.4" as "::ffff:1.2.3.4" and accepts leading zeros in an
+ * embedded IPv4 tail; Go's net.ParseIP does neither. Rewriting the tail as two hex
+ * groups first gives Go's reading. Undefined when the tail is not a strict dotted quad.
+ */
+function ipv4TailToHex(text: string): string | undefined {
+  const tail = /^(.*:)([^:]*\.[^:]*)$/.exec(text);
+  if (!tail) return text;
+  if (!ipaddr.IPv4.isValidFourPartDecimal(tail[2]!)) return undefined;
+  const [a, b, c, d] = ipaddr.IPv4.parse(tail[2]!).octets as [number, number, number, number];
+  return `${tail[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
 
 export function formatAddress(family: Family, value: bigint): string {

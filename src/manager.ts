@@ -75,6 +75,7 @@ export class LeaseManager {
       const result = await this.tryAcquire(request);
       if (result) return { ...result, lostRaces };
       lostRaces++;
+      if (attempt === this.maxAttempts) break;
       this.log.debug(`lost a race for a subnet (attempt ${attempt}); listing again`);
       // Jittered, growing pause so hosts that collided do not collide again in lockstep.
       await this.sleep(Number(this.randomBelow(BigInt(Math.min(5 * 2 ** attempt, 200)))) + 1);
@@ -108,9 +109,11 @@ export class LeaseManager {
       return updated ? { lease: updated, outcome: "reused" } : undefined;
     }
 
-    if (previous && fitsConfig(previous, config) && !overlapsLeases(previous, leases)) {
-      const subnet: SubnetKey = { ipv4: config.ipv4 ? previous.ipv4 : undefined, ipv6: config.ipv6 ? previous.ipv6 : undefined };
-      const created = await this.create(subnet, attrs, ttlSeconds);
+    // Only the families this config uses: a stale half from an older config must not matter.
+    const wanted: SubnetKey | undefined = previous &&
+      { ipv4: config.ipv4 ? previous.ipv4 : undefined, ipv6: config.ipv6 ? previous.ipv6 : undefined };
+    if (wanted && fitsConfig(wanted, config) && !overlapsLeases(wanted, leases)) {
+      const created = await this.create(wanted, attrs, ttlSeconds);
       return created ? { lease: created, outcome: "previous" } : undefined;
     }
 

@@ -1,7 +1,8 @@
 /**
  * Flag values with flannel's environment fallbacks: a flag not given on the command line
- * is read from SUBLEASE_<NAME>, then (for flags flanneld also has) FLANNELD_<NAME>, so
- * existing flanneld environment files keep working.
+ * is read from SUBLEASE_<NAME>, then FLANNELD_<NAME>, so existing flanneld environment
+ * files keep working. An empty variable counts as unset, as systemd env files often
+ * leave placeholders empty.
  */
 import { usageError } from "./errors.ts";
 
@@ -28,7 +29,7 @@ export function settingSource(options: Record<string, unknown>, env: Env = proce
   const raw = (flag: string): unknown => {
     const given = options[camel(flag)];
     if (given !== undefined) return Array.isArray(given) ? given[given.length - 1] : given;
-    return env[envName("SUBLEASE", flag)] ?? env[envName("FLANNELD", flag)];
+    return env[envName("SUBLEASE", flag)] || env[envName("FLANNELD", flag)] || undefined;
   };
   return {
     string(flag) {

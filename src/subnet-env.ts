@@ -46,6 +46,7 @@ export function parseSubnetEnv(text: string): Map<string, string> {
     if (eq <= 0) continue;
     let value = line.slice(eq + 1).trim();
     if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0]!)) value = value.slice(1, -1);
+    else value = value.replace(/\s+#.*$/, ""); // as a shell would read an unquoted value
     values.set(line.slice(0, eq).trim(), value);
   }
   return values;
@@ -67,8 +68,11 @@ function subnetFromLine(value: string | undefined, family: 4 | 6): Prefix | unde
   const slash = value.indexOf("/");
   if (slash < 0) return undefined;
   const address = parseAddress(value.slice(0, slash), family);
-  const length = Number(value.slice(slash + 1));
-  if (!address || !Number.isInteger(length) || length < 0 || length > (family === 4 ? 32 : 128)) return undefined;
+  const lengthText = value.slice(slash + 1);
+  // Plain decimal only, as Go's ParseCIDR: Number() would also take "", "0x18" and "1e1".
+  if (!address || !/^\d{1,3}$/.test(lengthText)) return undefined;
+  const length = Number(lengthText);
+  if (length > (family === 4 ? 32 : 128)) return undefined;
   return makePrefix(family, address.value, length);
 }
 

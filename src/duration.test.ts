@@ -1,0 +1,57 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { parseDurationMs } from "./duration.ts";
+import { SubleaseError } from "./errors.ts";
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+function usage(text: string, flag = "--ttl"): SubleaseError {
+  try {
+    parseDurationMs(text, flag);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SubleaseError);
+    expect((error as SubleaseError).kind).toBe("usage");
+    return error as SubleaseError;
+  }
+  throw new Error(`accepted: ${JSON.stringify(text)}`);
+}
+
+describe("parseDurationMs", () => {
+  test("durations as people type them", () => {
+    const cases: [string, number][] = [
+      ["24h", 24 * HOUR], ["90m", 90 * MINUTE], ["30s", 30_000], ["1500ms", 1500], ["1h30m", 90 * MINUTE],
+      ["1d", 24 * HOUR], ["2h45m30s", 2 * HOUR + 45 * MINUTE + 30_000], ["1.5h", 90 * MINUTE], ["0.5s", 500],
+      ["0s", 0], [" 24h ", 24 * HOUR], ["1m1ms", 60_001], ["1s500ms", 1500],
+    ];
+    for (const [text, ms] of cases) expect([text, parseDurationMs(text, "--ttl")]).toEqual([text, ms]);
+  });
+
+  test("a bare number is in the given unit, seconds by default", () => {
+    expect(parseDurationMs("60", "--timeout")).toBe(60_000);
+    expect(parseDurationMs("60", "--margin", "m")).toBe(60 * MINUTE);
+    expect(parseDurationMs("60", "--wait", "ms")).toBe(60);
+    expect(parseDurationMs("2.5", "--timeout")).toBe(2500);
+    expect(parseDurationMs("0", "--wait")).toBe(0);
+  });
+
+  test("any sum of parts adds up", () => {
+    const part = (unit: string) => fc.option(fc.integer({ min: 0, max: 1000 }).map((n) => [n, unit] as const), { nil: undefined });
+    fc.assert(fc.property(part("d"), part("h"), part("m"), part("s"), part("ms"), (...parts) => {
+      const present = parts.filter((p) => p !== undefined);
+      fc.pre(present.length > 0);
+      const text = present.map(([n, unit]) => `${n}${unit}`).join("");
+      const unitMs: Record<string, number> = { d: 24 * HOUR, h: HOUR, m: MINUTE, s: 1000, ms: 1 };
+      expect(parseDurationMs(text, "--ttl")).toBe(present.reduce((sum, [n, unit]) => sum + n * unitMs[unit]!, 0));
+    }));
+  });
+
+  test("anything else is a usage error naming the flag and the value", () => {
+    for (const text of ["", "  ", "h", "24x", "24 h", "1h 30m", "-5s", "+5s", "24H", "1e3", "1e3s", ".5s", "5.s", "1.2.3s", "s5",
+      "24h!", "abc", "Infinity", "NaN", "0x10s", "5,5s", "1hh", "1mss"]) {
+      const error = usage(text, "--ttl");
+      expect(error.message).toContain("--ttl");
+      expect(error.message).toContain(`"${text}"`);
+    }
+  });
+});

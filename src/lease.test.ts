@@ -1,0 +1,146 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { parsePrefix, type Prefix } from "./ip.ts";
+import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, sameSubnet, type LeaseAttrs, type SubnetKey } from "./lease.ts";
+
+const v4 = (text: string) => parsePrefix(text, 4)!;
+const v6 = (text: string) => parsePrefix(text, 6)!;
+
+describe("subnet keys: flanneld's forms", () => {
+  const cases: [string, SubnetKey, string][] = [
+    ["IPv4", { ipv4: v4("10.5.34.0/24") }, "10.5.34.0-24"],
+    ["dual stack", { ipv4: v4("10.5.34.0/24"), ipv6: v6("fc00:0:0:1::/64") }, "10.5.34.0-24&fc00:0:0:1::-64"],
+    ["IPv6 only: an all-zero IPv4 part", { ipv6: v6("fc00::/64") }, "0.0.0.0-0&fc00::-64"],
+    ["a /30", { ipv4: v4("10.5.0.12/30") }, "10.5.0.12-30"],
+    ["IPv6 compressed like Go's net.IP", { ipv4: v4("10.244.1.0/24"), ipv6: v6("2001:db8:0:0:1::/80") }, "10.244.1.0-24&2001:db8:0:0:1::-80"],
+  ];
+  for (const [name, subnet, key] of cases) {
+    test(`${name}: ${key}`, () => {
+      expect(formatSubnetKey(subnet)).toBe(key);
+      const parsed = parseSubnetKey(key);
+      expect(parsed?.ipv4).toEqual(subnet.ipv4);
+      expect(parsed?.ipv6).toEqual(subnet.ipv6);
+    });
+  }
+
+  test("garbage under subnets/ is rejected (flanneld skips it)", () => {
+    const rejected = [
+      "", "config", "10.5.34.0", "10.5.34.0/24", "10.5.34.0-", "-24", "10.5.34-24", "10.5.34.0.1-24", "10.5.34.0-33",
+      "256.5.34.0-24", "010.5.34.0-24", "10.5.34.0-24&", "10.5.34.0-24&fc00::", "10.5.34.0-24&fc00::-129",
+      "10.5.34.0-24&fc00::1::2-64", "10.5.34.0-24&fc00::-64&fd00::-64", " 10.5.34.0-24", "10.5.34.0-24 ", "10.5.34.0-24\n",
+      "x10.5.34.0-24", "10.5.34.0-24x", "10.5.34.0-24/", "0.0.0.0-0", "fc00::-64", "10.5.34.0-24&10.5.35.0-24",
+      "10.5.34.0--24", "10.5.34.0-2 4",
+    ];
+    for (const key of rejected) expect([key, parseSubnetKey(key)]).toEqual([key, undefined]);
+  });
+
+  const prefixV4 = fc.record({ address: fc.bigInt({ min: 0n, max: (1n << 32n) - 1n }), length: fc.integer({ min: 1, max: 32 }) })
+    .map(({ address, length }): Prefix => {
+      const hostBits = BigInt(32 - length);
+      return { family: 4, address: (address >> hostBits) << hostBits, length };
+    });
+  const prefixV6 = fc.record({ address: fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), length: fc.integer({ min: 0, max: 128 }) })
+    .map(({ address, length }): Prefix => {
+      const hostBits = BigInt(128 - length);
+      return { family: 6, address: (address >> hostBits) << hostBits, length };
+    });
+  const subnetKeys = fc.oneof(
+    prefixV4.map((ipv4): SubnetKey => ({ ipv4 })),
+    fc.tuple(prefixV4, prefixV6).map(([ipv4, ipv6]): SubnetKey => ({ ipv4, ipv6 })),
+    prefixV6.map((ipv6): SubnetKey => ({ ipv6 })),
+  );
+
+  test("every subnet key formats and parses back to the same subnets", () => {
+    fc.assert(fc.property(subnetKeys, (subnet) => {
+      const key = formatSubnetKey(subnet);
+      expect(key).toMatch(/^\d+\.\d+\.\d+\.\d+-\d+(&[0-9a-f:]+-\d+)?$/);
+      const parsed = parseSubnetKey(key);
+      expect(parsed).toBeDefined();
+      expect(parsed!.ipv4).toEqual(subnet.ipv4);
+      expect(parsed!.ipv6).toEqual(subnet.ipv6);
+      expect(formatSubnetKey(parsed!)).toBe(key);
+      expect(sameSubnet(parsed!, subnet)).toBe(true);
+    }));
+  });
+
+  test("sameSubnet tells different subnets apart", () => {
+    expect(sameSubnet({ ipv4: v4("10.5.34.0/24") }, { ipv4: v4("10.5.34.0/25") })).toBe(false);
+    expect(sameSubnet({ ipv4: v4("10.5.34.0/24") }, { ipv4: v4("10.5.34.0/24"), ipv6: v6("fc00::/64") })).toBe(false);
+    expect(sameSubnet({ ipv6: v6("fc00::/64") }, { ipv6: v6("fc00:0:0:1::/64") })).toBe(false);
+  });
+});
+
+describe("lease values: flanneld's JSON byte for byte", () => {
+  const VTEP = "c6:d2:9a:3b:51:7e";
+  const cases: [string, LeaseAttrs, string][] = [
+    ["udp writes only the public addresses", { PublicIP: "192.168.64.3", PublicIPv6: null },
+      '{"PublicIP":"192.168.64.3","PublicIPv6":null}'],
+    ["vxlan", { PublicIP: "192.168.64.3", PublicIPv6: null, BackendType: "vxlan", BackendData: { VNI: 1, VtepMAC: VTEP } },
+      `{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${VTEP}"}}`],
+    ["dual-stack vxlan", {
+      PublicIP: "192.168.64.3", PublicIPv6: "2001:db8::3", BackendType: "vxlan",
+      BackendData: { VNI: 1, VtepMAC: VTEP }, BackendV6Data: { VNI: 1, VtepMAC: VTEP },
+    }, `{"PublicIP":"192.168.64.3","PublicIPv6":"2001:db8::3","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${VTEP}"},` +
+      `"BackendV6Data":{"VNI":1,"VtepMAC":"${VTEP}"}}`],
+    ["host-gw with no backend data", { PublicIP: "10.0.0.7", PublicIPv6: null, BackendType: "host-gw" },
+      '{"PublicIP":"10.0.0.7","PublicIPv6":null,"BackendType":"host-gw"}'],
+  ];
+  for (const [name, attrs, json] of cases) {
+    test(name, () => {
+      expect(encodeLeaseAttrs(attrs)).toBe(json);
+      // flanneld's values read back to the same attributes and re-encode to the same bytes
+      expect(decodeLeaseAttrs(json)).toEqual(attrs);
+      expect(encodeLeaseAttrs(decodeLeaseAttrs(json)!)).toBe(json);
+    });
+  }
+
+  test("field order is flannel's, whatever order the attributes were built in", () => {
+    const attrs = { BackendV6Data: { B: 2 }, BackendData: { A: 1 }, BackendType: "vxlan", PublicIPv6: "fc00::1", PublicIP: "10.0.0.1" };
+    expect(encodeLeaseAttrs(attrs)).toBe(
+      '{"PublicIP":"10.0.0.1","PublicIPv6":"fc00::1","BackendType":"vxlan","BackendData":{"A":1},"BackendV6Data":{"B":2}}');
+  });
+
+  test("empty backend fields are omitted, PublicIPv6 is always present", () => {
+    const attrs = { PublicIP: "10.0.0.1", PublicIPv6: undefined as unknown as null, BackendType: "", BackendData: null, BackendV6Data: undefined };
+    expect(encodeLeaseAttrs(attrs)).toBe('{"PublicIP":"10.0.0.1","PublicIPv6":null}');
+  });
+
+  test("any attributes encode to JSON that decodes back to them", () => {
+    const json = fc.jsonValue().filter((value) => value !== null);
+    const attrs = fc.record({
+      PublicIP: fc.ipV4(),
+      PublicIPv6: fc.option(fc.ipV6(), { nil: null }),
+      BackendType: fc.option(fc.constantFrom("udp", "vxlan", "host-gw", "wireguard"), { nil: undefined }),
+      BackendData: fc.option(json, { nil: undefined }),
+      BackendV6Data: fc.option(json, { nil: undefined }),
+    }, { requiredKeys: ["PublicIP", "PublicIPv6"] });
+    fc.assert(fc.property(attrs, (value) => {
+      const text = encodeLeaseAttrs(value);
+      const raw = JSON.parse(text);
+      expect(Object.keys(raw)).toEqual(
+        ["PublicIP", "PublicIPv6", "BackendType", "BackendData", "BackendV6Data"].filter((key) => key.startsWith("Public") || value[key as keyof LeaseAttrs] !== undefined));
+      const back = decodeLeaseAttrs(text);
+      expect(back).toEqual(JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)))));
+    }));
+  });
+
+  test("junk is not a lease value", () => {
+    const junk = ["", "not json", "{", "[]", '["192.168.64.3"]', "null", "42", '"192.168.64.3"', "true", "{}", '{"PublicIP":5}',
+      '{"PublicIP":null,"PublicIPv6":null}', '{"publicip":"1.2.3.4"}', '{"BackendType":"vxlan"}'];
+    for (const text of junk) expect([text, decodeLeaseAttrs(text)]).toEqual([text, undefined]);
+  });
+
+  test("an IPv6-only value is read by its PublicIPv6", () => {
+    const attrs = decodeLeaseAttrs('{"PublicIPv6":"2001:db8::7","BackendType":"vxlan"}');
+    expect(attrs?.PublicIPv6).toBe("2001:db8::7");
+    expect(attrs?.BackendType).toBe("vxlan");
+  });
+
+  test("backend data of any JSON shape is carried through unchanged", () => {
+    const text = '{"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendType":"x","BackendData":[1,"two",{"three":[3]}],"BackendV6Data":"raw"}';
+    expect(decodeLeaseAttrs(text)).toEqual({
+      PublicIP: "10.0.0.1", PublicIPv6: null, BackendType: "x", BackendData: [1, "two", { three: [3] }], BackendV6Data: "raw",
+    });
+    expect(encodeLeaseAttrs(decodeLeaseAttrs(text)!)).toBe(text);
+  });
+});

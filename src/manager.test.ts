@@ -1,0 +1,421 @@
+/**
+ * LeaseManager logic the shared contract suite (test/contract/manager-contract.ts) does not
+ * reach: retry bounds, lost races on reuse, the dual-stack half-clash rule, reservations
+ * that no longer fit. The registry here is an in-memory fake that can be told to lose
+ * races; these tests claim nothing about etcd or the file registry.
+ */
+import { describe, expect, test } from "bun:test";
+import { overlapsAny, type RandomBelow } from "./allocator.ts";
+import { parseConfigText, type NetworkConfig } from "./config.ts";
+import { SubleaseError } from "./errors.ts";
+import { formatPrefix, parsePrefix } from "./ip.ts";
+import { formatSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
+import { silentLogger } from "./log.ts";
+import { LeaseManager, type ManagerOptions } from "./manager.ts";
+import type { LeaseListing, Registry } from "./registry.ts";
+
+const host = (n: number, extra: Partial<LeaseAttrs> = {}): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: null, ...extra });
+const dualHost = (n: number): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: `2001:db8::${n}` });
+const v4 = (text: string): SubnetKey => ({ ipv4: parsePrefix(text, 4)! });
+const dual = (a: string, b: string): SubnetKey => ({ ipv4: parsePrefix(a, 4)!, ipv6: parsePrefix(b, 6)! });
+const config = (object: unknown): Promise<NetworkConfig> => parseConfigText(JSON.stringify(object));
+const key = (subnet: SubnetKey) => formatSubnetKey(subnet);
+
+type CreateHook = (subnet: SubnetKey, attrs: LeaseAttrs) => Promise<"lose" | void> | "lose" | void;
+type StoredHook = (lease: Lease) => Promise<void> | void;
+type UpdateHook = (current: Lease) => "lose" | void;
+
+/** Create-if-absent per key, compare-and-swap on a version, like the real registries promise. */
+class FakeRegistry implements Registry {
+  readonly description = "fake registry";
+  readonly leases = new Map<string, Lease>();
+  readonly calls = { list: 0, create: 0, update: 0, delete: 0, expiry: 0 };
+  readonly deleted: string[] = [];
+  readonly updateTtls: number[] = [];
+  beforeCreate?: CreateHook;
+  afterCreate?: StoredHook;
+  beforeUpdate?: UpdateHook;
+  loseDeletes = false;
+  /** Leave expiresAt out of listings, as etcd v3 does. */
+  hideExpiry = false;
+  private generation = 0;
+
+  put(subnet: SubnetKey, attrs: LeaseAttrs, expiresAt: number | null = Date.now() + 86_400_000): Lease {
+    const lease: Lease = { subnet, attrs, expiresAt, version: String(++this.generation) };
+    this.leases.set(key(subnet), lease);
+    return lease;
+  }
+
+  async getNetworkConfig(): Promise<string | undefined> {
+    return undefined;
+  }
+  async putNetworkConfig(): Promise<void> {}
+  async listLeases(): Promise<LeaseListing> {
+    this.calls.list++;
+    const leases = [...this.leases.values()];
+    return { leases: this.hideExpiry ? leases.map(({ expiresAt: _, ...rest }) => rest) : leases };
+  }
+  async createLease(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
+    this.calls.create++;
+    if ((await this.beforeCreate?.(subnet, attrs)) === "lose") return undefined;
+    if (this.leases.has(key(subnet))) return undefined;
+    const lease = this.put(subnet, attrs, ttlSeconds === 0 ? null : Date.now() + ttlSeconds * 1000);
+    await this.afterCreate?.(lease);
+    return lease;
+  }
+  async updateLease(current: Lease, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
+    this.calls.update++;
+    this.updateTtls.push(ttlSeconds);
+    if (this.beforeUpdate?.(current) === "lose") return undefined;
+    const stored = this.leases.get(key(current.subnet));
+    if (!stored || stored.version !== current.version) return undefined;
+    return this.put(current.subnet, attrs, ttlSeconds === 0 ? null : Date.now() + ttlSeconds * 1000);
+  }
+  async leaseExpiry(lease: Lease): Promise<number | null | undefined> {
+    this.calls.expiry++;
+    return this.leases.get(key(lease.subnet))?.expiresAt;
+  }
+  async deleteLease(current: Lease): Promise<boolean> {
+    this.calls.delete++;
+    const stored = this.leases.get(key(current.subnet));
+    if (this.loseDeletes || !stored || stored.version !== current.version) return false;
+    this.leases.delete(key(current.subnet));
+    this.deleted.push(key(current.subnet));
+    return true;
+  }
+  async close(): Promise<void> {}
+}
+
+/** Answers from a list, then `fallback`; records every bound asked for. */
+function scripted(answers: bigint[], fallback = 0n): RandomBelow {
+  const queue = [...answers];
+  return (bound) => {
+    const answer = queue.length ? queue.shift()! : fallback;
+    if (answer >= bound) throw new Error(`scripted answer ${answer} is not below ${bound}`);
+    return answer;
+  };
+}
+
+function managerFor(registry: Registry, options: ManagerOptions = {}) {
+  const sleeps: number[] = [];
+  const manager = new LeaseManager(registry, silentLogger, {
+    randomBelow: scripted([]), ...options, sleep: async (ms) => void sleeps.push(ms),
+  });
+  return { manager, sleeps };
+}
+
+async function rejection(promise: Promise<unknown>, kind: SubleaseError["kind"]): Promise<SubleaseError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(SubleaseError);
+    expect((error as SubleaseError).kind).toBe(kind);
+    return error as SubleaseError;
+  }
+  throw new Error(`expected a ${kind} error`);
+}
+
+const overlaps = (a: SubnetKey, b: SubnetKey) =>
+  (!!a.ipv4 && overlapsAny(a.ipv4, [b.ipv4])) || (!!a.ipv6 && overlapsAny(a.ipv6, [b.ipv6]));
+
+describe("lost races: retried after listing again, within a bound", () => {
+  test("a create that always loses gives up after maxAttempts with an 'unavailable' error", async () => {
+    const registry = new FakeRegistry();
+    registry.beforeCreate = () => "lose";
+    const { manager, sleeps } = managerFor(registry, { maxAttempts: 4 });
+    const net = await config({ Network: "10.5.0.0/16" });
+    const error = await rejection(manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600 }), "unavailable");
+    expect(error.message).toContain("fake registry");
+    expect(error.message).toContain("4");
+    expect(registry.calls.create).toBe(4);
+    // every attempt starts from a fresh listing
+    expect(registry.calls.list).toBeGreaterThanOrEqual(4);
+    // and the attempts are spaced out
+    expect(sleeps.length).toBeGreaterThanOrEqual(3);
+    for (const ms of sleeps) expect(ms).toBeGreaterThan(0);
+    expect(registry.leases.size).toBe(0);
+  });
+
+  test("by default it retries at least as often as flanneld (10 tries), and still gives up", async () => {
+    const registry = new FakeRegistry();
+    registry.beforeCreate = () => "lose";
+    const { manager } = managerFor(registry, { randomBelow: scripted([], 0n) });
+    const net = await config({ Network: "10.5.0.0/16" });
+    await rejection(manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600 }), "unavailable");
+    expect(registry.calls.create).toBeGreaterThanOrEqual(10);
+    expect(registry.calls.create).toBeLessThan(1000);
+  });
+
+  test("a subnet taken under our feet is not tried again: the retry picks another", async () => {
+    const registry = new FakeRegistry();
+    const net = await config({ Network: "10.5.0.0/28", SubnetLen: 30 });
+    let stolen: string | undefined;
+    registry.beforeCreate = (subnet) => {
+      if (stolen) return;
+      stolen = key(subnet);
+      registry.put(subnet, host(2)); // another host got there first
+      return "lose";
+    };
+    const { manager } = managerFor(registry);
+    const result = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600 });
+    expect(result.outcome).toBe("allocated");
+    expect(result.lostRaces).toBe(1);
+    expect(key(result.lease.subnet)).not.toBe(stolen);
+    expect(registry.leases.get(stolen!)!.attrs).toEqual(host(2));
+    expect(registry.leases.size).toBe(2);
+  });
+
+  test("our lease changing under a reuse is retried, and the newer version reused", async () => {
+    const registry = new FakeRegistry();
+    const net = await config({ Network: "10.5.0.0/16" });
+    registry.put(v4("10.5.9.0/24"), host(1));
+    let interfered = false;
+    registry.beforeUpdate = (current) => {
+      if (interfered) return;
+      interfered = true;
+      registry.put(current.subnet, host(1)); // e.g. a renew from another process on this host
+    };
+    const { manager } = managerFor(registry);
+    const attrs = host(1, { BackendType: "vxlan", BackendData: { VNI: 1 } });
+    const result = await manager.acquire({ config: net, attrs, ttlSeconds: 600 });
+    expect(result.outcome).toBe("reused");
+    expect(result.lostRaces).toBe(1);
+    expect(key(result.lease.subnet)).toBe("10.5.9.0-24");
+    expect(registry.calls.create).toBe(0);
+    expect([...registry.leases.keys()]).toEqual(["10.5.9.0-24"]);
+    expect(registry.leases.get("10.5.9.0-24")!.attrs).toEqual(attrs);
+  });
+
+  test("a reuse that keeps losing gives up without allocating a second lease for this host", async () => {
+    const registry = new FakeRegistry();
+    const net = await config({ Network: "10.5.0.0/16" });
+    registry.put(v4("10.5.9.0/24"), host(1));
+    registry.beforeUpdate = () => "lose";
+    const { manager } = managerFor(registry, { maxAttempts: 3 });
+    await rejection(manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600 }), "unavailable");
+    expect(registry.calls.update).toBe(3);
+    expect(registry.calls.create).toBe(0);
+    expect([...registry.leases.keys()]).toEqual(["10.5.9.0-24"]);
+  });
+});
+
+describe("dual stack: two keys sharing one half", () => {
+  const net = () => config({ Network: "10.5.0.0/16", EnableIPv6: true, IPv6Network: "fc00::/48" });
+  // randomBelow answers: IPv4 index 1 -> 10.5.2.0/24, IPv6 index 0 -> fc00:0:0:1::/64
+  const ours = dual("10.5.2.0/24", "fc00:0:0:1::/64");
+
+  test("the key that sorts later yields: it deletes its own lease and retries", async () => {
+    const registry = new FakeRegistry();
+    const theirs = dual("10.5.1.0/24", "fc00:0:0:1::/64");
+    expect(key(theirs) < key(ours)).toBe(true);
+    let theirLease: Lease | undefined;
+    registry.afterCreate = (lease) => {
+      if (key(lease.subnet) === key(ours)) theirLease ??= registry.put(theirs, dualHost(2));
+    };
+    const { manager } = managerFor(registry, { randomBelow: scripted([1n, 0n]) });
+    const result = await manager.acquire({ config: await net(), attrs: dualHost(1), ttlSeconds: 600 });
+    expect(result.outcome).toBe("allocated");
+    expect(result.lostRaces).toBe(1);
+    expect(registry.deleted).toEqual([key(ours)]);
+    expect(overlaps(result.lease.subnet, theirs)).toBe(false);
+    expect(registry.leases.get(key(theirs))).toBe(theirLease!);
+    expect(registry.leases.size).toBe(2);
+  });
+
+  test("the key that sorts first keeps its lease and leaves the other to yield", async () => {
+    const registry = new FakeRegistry();
+    const theirs = dual("10.5.3.0/24", "fc00:0:0:1::/64");
+    expect(key(theirs) > key(ours)).toBe(true);
+    registry.afterCreate = (lease) => {
+      if (key(lease.subnet) === key(ours) && !registry.leases.has(key(theirs))) registry.put(theirs, dualHost(2));
+    };
+    const { manager } = managerFor(registry, { randomBelow: scripted([1n, 0n]) });
+    const result = await manager.acquire({ config: await net(), attrs: dualHost(1), ttlSeconds: 600 });
+    expect(result.outcome).toBe("allocated");
+    expect(result.lostRaces).toBe(0);
+    expect(key(result.lease.subnet)).toBe(key(ours));
+    expect(registry.calls.delete).toBe(0);
+    expect([...registry.leases.keys()].sort()).toEqual([key(ours), key(theirs)].sort());
+  });
+
+  test("two hosts creating clashing keys at once: exactly one of them retries, and they end up disjoint", async () => {
+    const registry = new FakeRegistry();
+    let created = 0;
+    let release!: () => void;
+    const bothCreated = new Promise<void>((resolve) => (release = resolve));
+    registry.afterCreate = async () => {
+      if (++created > 2) return;
+      if (created === 2) release();
+      await bothCreated;
+    };
+    const a = managerFor(registry, { randomBelow: scripted([1n, 0n]) }).manager; // 10.5.2.0/24 & fc00:0:0:1::/64
+    const b = managerFor(registry, { randomBelow: scripted([2n, 0n]) }).manager; // 10.5.3.0/24 & fc00:0:0:1::/64
+    const cfg = await net();
+    const [ra, rb] = await Promise.all([
+      a.acquire({ config: cfg, attrs: dualHost(1), ttlSeconds: 600 }),
+      b.acquire({ config: cfg, attrs: dualHost(2), ttlSeconds: 600 }),
+    ]);
+    expect([ra.lostRaces, rb.lostRaces].sort()).toEqual([0, 1]);
+    expect(overlaps(ra.lease.subnet, rb.lease.subnet)).toBe(false);
+    const listed = [...registry.leases.values()];
+    expect(listed).toHaveLength(2);
+    expect(listed.map((lease) => lease.attrs.PublicIP).sort()).toEqual(["192.0.2.1", "192.0.2.2"]);
+  });
+});
+
+describe("reuse and the previous subnet", () => {
+  test("a reservation of ours that does not fit the config is left alone, and a new subnet avoids it", async () => {
+    const registry = new FakeRegistry();
+    registry.put(v4("10.5.3.0/24"), host(1), null);
+    const net = await config({ Network: "10.5.0.0/16", SubnetLen: 26 });
+    // /26 candidates from SubnetMin 10.5.0.64: index 11 is 10.5.3.0, but 10.5.3.0/24 blocks four of them,
+    // so the 12th free one (index 11) is 10.5.4.0/26
+    const { manager } = managerFor(registry, { randomBelow: scripted([11n]) });
+    const result = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600 });
+    expect(result.outcome).toBe("allocated");
+    expect(registry.calls.delete).toBe(0);
+    expect(registry.leases.get("10.5.3.0-24")?.expiresAt).toBeNull();
+    expect(result.lease.subnet.ipv4!.length).toBe(26);
+    expect(overlapsAny(result.lease.subnet.ipv4!, [parsePrefix("10.5.3.0/24")])).toBe(false);
+    expect(formatPrefix(result.lease.subnet.ipv4!)).toBe("10.5.4.0/26");
+  });
+
+  test("a reservation that fits is reused without a TTL", async () => {
+    const registry = new FakeRegistry();
+    registry.put(v4("10.5.9.0/24"), host(1), null);
+    const { manager } = managerFor(registry);
+    const result = await manager.acquire({ config: await config({ Network: "10.5.0.0/16" }), attrs: host(1), ttlSeconds: 600 });
+    expect(result.outcome).toBe("reused");
+    expect(registry.updateTtls).toEqual([0]);
+  });
+
+  test("of two fitting leases of ours, the one named in subnet.env is reused", async () => {
+    const registry = new FakeRegistry();
+    registry.put(v4("10.5.4.0/24"), host(1));
+    registry.put(v4("10.5.8.0/24"), host(1));
+    const { manager } = managerFor(registry);
+    const net = await config({ Network: "10.5.0.0/16" });
+    const result = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600, previous: v4("10.5.8.0/24") });
+    expect(result.outcome).toBe("reused");
+    expect(key(result.lease.subnet)).toBe("10.5.8.0-24");
+  });
+
+  test("the previous subnet is not taken when another host's lease of another size overlaps it", async () => {
+    const registry = new FakeRegistry();
+    registry.put(v4("10.5.76.0/23"), host(2)); // an older config's lease covering 10.5.77.0/24
+    const { manager } = managerFor(registry);
+    const net = await config({ Network: "10.5.0.0/16" });
+    const result = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600, previous: v4("10.5.77.0/24") });
+    expect(result.outcome).toBe("allocated");
+    expect(overlapsAny(result.lease.subnet.ipv4!, [parsePrefix("10.5.76.0/23")])).toBe(false);
+  });
+
+  test("a dual-stack previous subnet under an IPv4-only config takes back only the IPv4 half", async () => {
+    const registry = new FakeRegistry();
+    const { manager } = managerFor(registry);
+    const net = await config({ Network: "10.5.0.0/16" });
+    const result = await manager.acquire({
+      config: net, attrs: host(1), ttlSeconds: 600, previous: dual("10.5.77.0/24", "fc00:0:0:5::/64"),
+    });
+    expect(result.outcome).toBe("previous");
+    expect([...registry.leases.keys()]).toEqual(["10.5.77.0-24"]);
+  });
+
+  test("under an IPv4-only config, the stale IPv6 half of a dual-stack subnet.env does not block the IPv4 subnet", async () => {
+    const registry = new FakeRegistry();
+    // another host holds an IPv6 subnet equal to the stale half; nobody holds 10.5.77.0/24
+    registry.put(dual("10.5.3.0/24", "fc00:0:0:5::/64"), dualHost(2));
+    const { manager } = managerFor(registry);
+    const net = await config({ Network: "10.5.0.0/16" });
+    const result = await manager.acquire({
+      config: net, attrs: host(1), ttlSeconds: 600, previous: dual("10.5.77.0/24", "fc00:0:0:5::/64"),
+    });
+    expect(result.outcome).toBe("previous");
+    expect(key(result.lease.subnet)).toBe("10.5.77.0-24");
+  });
+
+  test("dual stack: a lease is ours by PublicIP, even if PublicIPv6 changed", async () => {
+    const registry = new FakeRegistry();
+    registry.put(dual("10.5.9.0/24", "fc00:0:0:9::/64"), { PublicIP: "192.0.2.1", PublicIPv6: "2001:db8::99" });
+    const { manager } = managerFor(registry);
+    const net = await config({ Network: "10.5.0.0/16", EnableIPv6: true, IPv6Network: "fc00::/48" });
+    const result = await manager.acquire({ config: net, attrs: dualHost(1), ttlSeconds: 600 });
+    expect(result.outcome).toBe("reused");
+    expect(key(result.lease.subnet)).toBe("10.5.9.0-24&fc00:0:0:9::-64");
+  });
+
+  test("IPv6 exhausted while IPv4 has room: 'exhausted', naming IPv6, nothing created", async () => {
+    const registry = new FakeRegistry();
+    const net = await config({ Network: "10.5.0.0/16", EnableIPv6: true, IPv6Network: "fc00::/124" });
+    // fc00::/124 cut into /126s: fc00::4, fc00::8, fc00::c
+    for (const [n, v6] of [[2, "fc00::4/126"], [3, "fc00::8/126"], [4, "fc00::c/126"]] as const) {
+      registry.put(dual(`10.5.${n}.0/24`, v6), dualHost(n));
+    }
+    const { manager } = managerFor(registry);
+    const error = await rejection(manager.acquire({ config: net, attrs: dualHost(1), ttlSeconds: 600 }), "exhausted");
+    expect(error.message).toContain("IPv6");
+    expect(registry.calls.create).toBe(0);
+  });
+});
+
+describe("renew and release", () => {
+  test("renewing a reservation changes nothing", async () => {
+    const registry = new FakeRegistry();
+    registry.put(v4("10.5.9.0/24"), host(1), null);
+    const { manager } = managerFor(registry);
+    const net = await config({ Network: "10.5.0.0/16" });
+    const result = await manager.renew({ config: net, attrs: host(1), ttlSeconds: 600, renewMarginMs: 60_000 });
+    expect(result).toMatchObject({ renewed: false, expiresAt: null });
+    expect(registry.calls.update).toBe(0);
+  });
+
+  test("a reservation cannot be released: a usage error, nothing deleted", async () => {
+    const registry = new FakeRegistry();
+    registry.put(v4("10.5.9.0/24"), host(1), null);
+    const { manager } = managerFor(registry);
+    const net = await config({ Network: "10.5.0.0/16" });
+    const error = await rejection(manager.release({ config: net, attrs: host(1) }), "usage");
+    expect(error.message).toContain("10.5.9.0-24");
+    expect(registry.calls.delete).toBe(0);
+    expect(registry.leases.size).toBe(1);
+  });
+
+  test("a renew whose update loses is a conflict, and the lease is left as it was", async () => {
+    const registry = new FakeRegistry();
+    const before = registry.put(v4("10.5.9.0/24"), host(1));
+    registry.beforeUpdate = () => "lose";
+    const { manager } = managerFor(registry);
+    const net = await config({ Network: "10.5.0.0/16" });
+    await rejection(manager.renew({ config: net, attrs: host(1), ttlSeconds: 600 }), "conflict");
+    expect(registry.leases.get("10.5.9.0-24")).toBe(before);
+  });
+
+  test("without an expiry in the listing, the margin check asks the registry; a lease gone meanwhile is a conflict", async () => {
+    const registry = new FakeRegistry();
+    registry.hideExpiry = true;
+    const now = Date.now();
+    registry.put(v4("10.5.9.0/24"), host(1), now + 3_600_000);
+    const { manager } = managerFor(registry);
+    const net = await config({ Network: "10.5.0.0/16" });
+    const early = await manager.renew({ config: net, attrs: host(1), ttlSeconds: 7200, renewMarginMs: 600_000, now });
+    expect(early).toMatchObject({ renewed: false, expiresAt: now + 3_600_000 });
+    expect(registry.calls.expiry).toBe(1);
+    expect(registry.calls.update).toBe(0);
+    const due = await manager.renew({ config: net, attrs: host(1), ttlSeconds: 7200, renewMarginMs: 4_000_000, now });
+    expect(due.renewed).toBe(true);
+
+    registry.leaseExpiry = async () => undefined; // deleted between the listing and the TTL look-up
+    await rejection(manager.renew({ config: net, attrs: host(1), ttlSeconds: 7200, renewMarginMs: 600_000 }), "conflict");
+  });
+
+  test("a release whose delete loses is a conflict", async () => {
+    const registry = new FakeRegistry();
+    registry.put(v4("10.5.9.0/24"), host(1));
+    registry.loseDeletes = true;
+    const { manager } = managerFor(registry);
+    const net = await config({ Network: "10.5.0.0/16" });
+    const error = await rejection(manager.release({ config: net, attrs: host(1) }), "conflict");
+    expect(error.message).toContain("nothing was deleted");
+    expect(registry.leases.size).toBe(1);
+  });
+});

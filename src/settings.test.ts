@@ -1,0 +1,125 @@
+import { describe, expect, test } from "bun:test";
+import { SubleaseError } from "./errors.ts";
+import { DASH_TOKEN, fromDash, settingSource } from "./settings.ts";
+
+function usage(run: () => unknown): SubleaseError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SubleaseError);
+    expect((error as SubleaseError).kind).toBe("usage");
+    return error as SubleaseError;
+  }
+  throw new Error("no usage error");
+}
+
+describe("where a value comes from", () => {
+  test("flag beats SUBLEASE_* beats FLANNELD_*", () => {
+    const env = { SUBLEASE_ETCD_ENDPOINTS: "http://sublease:2379", FLANNELD_ETCD_ENDPOINTS: "http://flanneld:2379" };
+    expect(settingSource({ etcdEndpoints: "http://flag:2379" }, env).string("etcd-endpoints")).toBe("http://flag:2379");
+    expect(settingSource({}, env).string("etcd-endpoints")).toBe("http://sublease:2379");
+    expect(settingSource({}, { FLANNELD_ETCD_ENDPOINTS: "http://flanneld:2379" }).string("etcd-endpoints")).toBe("http://flanneld:2379");
+    expect(settingSource({}, {}).string("etcd-endpoints")).toBeUndefined();
+  });
+
+  test("flanneld's environment names: upper case, '-' to '_'", () => {
+    const env = { FLANNELD_PUBLIC_IP: "192.0.2.7", FLANNELD_SUBNET_LEASE_RENEW_MARGIN: "30", FLANNELD_IP_MASQ: "true", FLANNELD_IFACE: "eth1" };
+    const settings = settingSource({}, env);
+    expect(settings.string("public-ip")).toBe("192.0.2.7");
+    expect(settings.integer("subnet-lease-renew-margin", 0, 1440)).toBe(30);
+    expect(settings.boolean("ip-masq")).toBe(true);
+    expect(settings.string("iface")).toBe("eth1");
+    expect(settings.string("public-ipv6")).toBeUndefined();
+  });
+
+  test("a flag given as false still beats an environment 'true'", () => {
+    expect(settingSource({ ipMasq: false }, { FLANNELD_IP_MASQ: "true" }).boolean("ip-masq")).toBe(false);
+    expect(settingSource({ ipMasq: true }, { SUBLEASE_IP_MASQ: "false" }).boolean("ip-masq")).toBe(true);
+  });
+
+  test("a flag given twice: the last one counts", () => {
+    expect(settingSource({ publicIp: ["192.0.2.1", "192.0.2.2"] }, {}).string("public-ip")).toBe("192.0.2.2");
+  });
+
+  test("process.env is the default environment", () => {
+    const name = "SUBLEASE_SETTINGS_TEST_ONLY";
+    process.env[name] = "from-process-env";
+    try {
+      expect(settingSource({}).string("settings-test-only")).toBe("from-process-env");
+    } finally {
+      delete process.env[name];
+    }
+  });
+
+  test("'-' survives as stdin/stdout", () => {
+    expect(settingSource({ subnetFile: DASH_TOKEN }, {}).string("subnet-file")).toBe("-");
+    expect(fromDash<string>(DASH_TOKEN)).toBe("-");
+    expect(fromDash("/run/flannel/subnet.env")).toBe("/run/flannel/subnet.env");
+    expect(fromDash(undefined)).toBeUndefined();
+  });
+
+  test("a string flag without a value is a usage error", () => {
+    const error = usage(() => settingSource({ publicIp: true }, {}).string("public-ip"));
+    expect(error.message).toContain("--public-ip");
+  });
+
+  test("numbers given as flags come back as strings", () => {
+    expect(settingSource({ ifaceMtu: 1400 }, {}).string("iface-mtu")).toBe("1400");
+  });
+});
+
+describe("booleans", () => {
+  test("true and false in the usual spellings", () => {
+    for (const text of ["1", "true", "TRUE", "True", "yes", "on", "ON"]) {
+      expect([text, settingSource({}, { FLANNELD_IP_MASQ: text }).boolean("ip-masq")]).toEqual([text, true]);
+    }
+    for (const text of ["0", "false", "FALSE", "no", "off", ""]) {
+      expect([text, settingSource({}, { FLANNELD_IP_MASQ: text }).boolean("ip-masq")]).toEqual([text, false]);
+    }
+    expect(settingSource({ ipMasq: true }, {}).boolean("ip-masq")).toBe(true);
+    expect(settingSource({ ipMasq: "false" }, {}).boolean("ip-masq")).toBe(false);
+  });
+
+  test("unset is false", () => {
+    expect(settingSource({}, {}).boolean("ip-masq")).toBe(false);
+  });
+
+  test("anything else is a usage error naming the flag and value", () => {
+    for (const text of ["maybe", "2", "tru", "y e s"]) {
+      const error = usage(() => settingSource({}, { SUBLEASE_IP_MASQ: text }).boolean("ip-masq"));
+      expect(error.message).toContain("--ip-masq");
+      expect(error.message).toContain(text);
+    }
+  });
+});
+
+describe("integers with bounds", () => {
+  const integer = (value: unknown, min = 68, max = 65535) => settingSource({ ifaceMtu: value }, {}).integer("iface-mtu", min, max);
+
+  test("whole numbers inside the bounds, bounds included", () => {
+    expect(integer("1450")).toBe(1450);
+    expect(integer(1450)).toBe(1450);
+    expect(integer("68")).toBe(68);
+    expect(integer("65535")).toBe(65535);
+    expect(integer("0", 0, 10)).toBe(0);
+    expect(settingSource({}, { FLANNELD_SUBNET_LEASE_RENEW_MARGIN: "60" }).integer("subnet-lease-renew-margin", 0, 1440)).toBe(60);
+  });
+
+  test("unset is undefined", () => {
+    expect(settingSource({}, {}).integer("iface-mtu", 68, 65535)).toBeUndefined();
+  });
+
+  test("out of bounds, signed, fractional or not a number: a usage error naming the flag, the bounds and the value", () => {
+    for (const value of ["67", "65536", "-1", "+1450", "1450.0", "1.5", "1e3", "0x5dc", "abc", "", "1 450", "99999999999999999999"]) {
+      const error = usage(() => integer(value));
+      expect(error.message).toContain("--iface-mtu");
+      expect(error.message).toContain("68");
+      expect(error.message).toContain("65535");
+      expect(error.message).toContain(`"${value}"`);
+    }
+  });
+
+  test("a flag with no value is a usage error", () => {
+    usage(() => integer(true));
+  });
+});
