@@ -1,0 +1,84 @@
+/**
+ * Release build: `bun scripts/release.ts [--outdir dist] [--target bun-linux-x64 ...]`
+ * (`npm run release`). Builds one binary per target through scripts/build.ts (so release
+ * and development binaries share every compile flag) and writes OUTDIR/SHA256SUMS in the
+ * format `sha256sum -c` checks.
+ *
+ * Bun cross-compiles by downloading the runtime for each foreign target once (into
+ * ~/.bun/install/cache, or $BUN_INSTALL_CACHE_DIR). Offline, a target whose runtime is not
+ * cached is skipped with a message; the binary for this machine needs no download, so it
+ * is always built, and any other build error fails the release.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const ALL_TARGETS = ["bun-linux-x64", "bun-linux-arm64", "bun-linux-x64-musl", "bun-linux-arm64-musl"];
+// A slow link may take minutes for a 100 MB runtime; a black-holed one must not hang forever.
+const BUILD_TIMEOUT_MS = 10 * 60_000;
+
+const { values } = parseArgs({
+  options: {
+    outdir: { type: "string", default: "dist" },
+    target: { type: "string", multiple: true },
+  },
+});
+const outdir = resolve(values.outdir!);
+const targets = values.target?.length ? values.target : ALL_TARGETS;
+for (const target of targets) {
+  if (!/^bun-linux-(x64|arm64)(-musl)?$/.test(target)) {
+    console.error(`release: unknown target ${target}: use one of ${ALL_TARGETS.join(", ")}`);
+    process.exit(2);
+  }
+}
+// The glibc build for this machine's CPU is what Bun runs here: it never needs a download.
+const hostTarget = `bun-linux-${process.arch === "arm64" ? "arm64" : "x64"}`;
+
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+mkdirSync(outdir, { recursive: true });
+// Until this run writes a new one, no SHA256SUMS: a failed release must not look complete.
+rmSync(join(outdir, "SHA256SUMS"), { force: true });
+
+const built: string[] = [];
+const skipped: string[] = [];
+for (const target of targets) {
+  const outfile = join(outdir, `sublease-${target.replace(/^bun-/, "")}`);
+  // A binary left from an earlier release must not sit next to this one unchecked.
+  rmSync(outfile, { force: true });
+  // Output is captured to tell a failed download from a failed build; say what is under way.
+  console.error(`release: building ${basename(outfile)} (${target})`);
+  const result = spawnSync(process.execPath, ["scripts/build.ts", "--target", target, "--outfile", outfile], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    timeout: BUILD_TIMEOUT_MS,
+  });
+  const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
+  process.stderr.write(output);
+  if (result.status === 0 && existsSync(outfile)) {
+    built.push(outfile);
+    continue;
+  }
+  rmSync(outfile, { force: true });
+  const timedOut = (result.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT";
+  if (target !== hostTarget && (timedOut || /Failed to download/i.test(output))) {
+    skipped.push(target);
+    console.error(
+      `release: skipped ${target}: Bun could not ${timedOut ? `download its runtime for that target within ${BUILD_TIMEOUT_MS / 60_000} minutes` : "download its runtime for that target"} (offline?). ` +
+        "Run once with network access to cache it, or copy ~/.bun/install/cache/bun-linux-* from a machine that has it.",
+    );
+    continue;
+  }
+  console.error(`release: building ${target} failed${result.error ? `: ${result.error.message}` : ""}`);
+  process.exit(1);
+}
+
+// `sha256sum -c SHA256SUMS` in OUTDIR checks every binary of this release: "<hex>  <name>".
+const lines = built.map((file) => `${createHash("sha256").update(readFileSync(file)).digest("hex")}  ${basename(file)}\n`);
+writeFileSync(join(outdir, "SHA256SUMS"), lines.join(""));
+
+console.log(`release: ${built.length} ${built.length === 1 ? "binary" : "binaries"} in ${outdir}, checksums in ${join(outdir, "SHA256SUMS")}`);
+for (const line of lines) process.stdout.write(`  ${line}`);
+if (skipped.length) console.log(`release: skipped (no download possible): ${skipped.join(", ")}`);
