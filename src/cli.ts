@@ -53,6 +53,7 @@ export function buildCli() {
       .option("--public-ip <ip>", "this host's IPv4 address (default: of --iface, else of the default route's interface)")
       .option("--public-ipv6 <ip>", "this host's IPv6 address (dual stack / IPv6)")
       .option("--iface <name|ip>", "the external interface, by name or address")
+      .option("--iface-mtu <mtu>", "the external interface's MTU when it cannot be read (e.g. in a container)")
       .option("--subnet-file <path>", `subnet.env to write (default: ${DEFAULT_SUBNET_FILE})`)
       .option("--vtep-mac <mac>", "VXLAN VTEP MAC to publish (default: a stable MAC derived from the public IP)");
 
@@ -122,7 +123,6 @@ export function buildCli() {
   hostFlags(registryFlags(cli.command("acquire", "Get (or reuse) this host's subnet lease and write subnet.env")))
     .option("--ip-masq", "write FLANNEL_IPMASQ=true (flannel masquerades traffic leaving the overlay)")
     .option("--ttl <duration>", "lease lifetime, e.g. 24h; 0 makes a reservation that never expires (default: 24h)")
-    .option("--iface-mtu <mtu>", "the external interface's MTU when it cannot be read (e.g. in a container)")
     .option("--output <format>", "env (subnet.env, default) or json (the lease)")
     .example("sublease acquire --registry-file ./registry.json --subnet-file ./subnet.env --public-ip 192.0.2.10")
     .example("sublease acquire --etcd-endpoints https://10.0.0.5:2379 --etcd-cafile ca.pem --output json")

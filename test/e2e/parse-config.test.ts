@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { makeTempDir, REPO_ROOT, runSublease } from "../helpers/binary.ts";
 
 const dir = makeTempDir("parse-config");
@@ -33,9 +34,7 @@ describe("parse-config (compiled binary)", () => {
       stdin: "Network: 10.5.0.0/16\nEnableIPv6: true\nIPv6Network: fc00::/48\n",
     });
     expect(code).toBe(0);
-    expect(stdout).toContain("IPv6SubnetMin: fc00:0:0:1::\n");
-    expect(stdout).toContain("IPv6SubnetMax: fc00:0:0:ffff::\n");
-    expect(stdout).toContain("IPv6SubnetLen: 64\n");
+    expect(parseYaml(stdout)).toMatchObject({ IPv6SubnetMin: "fc00:0:0:1::", IPv6SubnetMax: "fc00:0:0:ffff::", IPv6SubnetLen: 64 });
   });
 
   const bad: [string, string | Uint8Array, RegExp][] = [
@@ -59,12 +58,24 @@ describe("parse-config (compiled binary)", () => {
     });
   }
 
-  test("a missing file, a directory, an unknown flag and no argument are usage errors", async () => {
-    for (const args of [["parse-config", join(dir, "nope.json")], ["parse-config", dir], ["parse-config", "--bogus", "x"], ["parse-config"]]) {
+  test("a missing file, a directory and an unknown flag are usage errors", async () => {
+    for (const args of [["parse-config", join(dir, "nope.json")], ["parse-config", dir], ["parse-config", "--bogus", "x"]]) {
       const { code, stderr } = await runSublease(args);
       expect(code).toBe(2);
       expect(stderr.trimEnd().split("\n")).toHaveLength(1);
     }
+  });
+
+  test("without FILE it checks the registry's config, and says when there is none", async () => {
+    const registryFile = join(makeTempDir("pc-registry"), "registry.json");
+    const empty = await runSublease(["parse-config", "--registry-file", registryFile]);
+    expect(empty.code).toBe(4);
+    expect(empty.stderr).toMatch(/no network config in the file registry/);
+    const put = await runSublease(["config", "put", file("stored.json", '{"Network":"10.9.0.0/16","SubnetLen":26}'), "--registry-file", registryFile]);
+    expect(put.code).toBe(0);
+    const stored = await runSublease(["parse-config", "--registry-file", registryFile]);
+    expect(stored.code).toBe(0);
+    expect(JSON.parse(stored.stdout)).toMatchObject({ Network: "10.9.0.0/16", SubnetLen: 26, SubnetCount: 1023 });
   });
 
   test("ignores .env and bunfig.toml in the working directory", async () => {
