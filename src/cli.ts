@@ -15,6 +15,7 @@ import { DEFAULT_SUBNET_FILE } from "./subnet-env.ts";
 import { checkHostFlags } from "./host.ts";
 import { parseVtepMac } from "../backends/network/vxlan.ts";
 import { VERSION, COMMIT } from "./version.ts";
+import { writeStdout } from "./runtime/stdout.ts";
 
 type Options = Record<string, unknown>;
 
@@ -27,7 +28,11 @@ function loggerFrom(options: Options) {
   return createLogger(level);
 }
 
-const write = (text: string) => process.stdout.write(text);
+// Commands print once, at the end: collected here and written in one go by main().
+let pendingOutput = "";
+const write = (text: string) => {
+  pendingOutput += text;
+};
 
 export function buildCli() {
   const cli = cac("sublease");
@@ -253,6 +258,5 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(process.argv.slice(2));
-// Flush stdout before exiting: a piped stdout may still hold data.
-await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+await writeStdout(pendingOutput);
 process.exit(code);

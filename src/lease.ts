@@ -41,15 +41,31 @@ export function formatSubnetKey(subnet: SubnetKey): string {
   return subnet.ipv6 ? `${v4}&${formatPrefix(subnet.ipv6, "-")}` : v4;
 }
 
+/**
+ * A dotted quad as Go's net.ParseIP reads it (no leading zeros), without going through
+ * ipaddr.js: listing tens of thousands of leases parses this many times.
+ */
+function parseDottedQuad(text: string): bigint | undefined {
+  const octets = text.split(".");
+  let value = 0;
+  for (const octet of octets) {
+    if (octet.length > 1 && octet[0] === "0") return undefined;
+    const n = Number(octet);
+    if (n > 255) return undefined;
+    value = value * 256 + n;
+  }
+  return BigInt(value);
+}
+
 /** Parses a key's last path segment; undefined for anything flanneld would not accept. */
 export function parseSubnetKey(text: string): SubnetKey | undefined {
   const parts = SUBNET_KEY.exec(text);
   if (!parts) return undefined;
-  const v4 = parseAddress(parts[1]!, 4);
+  const v4 = parseDottedQuad(parts[1]!);
   const v4Length = Number(parts[2]);
-  if (!v4 || v4Length > 32) return undefined;
+  if (v4 === undefined || v4Length > 32) return undefined;
   const subnet: { ipv4?: Prefix; ipv6?: Prefix } = {};
-  if (!(v4.value === 0n && v4Length === 0)) subnet.ipv4 = makePrefix(4, v4.value, v4Length);
+  if (!(v4 === 0n && v4Length === 0)) subnet.ipv4 = makePrefix(4, v4, v4Length);
   if (parts[3] !== undefined) {
     const v6 = parseAddress(parts[3], 6);
     const v6Length = Number(parts[4]);
@@ -70,12 +86,15 @@ export function encodeLeaseAttrs(attrs: LeaseAttrs): string {
 
 /** Reads a lease value; undefined when it is not a JSON object with a PublicIP string. */
 export function decodeLeaseAttrs(text: string): LeaseAttrs | undefined {
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return leaseAttrsFromValue(JSON.parse(text));
   } catch {
     return undefined;
   }
+}
+
+/** The same check for a value already parsed (the file registry stores values as objects). */
+export function leaseAttrsFromValue(value: unknown): LeaseAttrs | undefined {
   if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
   const record = value as Record<string, unknown>;
   const publicIP = record.PublicIP;

@@ -3,7 +3,6 @@
  * (pkg/backend/vxlan: newSubnetAttrs, vxlanLeaseAttrs). flanneld peers program their
  * ARP/FDB entries from the published VtepMAC, so its shape must match theirs exactly.
  */
-import { createHash } from "node:crypto";
 import type { BackendLeaseData, BackendPlugin, HostFacts } from "../../src/backend.ts";
 import { readFields, type FieldReader } from "../../src/case-insensitive.ts";
 import { usageError } from "../../src/errors.ts";
@@ -68,9 +67,17 @@ function parseVxlanOptions(raw: Record<string, unknown>): VxlanOptions {
   };
 }
 
-/** A locally administered unicast MAC that stays the same for the same host address. */
+/**
+ * A locally administered unicast MAC that stays the same for the same host address.
+ * FNV-1a, not a cryptographic hash: it only has to be stable and spread well, and
+ * node:crypto would cost every command its load time.
+ */
 export function stableVtepMac(seed: string): string {
-  const bytes = [...createHash("sha256").update(`sublease-vtep:${seed}`).digest().subarray(0, 6)];
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(`sublease-vtep:${seed}`)) {
+    hash = ((hash ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  const bytes = Array.from({ length: 6 }, (_, i) => Number((hash >> BigInt(8 * (7 - i))) & 0xffn));
   bytes[0] = (bytes[0]! & 0xfe) | 0x02;
   return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
 }

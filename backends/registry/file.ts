@@ -4,11 +4,11 @@
  * `<file>.lock` serialises writers across processes; every write replaces the file
  * atomically and durably, so a reader or a SIGKILL never sees half a file.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { writeFileAtomic } from "../../src/atomic-write.ts";
 import { SubleaseError } from "../../src/errors.ts";
-import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
+import { encodeLeaseAttrs, formatSubnetKey, leaseAttrsFromValue, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import { describeFsError } from "../../src/read-input.ts";
 import type { Registry, RegistryOptions } from "../../src/registry.ts";
 import { fileLocker } from "../../src/runtime/file-lock.ts";
@@ -38,8 +38,23 @@ export async function openFileRegistry(options: RegistryOptions): Promise<Regist
   return new FileRegistry(options.registryFile, options);
 }
 
+/** Identifies one version of the file: every write renames a new inode into place. */
+const fileIdentity = (path: string): string | undefined => {
+  try {
+    const info = statSync(path, { bigint: true });
+    return `${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+  } catch {
+    return undefined;
+  }
+};
+
 class FileRegistry implements Registry {
   readonly description: string;
+  /**
+   * The last version read or written by this process: one acquire reads the config, lists
+   * and creates, and at 20,000 leases parsing the file three times would dominate.
+   */
+  private cached?: { identity: string; file: RegistryFile };
   constructor(private readonly path: string, private readonly options: RegistryOptions) {
     this.description = `the file registry ${path}`;
   }
@@ -50,6 +65,15 @@ class FileRegistry implements Registry {
   }
 
   private read(): RegistryFile {
+    const identity = fileIdentity(this.path);
+    // Changes mutate the object in place; write() re-caches it, or drops it on failure.
+    if (identity && this.cached?.identity === identity) return this.cached.file;
+    const file = this.readFromDisk();
+    this.cached = identity ? { identity, file } : undefined;
+    return file;
+  }
+
+  private readFromDisk(): RegistryFile {
     let text: string;
     try {
       text = readFileSync(this.path, "utf8");
@@ -74,10 +98,13 @@ class FileRegistry implements Registry {
 
   private write(file: RegistryFile): void {
     try {
-      writeFileAtomic(this.path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o644, dirMode: 0o755 });
+      this.cached = undefined;
+      writeFileAtomic(this.path, serialize(file), { mode: 0o644, dirMode: 0o755 });
     } catch (error) {
       throw new SubleaseError("failure", `cannot write the registry ${this.path}: ${describeFsError(error)}`);
     }
+    const identity = fileIdentity(this.path);
+    this.cached = identity ? { identity, file } : undefined;
   }
 
   /** Runs `change` on the file under the lock; it returns the result and whether to write. */
@@ -106,7 +133,7 @@ class FileRegistry implements Registry {
 
   private toLease(key: string, stored: StoredLease, now: number): Lease | undefined {
     const subnet = parseSubnetKey(key);
-    const attrs = decodeLeaseAttrs(JSON.stringify(stored?.value ?? null));
+    const attrs = leaseAttrsFromValue(stored?.value);
     if (!subnet || !attrs) {
       this.options.log.warn(`skipping entry "${key}" in ${this.path}: not a subnet lease`);
       return undefined;
@@ -212,4 +239,21 @@ function pruneExpired(file: RegistryFile, now: number): void {
     // Only entries with a readable expiry: anything odd stays for a person to look at.
     if (typeof stored?.expires === "string" && Date.parse(stored.expires) <= now) delete file.leases[key];
   }
+}
+
+/**
+ * Pretty at the top, one line per lease: still easy to read and diff, and much cheaper
+ * to write at tens of thousands of leases than fully indented JSON.
+ */
+function serialize(file: RegistryFile): string {
+  const leases = Object.entries(file.leases).map(([key, lease]) => `    ${JSON.stringify(key)}: ${JSON.stringify(lease)}`);
+  return [
+    "{",
+    `  "format": ${JSON.stringify(file.format)},`,
+    `  "revision": ${file.revision},`,
+    `  "config": ${JSON.stringify(file.config)},`,
+    leases.length ? `  "leases": {\n${leases.join(",\n")}\n  }` : `  "leases": {}`,
+    "}",
+    "",
+  ].join("\n");
 }
