@@ -1,0 +1,61 @@
+/**
+ * How both etcd registries reach etcd: the endpoint list checked once, the TLS files
+ * read once (and only for https:// endpoints), and the pacing of retries while a cluster
+ * is between leaders.
+ */
+import { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
+import { usageError } from "../../src/errors.ts";
+import type { RegistryOptions } from "../../src/registry.ts";
+
+export interface TlsFiles {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+export interface EtcdConnection {
+  /** Without trailing slashes, in the order given. */
+  endpoints: string[];
+  /** Present when the endpoints are https://; empty members mean the system's defaults. */
+  tls?: TlsFiles;
+}
+
+function readTlsFile(path: string | undefined, flag: string): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw usageError(`cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+export function etcdConnection(options: RegistryOptions): EtcdConnection {
+  const endpoints = options.endpoints.map((endpoint) => endpoint.replace(/\/+$/, ""));
+  if (endpoints.length === 0) throw usageError("--etcd-endpoints is empty: name at least one etcd endpoint");
+  const secure = endpoints.filter((endpoint) => endpoint.startsWith("https://")).length;
+  if (secure > 0 && secure < endpoints.length) {
+    throw usageError("--etcd-endpoints mixes http:// and https://: use one scheme for every endpoint");
+  }
+  const { caFile, certFile, keyFile } = options.tls;
+  if (!secure) {
+    // flanneld's environment files often set these for every host; not fatal, but worth a word.
+    if (caFile || certFile || keyFile) {
+      options.log.warn("--etcd-cafile/--etcd-certfile/--etcd-keyfile are ignored: the etcd endpoints are http://, not https://");
+    }
+    return { endpoints };
+  }
+  return {
+    endpoints,
+    tls: {
+      ca: readTlsFile(caFile, "--etcd-cafile"),
+      cert: readTlsFile(certFile, "--etcd-certfile"),
+      key: readTlsFile(keyFile, "--etcd-keyfile"),
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Pause before the n-th retry (from 0): quick at first, then at most half a second. */
+export const retryPause = (attempt: number) => Math.min(25 * 2 ** attempt, 500);

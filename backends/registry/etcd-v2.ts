@@ -1,0 +1,223 @@
+/**
+ * The etcd v2 registry, wire-compatible with flanneld v0.17: the same keys and values,
+ * TTLs on the keys themselves, create-if-absent as `prevExist=false`, compare-and-swap on
+ * `prevIndex`. It speaks the v2 HTTP API with fetch (no client library): one request per
+ * operation, the listing in one recursive GET.
+ */
+import { Buffer } from "node:buffer";
+import { SubleaseError } from "../../src/errors.ts";
+import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
+import type { Registry, RegistryOptions } from "../../src/registry.ts";
+import { etcdConnection, retryPause, sleep } from "./etcd-connection.ts";
+import { EtcdConnectionError, EtcdDeadlineError, etcdError, EtcdHttpError, type EtcdTarget } from "./etcd-errors.ts";
+import { httpClient } from "./tls-fetch.ts";
+
+/** A node of the v2 keyspace as the API returns it. */
+interface V2Node {
+  key: string;
+  value?: string;
+  dir?: boolean;
+  nodes?: V2Node[];
+  expiration?: string;
+  ttl?: number;
+  modifiedIndex: number;
+  createdIndex: number;
+}
+
+interface V2Answer {
+  status: number;
+  node?: V2Node;
+  errorCode?: number;
+  message?: string;
+}
+
+// The v2 API's error codes that are answers rather than failures.
+const KEY_NOT_FOUND = 100;
+const COMPARE_FAILED = 101;
+const NODE_EXISTS = 105;
+// Transient: the member is stopping, or the cluster is between leaders.
+const RAFT_INTERNAL = 300;
+const LEADER_ELECTION = 301;
+
+/** Each path segment escaped: dual-stack keys carry `&` and `:`. */
+const keyPath = (key: string) => `/v2/keys${key.split("/").map(encodeURIComponent).join("/")}`;
+
+export async function openEtcdV2Registry(options: RegistryOptions): Promise<Registry> {
+  const { endpoints, tls } = etcdConnection(options);
+  const client = httpClient(tls && { ca: tls.ca?.toString(), cert: tls.cert?.toString(), key: tls.key?.toString() });
+  const target: EtcdTarget = { api: "etcd v2", endpoints, timeoutMs: options.timeoutMs, username: options.username, prefix: options.prefix };
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (options.username !== undefined) {
+    headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ""}`).toString("base64")}`;
+  }
+  const subnetsDir = `${options.prefix}/subnets`;
+  const configKey = `${options.prefix}/config`;
+  const keyOf = (subnet: SubnetKey) => `${subnetsDir}/${formatSubnetKey(subnet)}`;
+  // The endpoint that answered last is asked first next time.
+  let preferred = 0;
+  let closed = false;
+
+  /**
+   * One HTTP request under the --timeout budget. A refused or broken connection moves on
+   * to the next endpoint at once (the request never reached etcd, so even a write is
+   * safe to repeat) and fails when every endpoint refused: etcd is down, and waiting is
+   * --wait's job. A member that answers "Raft Internal Error" or "during leader election"
+   * (stopping, or between leaders) is retried on the next endpoint with a growing pause
+   * while the budget lasts. A timeout ends the call: the budget is spent.
+   */
+  async function request(action: string, method: string, key: string, query: Record<string, string | number | boolean | undefined>, value?: string): Promise<V2Answer> {
+    if (closed) throw new SubleaseError("failure", `${target.api} registry used after close while ${action}`);
+    const deadline = Date.now() + options.timeoutMs;
+    const search = new URLSearchParams();
+    for (const [name, setting] of Object.entries(query)) if (setting !== undefined) search.set(name, String(setting));
+    const path = `${keyPath(key)}${search.size ? `?${search}` : ""}`;
+    const init: RequestInit = { method, headers: { ...headers } };
+    if (value !== undefined) {
+      init.body = new URLSearchParams({ value }).toString();
+      (init.headers as Record<string, string>)["content-type"] = "application/x-www-form-urlencoded";
+    }
+    let lastError: unknown;
+    let unreachableInARow = 0;
+    let pauses = 0;
+    for (let attempt = 0; ; attempt++) {
+      const index = (preferred + attempt) % endpoints.length;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw etcdError(target, action, new EtcdDeadlineError());
+      let response: Response;
+      let text: string;
+      try {
+        response = await client.fetch(`${endpoints[index]}${path}`, { ...init, signal: AbortSignal.timeout(remaining) });
+        text = await response.text();
+      } catch (error) {
+        if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
+          throw etcdError(target, action, new EtcdDeadlineError());
+        }
+        lastError = new EtcdConnectionError(error);
+        if (++unreachableInARow >= endpoints.length) throw etcdError(target, action, lastError);
+        continue;
+      }
+      unreachableInARow = 0;
+      let body: Partial<V2Answer> & { cause?: string };
+      try {
+        body = JSON.parse(text) as Partial<V2Answer>;
+      } catch {
+        if (response.status === 404) {
+          throw new SubleaseError("unavailable",
+            `${endpoints[index]} does not serve the etcd v2 API (${text.trim().slice(0, 60)}); start etcd with --enable-v2=true or use --registry etcd-v3`);
+        }
+        throw etcdError(target, action, new EtcdHttpError(response.status, undefined, `HTTP ${response.status}: ${text.trim().slice(0, 120)}`));
+      }
+      if (response.status >= 500 && (body.errorCode === RAFT_INTERNAL || body.errorCode === LEADER_ELECTION)) {
+        lastError = new EtcdHttpError(response.status, body.errorCode, [body.message, body.cause].filter(Boolean).join(": "));
+        const pause = retryPause(pauses++);
+        if (Date.now() + pause >= deadline) throw etcdError(target, action, lastError);
+        await sleep(pause);
+        continue;
+      }
+      preferred = index;
+      return { ...body, status: response.status };
+    }
+  }
+
+  /** Turns an error answer that is not one of `expected` into the user-facing error. */
+  function fail(action: string, answer: V2Answer): never {
+    throw etcdError(target, action, new EtcdHttpError(answer.status, answer.errorCode, answer.message ?? `HTTP ${answer.status}`));
+  }
+
+  const ok = (answer: V2Answer) => answer.status >= 200 && answer.status < 300 && answer.node !== undefined;
+  const expiryOf = (node: V2Node): number | null => node.expiration ? Date.parse(node.expiration) : null;
+  const leaseFrom = (subnet: SubnetKey, attrs: LeaseAttrs, node: V2Node): Lease =>
+    ({ subnet, attrs, expiresAt: expiryOf(node), version: String(node.modifiedIndex) });
+
+  function parseVersion(lease: Lease): number {
+    if (!/^\d+$/.test(lease.version)) throw new SubleaseError("failure", `lease version "${lease.version}" was not made by the etcd v2 registry`);
+    return Number(lease.version);
+  }
+
+  return {
+    description: `${target.api} at ${endpoints.join(",")}`,
+
+    async getNetworkConfig() {
+      const action = `reading ${configKey}`;
+      const answer = await request(action, "GET", configKey, { quorum: true });
+      if (answer.errorCode === KEY_NOT_FOUND) return undefined;
+      if (!ok(answer)) fail(action, answer);
+      if (answer.node!.dir) throw new SubleaseError("corrupt", `${configKey} in ${target.api} is a directory, not a network config; remove it and write the config again`);
+      return answer.node!.value;
+    },
+
+    async putNetworkConfig(text) {
+      const action = `writing ${configKey}`;
+      const answer = await request(action, "PUT", configKey, {}, text);
+      if (!ok(answer)) fail(action, answer);
+    },
+
+    async listLeases() {
+      const action = `listing leases under ${subnetsDir}/`;
+      // quorum: a linearizable read, as the v3 registry's range is.
+      const answer = await request(action, "GET", subnetsDir, { recursive: true, quorum: true });
+      if (answer.errorCode === KEY_NOT_FOUND) return { leases: [] };
+      if (!ok(answer)) fail(action, answer);
+      const leases: Lease[] = [];
+      for (const node of answer.node!.nodes ?? []) {
+        const name = node.key.slice(node.key.lastIndexOf("/") + 1);
+        const subnet = node.dir ? undefined : parseSubnetKey(name);
+        if (!subnet) {
+          options.log.warn(`skipping ${node.key}: not a subnet lease key`);
+          continue;
+        }
+        // Expired but not yet swept by the leader: already free.
+        if (node.ttl !== undefined && node.ttl <= 0) continue;
+        const attrs = decodeLeaseAttrs(node.value ?? "");
+        if (!attrs) {
+          options.log.warn(`skipping ${node.key}: its value is not a flannel lease`);
+          continue;
+        }
+        leases.push(leaseFrom(subnet, attrs, node));
+      }
+      return { leases };
+    },
+
+    async createLease(subnet, attrs, ttlSeconds) {
+      const action = `creating ${formatSubnetKey(subnet)}`;
+      const answer = await request(action, "PUT", keyOf(subnet), { prevExist: false, ttl: ttlSeconds > 0 ? ttlSeconds : undefined }, encodeLeaseAttrs(attrs));
+      if (answer.errorCode === NODE_EXISTS) return undefined;
+      if (!ok(answer)) fail(action, answer);
+      return leaseFrom(subnet, attrs, answer.node!);
+    },
+
+    async updateLease(current, attrs, ttlSeconds) {
+      const action = `updating ${formatSubnetKey(current.subnet)}`;
+      // Without ttl the v2 API makes the key permanent: that is how a reservation stays one.
+      const answer = await request(action, "PUT", keyOf(current.subnet),
+        { prevIndex: parseVersion(current), ttl: ttlSeconds > 0 ? ttlSeconds : undefined }, encodeLeaseAttrs(attrs));
+      if (answer.errorCode === COMPARE_FAILED || answer.errorCode === KEY_NOT_FOUND) return undefined;
+      if (!ok(answer)) fail(action, answer);
+      return leaseFrom(current.subnet, attrs, answer.node!);
+    },
+
+    async leaseExpiry(lease) {
+      const action = `reading the TTL of ${formatSubnetKey(lease.subnet)}`;
+      const answer = await request(action, "GET", keyOf(lease.subnet), { quorum: true });
+      if (answer.errorCode === KEY_NOT_FOUND) return undefined;
+      if (!ok(answer)) fail(action, answer);
+      // A key created after we read it is someone else's lease at the same subnet.
+      if (answer.node!.createdIndex > parseVersion(lease)) return undefined;
+      return expiryOf(answer.node!);
+    },
+
+    async deleteLease(current) {
+      const action = `deleting ${formatSubnetKey(current.subnet)}`;
+      const answer = await request(action, "DELETE", keyOf(current.subnet), { prevIndex: parseVersion(current) });
+      if (answer.errorCode === COMPARE_FAILED || answer.errorCode === KEY_NOT_FOUND) return false;
+      if (!ok(answer)) fail(action, answer);
+      return true;
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      client.close();
+    },
+  };
+}

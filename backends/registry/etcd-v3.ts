@@ -1,0 +1,377 @@
+/**
+ * The etcd v3 registry, wire-compatible with flanneld v0.18+: the same keys and values,
+ * one etcd lease per subnet key, create-if-absent as `version(key) == 0` in a transaction.
+ * Unlike flanneld it lists leases in one range read (no TimeToLive per lease), renews by
+ * refreshing the key's own etcd lease instead of leaking a new one each time, and never
+ * leaves an etcd lease behind when a create or update loses.
+ *
+ * It talks to etcd through the raw RPC clients of the `etcd3` package so that every
+ * request is visible here: each registry call costs a known number of round trips.
+ */
+import { Buffer } from "node:buffer";
+import type { Etcd3, IKeyValue, IOptions, ITxnResponse } from "etcd3";
+import { SubleaseError } from "../../src/errors.ts";
+import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
+import type { LeaseListing, Registry, RegistryOptions } from "../../src/registry.ts";
+import { etcdConnection, retryPause, sleep, type EtcdConnection } from "./etcd-connection.ts";
+import { EtcdDeadlineError, etcdError, type EtcdTarget } from "./etcd-errors.ts";
+import { omitIpServerNames } from "./tls-ip-servername.ts";
+
+/** A keep-alive stream that closed before answering (its member went away). */
+class KeepAliveEnded extends Error {
+  constructor() {
+    super("the lease keep-alive stream ended without an answer");
+  }
+}
+
+/** The key has no etcd lease: a reservation. */
+const NO_LEASE = "0";
+
+/**
+ * Lease.version for v3: the key's mod_revision (the compare-and-swap token) and the id of
+ * the etcd lease it is attached to (so update/delete/expiry need not read the key again).
+ */
+function versionOf(modRevision: string, leaseId: string): string {
+  return `${modRevision}/${leaseId}`;
+}
+
+function parseVersion(version: string): { modRevision: string; leaseId: string } {
+  const match = /^(\d+)\/(\d+)$/.exec(version);
+  if (!match) throw new SubleaseError("failure", `lease version "${version}" was not made by the etcd v3 registry`);
+  return { modRevision: match[1]!, leaseId: match[2]! };
+}
+
+/** The smallest key after every key that starts with `prefix` (etcd's "range_end" for a prefix). */
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]!++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+/** The member could not be connected to at all (refused, unreachable, TLS): trying again will not help. */
+const isUnreachable = (error: unknown) =>
+  error instanceof Error && /No connection established|ECONNREFUSED|Failed to connect/.test(error.message);
+
+/**
+ * etcd3's own global policy retries a failed request three times at once, which a
+ * leader election (about a second) easily outlasts. This one retries what etcd3 deems
+ * recoverable (no leader, leader changed, member went away), each time on the next
+ * host, with a growing pause while the --timeout budget lasts. When every host refused
+ * the connection it gives up at once: etcd is down, and waiting is --wait's job.
+ */
+function retryWithinBudget(timeoutMs: number, hostCount: number, retryable: (error: unknown) => boolean) {
+  return {
+    async execute<T>(fn: (context: { signal: AbortSignal; attempt: number }) => Promise<T>): Promise<T> {
+      const started = Date.now();
+      const signal = new AbortController().signal;
+      let unreachableInARow = 0;
+      let pauses = 0;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await fn({ signal, attempt });
+        } catch (error) {
+          if (!retryable(error)) throw error;
+          unreachableInARow = isUnreachable(error) ? unreachableInARow + 1 : 0;
+          if (unreachableInARow >= hostCount) throw error;
+          if (unreachableInARow > 0) continue;
+          const pause = retryPause(pauses++);
+          if (Date.now() - started + pause >= timeoutMs) throw error;
+          await sleep(pause);
+        }
+      }
+    },
+  };
+}
+
+// etcd3's default per-host circuit breaker refuses calls for 5 s after three failures,
+// which would turn a retry after etcd comes back into a spurious failure; a run-once CLI
+// wants every call to try for real.
+// (async: etcd3 relies on execute() returning a rejected promise, never throwing.)
+const direct = {
+  execute: async <T>(fn: (context: { signal: AbortSignal }) => T) => fn({ signal: new AbortController().signal }),
+};
+
+function clientOptions(options: RegistryOptions, connection: EtcdConnection, retryable: (error: unknown) => boolean): IOptions {
+  const { endpoints: hosts, tls } = connection;
+  if (tls) omitIpServerNames();
+  // Without --etcd-cafile the system's trusted roots verify the server.
+  const credentials = tls && { rootCertificate: tls.ca as Buffer, privateKey: tls.key, certChain: tls.cert };
+  return {
+    hosts,
+    credentials,
+    auth: options.username !== undefined ? { username: options.username, password: options.password ?? "" } : undefined,
+    defaultCallOptions: () => ({ deadline: Date.now() + options.timeoutMs }),
+    faultHandling: {
+      host: () => direct as never,
+      global: retryWithinBudget(options.timeoutMs, hosts.length, retryable) as never,
+    },
+    grpcOptions: {
+      // A listing of tens of thousands of leases outgrows gRPC's 4 MiB default.
+      "grpc.max_receive_message_length": 256 * 1024 * 1024,
+      // A private subchannel per client, so no shared reconnect backoff from an earlier
+      // failed dial delays the next attempt.
+      "grpc.use_local_subchannel_pool": 1,
+    },
+  };
+}
+
+export async function openEtcdV3Registry(options: RegistryOptions): Promise<Registry> {
+  const connection = etcdConnection(options);
+  const hosts = connection.endpoints;
+  const target: EtcdTarget = { api: "etcd v3", endpoints: hosts, timeoutMs: options.timeoutMs, username: options.username, prefix: options.prefix };
+  // gRPC and the protobuf definitions load only here, when an etcd v3 registry is opened.
+  const { Etcd3, EtcdLeaseInvalidError, GRPCDeadlineExceededError, isRecoverableError } = await import("etcd3");
+  // Past the deadline a retry cannot succeed: the budget is shared by all of a call's requests.
+  const retryable = (error: unknown) =>
+    error instanceof Error && isRecoverableError(error) && !(error instanceof GRPCDeadlineExceededError);
+  const client: Etcd3 = new Etcd3(clientOptions(options, connection, retryable));
+  const kv = client.kv;
+  const leases = client.leaseClient;
+
+  const configKey = Buffer.from(`${options.prefix}/config`);
+  const subnetsPrefix = `${options.prefix}/subnets/`;
+  const keyOf = (subnet: SubnetKey) => Buffer.from(subnetsPrefix + formatSubnetKey(subnet));
+  let closed = false;
+
+  /** Runs one registry call under one deadline shared by all its round trips. */
+  async function call<T>(action: string, body: (deadline: { deadline: number }) => Promise<T>): Promise<T> {
+    if (closed) throw new SubleaseError("failure", `${target.api} registry used after close while ${action}`);
+    const deadline = Date.now() + options.timeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // gRPC deadlines cover each request; this also bounds auth, retries and failover.
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new EtcdDeadlineError()), options.timeoutMs);
+    });
+    try {
+      return await Promise.race([body({ deadline }), expired]);
+    } catch (error) {
+      throw etcdError(target, action, error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function grant(ttlSeconds: number, callOptions: { deadline: number }): Promise<string> {
+    return (await leases.leaseGrant({ TTL: ttlSeconds }, callOptions)).ID;
+  }
+
+  async function revoke(leaseId: string, callOptions: { deadline: number }): Promise<void> {
+    if (leaseId === NO_LEASE) return;
+    try {
+      await leases.leaseRevoke({ ID: leaseId }, callOptions);
+    } catch (error) {
+      // Already expired or revoked: the outcome we wanted.
+      if (!(error instanceof EtcdLeaseInvalidError)) throw error;
+    }
+  }
+
+  /**
+   * Cleanup whose failure changes nothing for the caller: the etcd lease has no key left
+   * (or never got one) and expires on its own, so errors are not reported.
+   */
+  async function revokeQuietly(leaseId: string, callOptions = { deadline: Date.now() + Math.min(options.timeoutMs, 2000) }): Promise<void> {
+    await revoke(leaseId, callOptions).catch(() => {});
+  }
+
+  /** One keep-alive round trip on a stream to whichever host etcd3 picks. */
+  async function keepAliveAttempt(leaseId: string, callOptions: { deadline: number }): Promise<boolean> {
+    const stream = await leases.leaseKeepAlive(callOptions);
+    try {
+      const reply = await new Promise<{ TTL: string }>((resolve, reject) => {
+        stream.on("data", resolve);
+        stream.on("error", reject);
+        stream.on("end", () => reject(new KeepAliveEnded()));
+        stream.write({ ID: leaseId });
+      });
+      return Number(reply.TTL) > 0;
+    } finally {
+      // The server answers the half-close by ending the call; the listeners above stay
+      // attached so a late error lands on a settled promise instead of going unhandled.
+      stream.end();
+    }
+  }
+
+  /**
+   * Refreshes an etcd lease to its full TTL; false when it no longer exists. Streams get
+   * no retry or failover from etcd3, so a member that is down or between leaders is
+   * skipped here, within the call's deadline.
+   */
+  async function keepAliveOnce(leaseId: string, callOptions: { deadline: number }): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await keepAliveAttempt(leaseId, callOptions);
+      } catch (error) {
+        const transient = error instanceof KeepAliveEnded || [1, 13, 14].includes((error as { code?: number }).code ?? -1);
+        if (!transient || Date.now() + retryPause(attempt) >= callOptions.deadline) throw error;
+        await sleep(retryPause(attempt));
+      }
+    }
+  }
+
+  /**
+   * `if the key is absent (or at mod_revision `expected`) then put`, with the key read
+   * back on failure so a transaction that the client retried after it had already been
+   * applied is recognised as ours.
+   */
+  async function putIf(key: Buffer, expected: "absent" | string, value: string, leaseId: string, callOptions: { deadline: number }): Promise<{ response: ITxnResponse; current?: IKeyValue }> {
+    const condition = expected === "absent"
+      ? { key, target: "Version" as const, result: "Equal" as const, version: 0 }
+      : { key, target: "Mod" as const, result: "Equal" as const, mod_revision: expected };
+    const response = await kv.txn({
+      compare: [condition],
+      success: [{ request_put: { key, value: Buffer.from(value), lease: leaseId } }],
+      failure: [{ request_range: { key } }],
+    }, callOptions);
+    return { response, current: response.succeeded ? undefined : response.responses[0]?.response_range?.kvs[0] };
+  }
+
+  const leaseAt = (subnet: SubnetKey, attrs: LeaseAttrs, modRevision: string, leaseId: string, expiresAt: number | null | undefined): Lease =>
+    ({ subnet, attrs, expiresAt, version: versionOf(modRevision, leaseId) });
+
+  /** A failed put was ours after all when the key carries the fresh etcd lease we just granted. */
+  const wroteIt = (current: IKeyValue | undefined, freshLease: string, value: string) =>
+    freshLease !== NO_LEASE && current?.lease === freshLease && current.value.toString() === value;
+
+  const registry: Registry = {
+    description: `${target.api} at ${hosts.join(",")}`,
+
+    getNetworkConfig: () => call(`reading ${configKey}`, async (callOptions) => {
+      const response = await kv.range({ key: configKey }, callOptions);
+      return response.kvs[0]?.value.toString();
+    }),
+
+    putNetworkConfig: (text) => call(`writing ${configKey}`, async (callOptions) => {
+      await kv.put({ key: configKey, value: Buffer.from(text) }, callOptions);
+    }),
+
+    listLeases: () => call(`listing leases under ${subnetsPrefix}`, async (callOptions): Promise<LeaseListing> => {
+      const start = Buffer.from(subnetsPrefix);
+      const response = await kv.range({ key: start, range_end: prefixEnd(start) }, callOptions);
+      const found: Lease[] = [];
+      for (const entry of response.kvs) {
+        const key = entry.key.toString();
+        const subnet = parseSubnetKey(key.slice(subnetsPrefix.length));
+        if (!subnet) {
+          options.log.warn(`skipping ${key}: not a subnet lease key`);
+          continue;
+        }
+        const attrs = decodeLeaseAttrs(entry.value.toString());
+        if (!attrs) {
+          options.log.warn(`skipping ${key}: its value is not a flannel lease`);
+          continue;
+        }
+        // The listing names each key's etcd lease but not its TTL; leaseExpiry asks for one.
+        found.push(leaseAt(subnet, attrs, entry.mod_revision, entry.lease, entry.lease === NO_LEASE ? null : undefined));
+      }
+      return { leases: found };
+    }),
+
+    createLease: (subnet, attrs, ttlSeconds) => call(`creating ${formatSubnetKey(subnet)}`, async (callOptions) => {
+      const key = keyOf(subnet);
+      const value = encodeLeaseAttrs(attrs);
+      const sentAt = Date.now();
+      const leaseId = ttlSeconds > 0 ? await grant(ttlSeconds, callOptions) : NO_LEASE;
+      const expiresAt = ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null;
+      let outcome: Awaited<ReturnType<typeof putIf>>;
+      try {
+        outcome = await putIf(key, "absent", value, leaseId, callOptions);
+      } catch (error) {
+        await revokeQuietly(leaseId);
+        throw error;
+      }
+      if (outcome.response.succeeded) return leaseAt(subnet, attrs, outcome.response.header.revision, leaseId, expiresAt);
+      if (wroteIt(outcome.current, leaseId, value)) return leaseAt(subnet, attrs, outcome.current!.mod_revision, leaseId, expiresAt);
+      // Lost the race: the lease granted for it must not outlive the attempt.
+      await revoke(leaseId, callOptions);
+      return undefined;
+    }),
+
+    updateLease: (current, attrs, ttlSeconds) => call(`updating ${formatSubnetKey(current.subnet)}`, async (callOptions) => {
+      const { modRevision, leaseId: oldLease } = parseVersion(current.version);
+      const key = keyOf(current.subnet);
+      const value = encodeLeaseAttrs(attrs);
+
+      if (ttlSeconds > 0 && oldLease !== NO_LEASE) {
+        const sentAt = Date.now();
+        const status = await leases.leaseTimeToLive({ ID: oldLease }, callOptions);
+        // TTL -1: the etcd lease expired, and the key went with it.
+        if (Number(status.TTL) < 0) return undefined;
+        if (Number(status.grantedTTL) === ttlSeconds) {
+          // Same TTL: keep the key on its own etcd lease and refresh that, rather than
+          // granting a new one per renewal as flanneld does.
+          let outcome: Awaited<ReturnType<typeof putIf>>;
+          try {
+            outcome = await putIf(key, modRevision, value, oldLease, callOptions);
+          } catch (error) {
+            if (error instanceof EtcdLeaseInvalidError) return undefined;
+            throw error;
+          }
+          if (!outcome.response.succeeded) return undefined;
+          if (!(await keepAliveOnce(oldLease, callOptions))) return undefined;
+          return leaseAt(current.subnet, attrs, outcome.response.header.revision, oldLease, sentAt + ttlSeconds * 1000);
+        }
+      }
+
+      // A reservation stays without a lease; otherwise a fresh etcd lease with the new TTL,
+      // and the old one revoked only once the key has moved off it.
+      const sentAt = Date.now();
+      const newLease = ttlSeconds > 0 ? await grant(ttlSeconds, callOptions) : NO_LEASE;
+      let outcome: Awaited<ReturnType<typeof putIf>>;
+      try {
+        outcome = await putIf(key, modRevision, value, newLease, callOptions);
+      } catch (error) {
+        await revokeQuietly(newLease);
+        if (error instanceof EtcdLeaseInvalidError) return undefined;
+        throw error;
+      }
+      const revision = outcome.response.succeeded ? outcome.response.header.revision
+        : wroteIt(outcome.current, newLease, value) ? outcome.current!.mod_revision : undefined;
+      if (revision === undefined) {
+        await revoke(newLease, callOptions);
+        return undefined;
+      }
+      await revokeQuietly(oldLease, callOptions);
+      return leaseAt(current.subnet, attrs, revision, newLease, ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null);
+    }),
+
+    leaseExpiry: (lease) => call(`reading the TTL of ${formatSubnetKey(lease.subnet)}`, async (callOptions) => {
+      const { leaseId } = parseVersion(lease.version);
+      const key = keyOf(lease.subnet);
+      if (leaseId === NO_LEASE) {
+        const [entry] = (await kv.range({ key }, callOptions)).kvs;
+        return entry && entry.lease === NO_LEASE ? null : undefined;
+      }
+      const sentAt = Date.now();
+      const status = await leases.leaseTimeToLive({ ID: leaseId, keys: true }, callOptions);
+      const ttl = Number(status.TTL);
+      // The etcd lease may outlive our key (deleted, or moved to another etcd lease).
+      if (ttl < 0 || !status.keys.some((attached) => key.equals(attached))) return undefined;
+      // etcd truncates the remaining TTL to whole seconds: this errs on the early side.
+      return sentAt + ttl * 1000;
+    }),
+
+    deleteLease: (current) => call(`deleting ${formatSubnetKey(current.subnet)}`, async (callOptions) => {
+      const { modRevision, leaseId } = parseVersion(current.version);
+      const key = keyOf(current.subnet);
+      const response = await kv.txn({
+        compare: [{ key, target: "Mod", result: "Equal", mod_revision: modRevision }],
+        success: [{ request_delete_range: { key } }],
+      }, callOptions);
+      if (!response.succeeded) return false;
+      await revokeQuietly(leaseId, callOptions);
+      return true;
+    }),
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      client.close();
+    },
+  };
+  return registry;
+}

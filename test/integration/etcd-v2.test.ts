@@ -1,0 +1,288 @@
+/**
+ * The etcd v2 registry against a real etcd (v2 API enabled): flanneld v0.17's wire format
+ * (key TTLs, prevExist=false, prevIndex) and one recursive GET per listing.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { SubleaseError } from "../../src/errors.ts";
+import { parsePrefix } from "../../src/ip.ts";
+import { formatSubnetKey, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
+import { silentLogger, type Logger } from "../../src/log.ts";
+import { openRegistry, type Registry, type RegistryOptions } from "../../src/registry.ts";
+import { managerContract } from "../contract/manager-contract.ts";
+import { deadEndpoint, startBlackhole, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+
+let etcd: EtcdCluster;
+const opened: Registry[] = [];
+let prefixes = 0;
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(opened.map((registry) => registry.close()));
+  await etcd?.stop();
+});
+
+const freshPrefix = () => `/t${++prefixes}/coreos.com/network`;
+
+async function open(overrides: Partial<RegistryOptions> = {}): Promise<Registry> {
+  const registry = await openRegistry("etcd-v2", {
+    prefix: freshPrefix(),
+    endpoints: [etcd.endpoint],
+    tls: {},
+    timeoutMs: 5000,
+    registryFile: "",
+    log: silentLogger,
+    ...overrides,
+  });
+  opened.push(registry);
+  return registry;
+}
+
+const v4 = (text: string): SubnetKey => ({ ipv4: parsePrefix(text, 4)! });
+const host = (n: number, extra: Partial<LeaseAttrs> = {}): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: null, ...extra });
+
+interface RawNode {
+  key: string;
+  value?: string;
+  ttl?: number;
+  expiration?: string;
+  modifiedIndex: number;
+}
+
+/** The node as etcd's v2 API returns it, or undefined when the key does not exist. */
+async function rawNode(key: string): Promise<RawNode | undefined> {
+  const response = await etcd.v2(`/v2/keys${key}`);
+  if (response.status === 404) return undefined;
+  return ((await response.json()) as { node: RawNode }).node;
+}
+
+/** flanneld v0.17's write: a form-encoded PUT. */
+async function rawPut(key: string, value: string, ttl?: number): Promise<void> {
+  const body = new URLSearchParams({ value, ...(ttl ? { ttl: String(ttl) } : {}) });
+  const response = await etcd.v2(`/v2/keys${key}`, { method: "PUT", body, headers: { "content-type": "application/x-www-form-urlencoded" } });
+  expect(response.status).toBeLessThan(300);
+}
+
+/** HTTP requests the v2 API received, all methods. */
+const v2Requests = () => etcd.metric("etcd_http_received_total");
+
+function capturingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  return { warnings, warn: (message) => warnings.push(message), info() {}, debug() {} };
+}
+
+async function failure(promise: Promise<unknown>): Promise<SubleaseError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(SubleaseError);
+    return error as SubleaseError;
+  }
+  throw new Error("expected the call to fail");
+}
+
+describe("etcd v2 registry", () => {
+  test("network config is raw text at <prefix>/config in the v2 keyspace", async () => {
+    const prefix = freshPrefix();
+    const registry = await open({ prefix });
+    expect(await registry.getNetworkConfig()).toBeUndefined();
+    const text = '{"Network":"10.5.0.0/16"}';
+    await registry.putNetworkConfig(text);
+    expect(await registry.getNetworkConfig()).toBe(text);
+    expect((await rawNode(`${prefix}/config`))?.value).toBe(text);
+    // Not visible to the v3 API: flanneld v0.18+ reads another keyspace.
+    expect(etcd.etcdctl(["get", `${prefix}/config`]).trim()).toBe("");
+    expect(registry.description).toBe(`etcd v2 at ${etcd.endpoint}`);
+  });
+
+  test("create-if-absent with a key TTL; a taken subnet returns undefined", async () => {
+    const prefix = freshPrefix();
+    const registry = await open({ prefix });
+    const created = (await registry.createLease(v4("10.5.7.0/24"), host(1), 600))!;
+    expect(created.expiresAt! - Date.now()).toBeGreaterThan(595_000);
+    expect(created.expiresAt! - Date.now()).toBeLessThanOrEqual(601_000);
+    const node = (await rawNode(`${prefix}/subnets/10.5.7.0-24`))!;
+    expect(node.ttl).toBeGreaterThan(595);
+    expect(node.value).toBe('{"PublicIP":"192.0.2.1","PublicIPv6":null}');
+    expect(created.version).toBe(String(node.modifiedIndex));
+    expect(await registry.createLease(v4("10.5.7.0/24"), host(2), 600)).toBeUndefined();
+    expect((await rawNode(`${prefix}/subnets/10.5.7.0-24`))!.value).toBe(node.value);
+  });
+
+  test("racing creates of one subnet: exactly one wins", async () => {
+    const prefix = freshPrefix();
+    const registries = await Promise.all(Array.from({ length: 6 }, () => open({ prefix })));
+    const results = await Promise.all(registries.map((registry, i) => registry.createLease(v4("10.5.9.0/24"), host(i + 1), 600)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  test("listing is one recursive GET, with each lease's expiry from its node", async () => {
+    const registry = await open();
+    await Promise.all(Array.from({ length: 40 }, (_, i) => registry.createLease(v4(`10.5.${i + 1}.0/24`), host(i + 1), 600)));
+    await registry.createLease(v4("10.5.200.0/24"), host(200), 0);
+    const before = await v2Requests();
+    const { leases } = await registry.listLeases();
+    expect((await v2Requests()) - before).toBe(1);
+    expect(leases).toHaveLength(41);
+    for (const lease of leases.filter((l) => l.attrs.PublicIP !== "192.0.2.200")) {
+      expect(lease.expiresAt! - Date.now()).toBeGreaterThan(590_000);
+    }
+    expect(leases.find((lease) => lease.attrs.PublicIP === "192.0.2.200")!.expiresAt).toBeNull();
+    expect(await (await open()).listLeases()).toEqual({ leases: [] });
+  });
+
+  test("update resets the TTL only if the lease is unchanged; delete likewise", async () => {
+    const prefix = freshPrefix();
+    const registry = await open({ prefix });
+    const created = (await registry.createLease(v4("10.5.16.0/24"), host(1), 60))!;
+    const updated = (await registry.updateLease(created, host(1, { BackendType: "host-gw" }), 900))!;
+    expect((await rawNode(`${prefix}/subnets/10.5.16.0-24`))!.ttl).toBeGreaterThan(895);
+    expect(updated.expiresAt! - Date.now()).toBeGreaterThan(895_000);
+    expect(await registry.updateLease(created, host(3), 600)).toBeUndefined();
+    expect(await registry.deleteLease(created)).toBe(false);
+    expect((await registry.listLeases()).leases.map((lease) => lease.attrs)).toEqual([host(1, { BackendType: "host-gw" })]);
+    expect(await registry.leaseExpiry(updated)).toBe(updated.expiresAt!);
+    expect(await registry.deleteLease(updated)).toBe(true);
+    expect(await rawNode(`${prefix}/subnets/10.5.16.0-24`)).toBeUndefined();
+    expect(await registry.deleteLease(updated)).toBe(false);
+    expect(await registry.updateLease(updated, host(1), 600)).toBeUndefined();
+    expect(await registry.leaseExpiry(updated)).toBeUndefined();
+  });
+
+  test("a reservation has no TTL and keeps none when updated", async () => {
+    const prefix = freshPrefix();
+    const registry = await open({ prefix });
+    const reserved = (await registry.createLease(v4("10.5.14.0/24"), host(1), 0))!;
+    expect(reserved.expiresAt).toBeNull();
+    expect((await rawNode(`${prefix}/subnets/10.5.14.0-24`))!.expiration).toBeUndefined();
+    const updated = (await registry.updateLease(reserved, host(1, { BackendType: "udp" }), 0))!;
+    expect(updated.expiresAt).toBeNull();
+    expect((await rawNode(`${prefix}/subnets/10.5.14.0-24`))!.ttl).toBeUndefined();
+    const [listed] = (await registry.listLeases()).leases;
+    expect(listed!.expiresAt).toBeNull();
+    expect(await registry.leaseExpiry(listed!)).toBeNull();
+  });
+
+  test("leaseExpiry is undefined once the key was re-created by someone else", async () => {
+    const prefix = freshPrefix();
+    const registry = await open({ prefix });
+    const mine = (await registry.createLease(v4("10.5.17.0/24"), host(1), 600))!;
+    expect(await registry.deleteLease(mine)).toBe(true);
+    const theirs = (await registry.createLease(v4("10.5.17.0/24"), host(2), 600))!;
+    expect(await registry.leaseExpiry(mine)).toBeUndefined();
+    expect(await registry.leaseExpiry(theirs)).toBe(theirs.expiresAt!);
+  });
+
+  test("reads flanneld's keys and values written verbatim with a raw v2 PUT", async () => {
+    const prefix = freshPrefix();
+    const value = '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:00:00:00:01"}}';
+    await rawPut(`${prefix}/subnets/10.5.34.0-24`, value, 86400);
+    await rawPut(`${prefix}/subnets/10.5.35.0-24&fc00:0:0:1::-64`, '{"PublicIP":"192.168.64.4","PublicIPv6":"fd00::4"}');
+    const registry = await open({ prefix });
+    const { leases } = await registry.listLeases();
+    expect(leases.map((lease) => formatSubnetKey(lease.subnet)).sort()).toEqual(["10.5.34.0-24", "10.5.35.0-24&fc00:0:0:1::-64"]);
+    const flannels = leases.find((lease) => lease.attrs.PublicIP === "192.168.64.3")!;
+    expect(flannels.attrs).toEqual({ PublicIP: "192.168.64.3", PublicIPv6: null, BackendType: "vxlan", BackendData: { VNI: 1, VtepMAC: "c6:d2:00:00:00:01" } });
+    expect(flannels.expiresAt! - Date.now()).toBeGreaterThan(86_390_000);
+    expect(leases.find((lease) => lease.attrs.PublicIP === "192.168.64.4")!.expiresAt).toBeNull();
+    // Our writes are byte-identical to flanneld's, dual-stack key included.
+    const renewed = (await registry.updateLease(flannels, flannels.attrs, 86400))!;
+    expect(renewed).toBeDefined();
+    expect((await rawNode(`${prefix}/subnets/10.5.34.0-24`))!.value).toBe(value);
+    const dual: SubnetKey = { ipv4: parsePrefix("10.5.36.0/24", 4)!, ipv6: parsePrefix("fc00:0:0:2::/64", 6)! };
+    await registry.createLease(dual, host(5, { PublicIPv6: "fd00::5" }), 600);
+    expect((await rawNode(`${prefix}/subnets/10.5.36.0-24&fc00:0:0:2::-64`))!.value).toBe('{"PublicIP":"192.0.2.5","PublicIPv6":"fd00::5"}');
+  });
+
+  test("keys under subnets/ that are not leases are skipped with a warning", async () => {
+    const prefix = freshPrefix();
+    await rawPut(`${prefix}/subnets/garbage`, "{}");
+    await rawPut(`${prefix}/subnets/10.5.300.0-24`, '{"PublicIP":"192.0.2.9","PublicIPv6":null}');
+    await rawPut(`${prefix}/subnets/10.5.1.0-24/nested`, '{"PublicIP":"192.0.2.9","PublicIPv6":null}');
+    await rawPut(`${prefix}/subnets/10.5.2.0-24`, "not json");
+    await rawPut(`${prefix}/subnets/10.5.3.0-24`, '{"PublicIP":"192.0.2.3","PublicIPv6":null}');
+    const log = capturingLogger();
+    const registry = await open({ prefix, log });
+    const { leases } = await registry.listLeases();
+    expect(leases.map((lease) => lease.attrs.PublicIP)).toEqual(["192.0.2.3"]);
+    expect(log.warnings).toHaveLength(4);
+    expect(log.warnings.join("\n")).toContain(`${prefix}/subnets/10.5.2.0-24: its value is not a flannel lease`);
+  });
+
+  test("etcd down: a clear 'unavailable' error at once", async () => {
+    const endpoint = await deadEndpoint();
+    const registry = await open({ endpoints: [endpoint], timeoutMs: 3000 });
+    const started = Date.now();
+    const error = await failure(registry.listLeases());
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(error.kind).toBe("unavailable");
+    expect(error.message).toBe(`cannot reach etcd v2 at ${endpoint} within 3s: connection refused; check --etcd-endpoints and that etcd is running`);
+  });
+
+  test("a hung etcd: every call gives up within timeoutMs", async () => {
+    const hole = await startBlackhole();
+    try {
+      const registry = await open({ endpoints: [hole.endpoint], timeoutMs: 700 });
+      for (const call of [() => registry.listLeases(), () => registry.createLease(v4("10.5.1.0/24"), host(1), 600)]) {
+        const started = Date.now();
+        const error = await failure(call());
+        expect(Date.now() - started).toBeGreaterThanOrEqual(650);
+        expect(Date.now() - started).toBeLessThan(1500);
+        expect(error.kind).toBe("unavailable");
+        expect(error.message).toMatch(/^cannot reach etcd v2 at http:\/\/127\.0\.0\.1:\d+ within 700ms: no answer while /);
+      }
+    } finally {
+      await hole.close();
+    }
+  });
+
+  test("fails over to the next endpoint when one refuses connections", async () => {
+    const registry = await open({ endpoints: [await deadEndpoint(), etcd.endpoint] });
+    for (let i = 0; i < 5; i++) expect(await registry.createLease(v4(`10.5.${i + 1}.0/24`), host(i + 1), 600)).toBeDefined();
+    expect((await registry.listLeases()).leases).toHaveLength(5);
+  });
+});
+
+managerContract("etcd v2", {
+  shortTtlSeconds: 1,
+  open: () => open(),
+});
+
+describe("etcd v2 authentication", () => {
+  // Runs last in this file: it turns v2 authentication on for the shared etcd.
+  const prefix = "/authed/coreos.com/network";
+  const json = (body: unknown): RequestInit => ({ method: "PUT", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+  const rootAuth = { authorization: `Basic ${btoa("root:root-secret")}` };
+
+  beforeAll(async () => {
+    for (const [path, init] of [
+      ["/v2/auth/users/root", json({ user: "root", password: "root-secret" })],
+      ["/v2/auth/roles/flannel", json({ role: "flannel", permissions: { kv: { read: [`${prefix}/*`], write: [`${prefix}/*`] } } })],
+      ["/v2/auth/users/flannel", json({ user: "flannel", password: "flannel-secret", roles: ["flannel"] })],
+      ["/v2/auth/enable", { method: "PUT" }],
+      // Without this the built-in guest role keeps full access for anonymous requests.
+      ["/v2/auth/roles/guest", { ...json({ role: "guest", revoke: { kv: { read: ["/*"], write: ["/*"] } } }), headers: { "content-type": "application/json", ...rootAuth } }],
+    ] as const) {
+      const response = await etcd.v2(path, init as RequestInit);
+      expect(response.status, `${path}: ${await response.clone().text()}`).toBeLessThan(300);
+    }
+  });
+
+  test("basic auth with a user that has a role on the prefix works", async () => {
+    const registry = await open({ prefix, username: "flannel", password: "flannel-secret" });
+    expect(await registry.createLease(v4("10.5.1.0/24"), host(1), 600)).toBeDefined();
+    expect((await registry.listLeases()).leases).toHaveLength(1);
+  });
+
+  test("a wrong password or none is 'unavailable' with a clear message, never the password", async () => {
+    const wrong = await open({ prefix, username: "flannel", password: "wrong-secret" });
+    const error = await failure(wrong.listLeases());
+    expect(error.kind).toBe("unavailable");
+    expect(error.message).toBe(`etcd v2 at ${etcd.endpoint} refused the credentials of user "flannel"; check --etcd-username and --etcd-password`);
+    expect(error.message).not.toContain("wrong-secret");
+    const anonymous = await open({ prefix });
+    expect((await failure(anonymous.listLeases())).message).toBe(`etcd v2 at ${etcd.endpoint} requires authentication; set --etcd-username and --etcd-password`);
+  });
+});
