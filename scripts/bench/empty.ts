@@ -1,0 +1,1 @@
+// Intentionally empty: the startup baseline, compiled with the same flags as dist/sublease.

@@ -1,0 +1,298 @@
+/**
+ * The etcd registries against a private etcd on loopback: the etcdctl floors, one compiled
+ * `acquire` at 0..20,000 existing leases (time, etcd requests from /metrics, peak RSS),
+ * and 50/200 processes at once. Each API whose registry is not built into the binary yet
+ * is reported as skipped; it joins in by itself once `acquire --registry NAME` works.
+ */
+import { Buffer } from "node:buffer";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Etcd3 } from "etcd3";
+import { startEtcd, type EtcdCluster } from "../../test/helpers/etcd.ts";
+import { holderIp, hostIp, leaseValue, randomLeaseKeys } from "./fixtures.ts";
+import { CHILD_ENV, ms, msSample, peakRssMiB, ratio, summarize, timeOk, timeRun, type Sample } from "./measure.ts";
+import { table, type Goal, type Section } from "./report.ts";
+import { STORM_HEADER, storm, stormOk, stormRow } from "./storm.ts";
+
+const LEVELS = [0, 5_000, 20_000];
+const RUNS = 7;
+const FLOOR_RUNS = 15;
+const PREFIX = "/coreos.com/network";
+const NETWORK = '{"Network":"10.0.0.0/8"}';
+const MAX_REQUESTS = 4;
+const FLOOR_GOAL = 2;
+const GROWTH_GOAL = 1.5;
+/** 1.5x flanneld's 40 MB peak (issue 7). */
+const RSS_GOAL_MIB = 60;
+const STORMS = [
+  { hosts: 50, config: '{"Network":"10.5.0.0/16"}', label: "10.5.0.0/16, /24s (255)" },
+  { hosts: 200, config: '{"Network":"10.5.0.0/16","SubnetLen":26}', label: "10.5.0.0/16, /26s (16,383)" },
+];
+/** Contention is measured where issue 7 asks for it; add "etcd-v2" to run it there too. */
+const STORM_APIS = ["etcd-v3"];
+/** flanneld's figures from issue 7 (same machine class, not measured in this run): context only. */
+const FLANNELD: Record<string, string> = {
+  "etcd-v3": "flanneld v0.20: 74 ms at 0, 2,555 ms at 5,000, 10,770 ms at 20,000 leases (L+5 requests)",
+  "etcd-v2": "flanneld v0.17: 58 ms at 0, 187 ms at 5,000 leases (4 requests)",
+};
+
+/** One etcd API: how to seed it, what its floor is, and which counter counts its requests. */
+interface Api {
+  name: "etcd-v3" | "etcd-v2";
+  floorLabel: string;
+  floorArgv: (i: number) => string[];
+  floorEnv: Record<string, string>;
+  putConfig(prefix: string, json: string): Promise<void>;
+  /** Writes the keys under <prefix>/subnets/ with flannel-format values and a 24 h TTL. */
+  prefill(prefix: string, keys: string[], firstHolder: number): Promise<void>;
+  /** Requests etcd has received so far, by method. */
+  requests(): Promise<Record<string, number>>;
+}
+
+async function counters(etcd: EtcdCluster, metric: string, label: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${etcd.members[0]!.metricsUrl}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const match of text.matchAll(new RegExp(`^${metric}\\{([^}]*)\\}\\s+(\\S+)$`, "gm"))) {
+    const key = new RegExp(`${label}="([^"]+)"`).exec(match[1]!)?.[1] ?? "?";
+    counts[key] = (counts[key] ?? 0) + Number(match[2]);
+  }
+  return counts;
+}
+
+function delta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([key, n]) => [key, n - (before[key] ?? 0)]).filter(([, n]) => n !== 0));
+}
+
+const total = (counts: Record<string, number>): number => Object.values(counts).reduce((sum, n) => sum + n, 0);
+
+/** Runs `work` over `items`, `width` at a time. */
+async function inParallel<T>(items: T[], width: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      await work(items[index]!, index);
+    }
+  }));
+}
+
+function v3Api(etcd: EtcdCluster): Api {
+  return {
+    name: "etcd-v3",
+    floorLabel: "`etcdctl put`",
+    floorArgv: (i) => ["etcdctl", "--endpoints", etcd.endpoint, "put", `/bench-floor/${i}`, "x"],
+    floorEnv: { ...CHILD_ENV, ETCDCTL_API: "3" },
+    async putConfig(prefix, json) {
+      etcd.etcdctl(["put", `${prefix}/config`, json]);
+    },
+    async prefill(prefix, keys, firstHolder) {
+      // One etcd lease for all of them, as if one flanneld had written each; puts go in
+      // transactions of 128 (etcd's default --max-txn-ops) rather than one request per key.
+      const client = new Etcd3({ hosts: etcd.endpoint });
+      try {
+        const { ID } = await client.leaseClient.leaseGrant({ TTL: 86_400 });
+        const batches = Array.from({ length: Math.ceil(keys.length / 128) }, (_, b) => keys.slice(b * 128, b * 128 + 128));
+        await inParallel(batches, 4, async (batch, b) => {
+          await client.kv.txn({
+            success: batch.map((key, i) => ({
+              request_put: { key: Buffer.from(`${prefix}/subnets/${key}`), value: Buffer.from(leaseValue(holderIp(firstHolder + b * 128 + i))), lease: ID },
+            })),
+          });
+        });
+      } finally {
+        client.close();
+      }
+    },
+    requests: () => counters(etcd, "grpc_server_started_total", "grpc_method"),
+  };
+}
+
+function v2Api(etcd: EtcdCluster): Api {
+  const put = async (key: string, form: Record<string, string>) => {
+    const response = await etcd.v2(`/v2/keys${key}`, { method: "PUT", body: new URLSearchParams(form) });
+    const body = await response.text(); // read in full, so the connection goes back to the pool
+    if (!response.ok) throw new Error(`etcd v2 PUT ${key}: ${response.status} ${body}`);
+  };
+  return {
+    name: "etcd-v2",
+    floorLabel: "`etcdctl set` (v2 API)",
+    floorArgv: (i) => ["etcdctl", "--endpoints", etcd.endpoint, "set", `/bench-floor/${i}`, "x"],
+    floorEnv: { ...CHILD_ENV, ETCDCTL_API: "2" },
+    putConfig: (prefix, json) => put(`${prefix}/config`, { value: json }),
+    // The v2 API has no multi-key write: one PUT per key, many in flight.
+    prefill: (prefix, keys, firstHolder) =>
+      inParallel(keys, 32, (key, i) => put(`${prefix}/subnets/${key}`, { value: leaseValue(holderIp(firstHolder + i)), ttl: "86400" })),
+    requests: () => counters(etcd, "etcd_http_received_total", "method"),
+  };
+}
+
+const acquireArgv = (binary: string, api: string, etcd: EtcdCluster, prefix: string, subnetFile: string, host: number) => [
+  binary, "acquire", "--registry", api, "--etcd-endpoints", etcd.endpoint, "--etcd-prefix", prefix,
+  "--subnet-file", subnetFile, "--public-ip", hostIp(host), "--iface-mtu", "1500", "--output", "json",
+];
+
+/** Whether this binary can acquire through the API at all; the reason when it cannot. */
+async function unavailable(binary: string, api: Api, etcd: EtcdCluster, dir: string): Promise<string | undefined> {
+  const prefix = `/bench-probe-${api.name}`;
+  await api.putConfig(prefix, NETWORK);
+  const run = await timeRun(acquireArgv(binary, api.name, etcd, prefix, join(dir, `probe-${api.name}.env`), 0), dir);
+  return run.code === 0 ? undefined : `exit ${run.code}: ${run.stderr.trim().split("\n")[0]}`;
+}
+
+const describeRequests = (counts: Record<string, number>) =>
+  `${total(counts)} (${Object.entries(counts).map(([method, n]) => `${method} ${n}`).join(", ")})`;
+
+interface Level {
+  leases: number;
+  time: Sample;
+  /** By method, of the run that needed the most: the goal is a bound, not an average. */
+  requests: Record<string, number>;
+  rssMiB: number;
+}
+
+async function measureLevels(binary: string, api: Api, etcd: EtcdCluster, dir: string): Promise<Level[]> {
+  const keys = await randomLeaseKeys(NETWORK, LEVELS[LEVELS.length - 1]!);
+  await api.putConfig(PREFIX, NETWORK);
+  const levels: Level[] = [];
+  let filled = 0;
+  let host = 0;
+  for (const leases of LEVELS) {
+    await api.prefill(PREFIX, keys.slice(filled, leases), filled);
+    filled = leases;
+    const times: number[] = [];
+    let requests: Record<string, number> = {};
+    for (let run = 0; run < RUNS; run++) {
+      // A new host each run: every run creates a lease (the measured ones add < 0.1% to the level).
+      const before = await api.requests();
+      const result = await timeOk(acquireArgv(binary, api.name, etcd, PREFIX, join(dir, `${api.name}-${host}.env`), host++), dir);
+      const counts = delta(before, await api.requests());
+      if (JSON.parse(result.stdout).outcome !== "allocated") throw new Error(`${api.name}: run at ${leases} leases did not allocate`);
+      times.push(result.ms);
+      if (total(counts) > total(requests)) requests = counts;
+    }
+    const peak = await peakRssMiB(acquireArgv(binary, api.name, etcd, PREFIX, join(dir, `${api.name}-${host}.env`), host++), dir);
+    if (peak.code !== 0) throw new Error(`${api.name} acquire failed: ${peak.stderr.trim()}`);
+    levels.push({ leases, time: summarize(times), requests, rssMiB: peak.mib });
+  }
+  return levels;
+}
+
+async function floor(api: Api, dir: string): Promise<Sample> {
+  const times: number[] = [];
+  for (let i = 0; i < FLOOR_RUNS + 1; i++) {
+    const run = await timeOk(api.floorArgv(i), dir, api.floorEnv);
+    if (i > 0) times.push(run.ms); // the first one warms the page cache
+  }
+  return summarize(times);
+}
+
+function apiReport(api: Api, floorTime: Sample, levels: Level[]): { body: string; goals: Goal[] } {
+  const base = levels[0]!;
+  const rows = levels.map((level) => [
+    level.leases.toLocaleString("en-US"), msSample(level.time), ratio(level.time.median, base.time.median),
+    describeRequests(level.requests), `${level.rssMiB.toFixed(0)} MiB`,
+  ]);
+  const goals: Goal[] = [{
+    goal: `${api.name}: acquire at 0 leases within ${FLOOR_GOAL}x ${api.floorLabel}`,
+    result: `${ratio(base.time.median, floorTime.median)} (${ms(base.time.median)} vs ${ms(floorTime.median)})`,
+    met: base.time.median <= FLOOR_GOAL * floorTime.median,
+  }];
+  for (const level of levels.slice(1)) {
+    goals.push({
+      goal: `${api.name}: acquire at ${level.leases.toLocaleString("en-US")} leases within ${GROWTH_GOAL}x of 0 leases`,
+      result: `${ratio(level.time.median, base.time.median)} (${ms(level.time.median)} vs ${ms(base.time.median)})`,
+      met: level.time.median <= GROWTH_GOAL * base.time.median,
+    });
+  }
+  goals.push({
+    goal: `${api.name}: at most ${MAX_REQUESTS} etcd requests per new lease, at every size`,
+    result: levels.map((level) => `${total(level.requests)} at ${level.leases.toLocaleString("en-US")}`).join(", "),
+    met: levels.every((level) => total(level.requests) <= MAX_REQUESTS),
+  });
+  const at5k = levels.find((level) => level.leases === 5_000);
+  if (api.name === "etcd-v3" && at5k) {
+    goals.push({
+      goal: `memory: peak RSS of one etcd-v3 acquire at 5,000 leases at most ${RSS_GOAL_MIB} MiB (1.5x flanneld's 40 MB)`,
+      result: `${at5k.rssMiB.toFixed(0)} MiB`,
+      met: at5k.rssMiB <= RSS_GOAL_MIB,
+    });
+  }
+  return {
+    body: `### ${api.name}
+
+${table(["existing leases", "acquire wall time", "vs 0 leases", "etcd requests (most in one run)", "peak RSS"], rows)}
+
+Floor: ${api.floorLabel} ${msSample(floorTime)}; acquire at 0 leases is ${ratio(base.time.median, floorTime.median)} of it.
+For context only, ${FLANNELD[api.name]}.
+`,
+    goals,
+  };
+}
+
+export async function benchEtcd(binary: string, dir: string): Promise<Section> {
+  const title = "etcd registries";
+  let etcd: EtcdCluster;
+  try {
+    etcd = await startEtcd();
+  } catch (error) {
+    console.log(`etcd: skipped: etcd could not start (${String(error).split("\n")[0]})`);
+    return { title, body: `Skipped: etcd could not start (${String(error).split("\n")[0]}).`, goals: [] };
+  }
+  try {
+    const parts: string[] = [];
+    const goals: Goal[] = [];
+    const version = await timeOk(["etcdctl", "version"], dir);
+    const versionTimes = [version.ms];
+    for (let i = 0; i < FLOOR_RUNS - 1; i++) versionTimes.push((await timeOk(["etcdctl", "version"], dir)).ms);
+    parts.push(`Process start alone: \`etcdctl version\` ${msSample(summarize(versionTimes))}.\n`);
+
+    for (const api of [v3Api(etcd), v2Api(etcd)]) {
+      const apiDir = join(dir, api.name);
+      mkdirSync(apiDir);
+      const reason = await unavailable(binary, api, etcd, apiDir);
+      if (reason) {
+        console.log(`${api.name}: skipped: etcd registry not available (${reason})`);
+        parts.push(`### ${api.name}\n\nSkipped: etcd registry not available (${reason}).\n`);
+        continue;
+      }
+      console.log(`${api.name}: floor, then acquire at ${LEVELS.join(", ")} leases`);
+      const report = apiReport(api, await floor(api, apiDir), await measureLevels(binary, api, etcd, apiDir));
+      parts.push(report.body);
+      goals.push(...report.goals);
+
+      if (!STORM_APIS.includes(api.name)) continue;
+      const rows: string[][] = [];
+      for (const { hosts, config, label } of STORMS) {
+        console.log(`${api.name}: ${hosts} processes at once`);
+        const prefix = `/bench-storm-${hosts}`;
+        await api.putConfig(prefix, config);
+        const stormDir = join(apiDir, `storm-${hosts}`);
+        mkdirSync(stormDir);
+        const result = await storm(stormDir, hosts, (i) => acquireArgv(binary, api.name, etcd, prefix, join(stormDir, `subnet-${i}.env`), i));
+        rows.push(stormRow(result, label));
+        goals.push({
+          goal: `contention, ${api.name}: ${hosts} processes at once all get distinct leases, none fails`,
+          result: `${result.hosts - result.failed}/${hosts} ok, ${result.distinct} distinct, last after ${ms(result.lastMs)}, ${result.lostRaces} lost races retried`,
+          met: stormOk(result),
+        });
+      }
+      parts.push(`Contention, ${api.name} (each storm under its own fresh --etcd-prefix):\n\n${table(STORM_HEADER, rows)}\n`);
+    }
+    return {
+      title,
+      body: `
+A private etcd (one member on a free loopback port, temp data dir, \`--enable-v2=true\`)
+started for this run. Leases are prefilled in flannel's format under \`${PREFIX}/subnets/\` (random
+/24s of 10.0.0.0/8, values \`{"PublicIP":...,"PublicIPv6":null}\` with a 24 h TTL: v3
+keys share one etcd lease). One compiled \`acquire\` per run, a new host each time,
+median of ${RUNS}; requests are what etcd counted during the run (v3:
+\`grpc_server_started_total\`, streams included; v2: \`etcd_http_received_total\`), the
+most any run needed; peak RSS from one more run.
+
+${parts.join("\n")}`,
+      goals,
+    };
+  } finally {
+    await etcd.stop();
+  }
+}
