@@ -98,7 +98,6 @@ const direct = {
 
 function clientOptions(options: RegistryOptions, connection: EtcdConnection, retryable: (error: unknown) => boolean): IOptions {
   const { endpoints: hosts, tls } = connection;
-  if (tls) omitIpServerNames();
   // Without --etcd-cafile the system's trusted roots verify the server.
   const credentials = tls && { rootCertificate: tls.ca as Buffer, privateKey: tls.key, certChain: tls.cert };
   return {
@@ -129,6 +128,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   // Past the deadline a retry cannot succeed: the budget is shared by all of a call's requests.
   const retryable = (error: unknown) =>
     error instanceof Error && isRecoverableError(error) && !(error instanceof GRPCDeadlineExceededError);
+  if (connection.tls) await omitIpServerNames();
   const client: Etcd3 = new Etcd3(clientOptions(options, connection, retryable));
   const kv = client.kv;
   const leases = client.leaseClient;

@@ -7,22 +7,24 @@
  * OpenSSL-based clients do; the certificate is still checked against the IP through
  * `host`. Names, and every other option, pass through untouched.
  */
-import tls from "node:tls";
-import { isIP } from "node:net";
+import type { ConnectionOptions, TLSSocket } from "node:tls";
 
 let installed = false;
 
-export function omitIpServerNames(): void {
+/** Async so node:tls loads only for https endpoints: the bundler hoists static built-in imports into every command. */
+export async function omitIpServerNames(): Promise<void> {
   if (installed) return;
   installed = true;
+  const tls = (await import("node:tls")).default;
+  const { isIP } = await import("node:net");
   const connect = tls.connect;
   const patched = function (this: unknown, ...args: unknown[]) {
-    const options = args.find((arg) => typeof arg === "object" && arg !== null) as tls.ConnectionOptions | undefined;
+    const options = args.find((arg) => typeof arg === "object" && arg !== null) as ConnectionOptions | undefined;
     if (options && typeof options.servername === "string" && isIP(options.servername)) {
       const { servername, ...rest } = options;
       args[args.indexOf(options)] = { ...rest, host: rest.host ?? servername };
     }
-    return (connect as (...a: unknown[]) => tls.TLSSocket).apply(this, args);
+    return (connect as (...a: unknown[]) => TLSSocket).apply(this, args);
   };
   (tls as { connect: unknown }).connect = patched;
 }
