@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-bash scripts/ensure-etcd.sh
+bash scripts/ensure-test-deps.sh
 npx --no-install bun scripts/build.ts
 mkdir -p .tmp
 exec npx --no-install bun test --timeout 120000 --reporter=junit --reporter-outfile=.tmp/junit.xml "$@"
