@@ -34,8 +34,14 @@ const write = (text: string) => {
   pendingOutput += text;
 };
 
-export function buildCli() {
+/**
+ * With `only`, registers just that command: cac's option objects for all nine commands
+ * cost more start-up time than parse-config's own work. The full set is built for the
+ * command list (`--help`) and for unknown commands.
+ */
+export function buildCli(only?: string) {
   const cli = cac("sublease");
+  const wants = (name: string) => only === undefined || only === name;
   cli.option("--log-level <level>", `stderr verbosity: ${LOG_LEVELS.join(", ")} (default: warn)`);
 
 
@@ -87,7 +93,7 @@ export function buildCli() {
     return { log, settings, choice: registryChoice(settings, log) };
   };
 
-  registryFlags(cli.command("parse-config [file]", "Check a network config (JSON or YAML; FILE, - for stdin, or the registry's when no FILE) and print it normalized"))
+  if (wants("parse-config")) registryFlags(cli.command("parse-config [file]", "Check a network config (JSON or YAML; FILE, - for stdin, or the registry's when no FILE) and print it normalized"))
     .option("--output <format>", "json (default) or yaml")
     .example("sublease parse-config net.json")
     .example("echo '{\"Network\":\"10.5.0.0/16\"}' | sublease parse-config -")
@@ -107,7 +113,7 @@ export function buildCli() {
       write(await parseConfigCommand({ text }, format, log));
     });
 
-  registryFlags(cli.command("config <action> [file]", "Store (put FILE|-) or print (get) the network config in the registry"))
+  if (wants("config")) registryFlags(cli.command("config <action> [file]", "Store (put FILE|-) or print (get) the network config in the registry"))
     .example("sublease config put net.json --registry-file /var/lib/sublease/registry.json")
     .example("sublease config get --etcd-endpoints http://10.0.0.5:2379")
     .action(async (action: string, fileArg: string | undefined, options: Options) => {
@@ -125,7 +131,7 @@ export function buildCli() {
       }
     });
 
-  hostFlags(registryFlags(cli.command("acquire", "Get (or reuse) this host's subnet lease and write subnet.env")))
+  if (wants("acquire")) hostFlags(registryFlags(cli.command("acquire", "Get (or reuse) this host's subnet lease and write subnet.env")))
     .option("--ip-masq", "write FLANNEL_IPMASQ=true (flannel masquerades traffic leaving the overlay)")
     .option("--ttl <duration>", "lease lifetime, e.g. 24h; 0 makes a reservation that never expires (default: 24h)")
     .option("--output <format>", "env (subnet.env, default) or json (the lease)")
@@ -145,7 +151,7 @@ export function buildCli() {
       }
     });
 
-  hostFlags(registryFlags(cli.command("renew", "Extend this host's lease, if it is still this host's")))
+  if (wants("renew")) hostFlags(registryFlags(cli.command("renew", "Extend this host's lease, if it is still this host's")))
     .option("--ttl <duration>", "new lifetime from now (default: 24h)")
     .option("--renew-margin <minutes>", "only renew when fewer than this many minutes are left (flanneld's --subnet-lease-renew-margin)")
     .option("--subnet-lease-renew-margin <minutes>", "same as --renew-margin")
@@ -163,7 +169,7 @@ export function buildCli() {
       else write(`not renewed ${report.subnet ?? report.ipv6Subnet}: ${report.reason}${report.expiresAt ? ` (expires ${report.expiresAt})` : ""}\n`);
     });
 
-  hostFlags(registryFlags(cli.command("release", "Give this host's lease back (only if it is still this host's)")))
+  if (wants("release")) hostFlags(registryFlags(cli.command("release", "Give this host's lease back (only if it is still this host's)")))
     .option("--remove-subnet-file", "also remove subnet.env")
     .option("--output <format>", "text (default) or json")
     .example("sublease release --remove-subnet-file")
@@ -178,7 +184,7 @@ export function buildCli() {
       else write("no lease held by this host: nothing to release\n");
     });
 
-  registryFlags(cli.command("leases", "List the leases in the registry and how many subnets are free"))
+  if (wants("leases")) registryFlags(cli.command("leases", "List the leases in the registry and how many subnets are free"))
     .option("--output <format>", "table (default) or json")
     .example("sublease leases --registry-file /var/lib/sublease/registry.json")
     .action(async (options: Options) => {
@@ -189,7 +195,7 @@ export function buildCli() {
       write(output === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatLeasesTable(report));
     });
 
-  cli
+  if (wants("emit-docker-opts")) cli
     .command("emit-docker-opts", "Turn a subnet.env into Docker daemon options, as flannel's mk-docker-opts.sh does")
     .option("-f, --subnet-file <path>", "subnet.env to read, - for standard input (default: /run/flannel/subnet.env)")
     .option("-d, --docker-opts-file <path>", "file to write atomically, - for standard output (default: /run/docker_opts.env)")
@@ -220,7 +226,7 @@ export function buildCli() {
       }, log));
     });
 
-  cli.command("version", "Print the version and the commit it was built from").action(() => {
+  if (wants("version")) cli.command("version", "Print the version and the commit it was built from").action(() => {
     write(`sublease ${VERSION} (${COMMIT})\n`);
   });
 
@@ -229,8 +235,10 @@ export function buildCli() {
   return cli;
 }
 
+export const COMMAND_NAMES = ["parse-config", "config", "acquire", "renew", "release", "leases", "version", "emit-docker-opts"];
+
 export async function main(argv: string[]): Promise<number> {
-  const cli = buildCli();
+  const cli = buildCli(COMMAND_NAMES.find((name) => name === argv[0]));
   try {
     cli.parse(["sublease", "sublease", ...argv.map((arg) => (arg === "-" ? DASH_TOKEN : arg))], { run: false });
     if (!cli.matchedCommand) {
