@@ -4,6 +4,7 @@ import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { SubleaseError } from "./errors.ts";
 import { checkHostFlags, defaultRouteInterface, interfaceMtu, resolvePublicAddresses } from "./host.ts";
+import { thrownError } from "../test/helpers/expect-error.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sublease-host-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,16 +21,7 @@ function routeTable(rows: [iface: string, destination: string, gateway: string, 
   return path;
 }
 
-function usage(run: () => unknown): SubleaseError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(SubleaseError);
-    expect((error as SubleaseError).kind).toBe("usage");
-    return error as SubleaseError;
-  }
-  throw new Error("no usage error");
-}
+const usage = (run: () => unknown) => thrownError(run, "usage");
 
 describe("defaultRouteInterface", () => {
   test("the interface of the 0.0.0.0/0 route", () => {

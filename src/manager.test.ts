@@ -13,6 +13,7 @@ import { formatSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "./
 import { silentLogger } from "./log.ts";
 import { LeaseManager, type ManagerOptions } from "./manager.ts";
 import type { LeaseListing, Registry } from "./registry.ts";
+import { rejectedError } from "../test/helpers/expect-error.ts";
 
 const host = (n: number, extra: Partial<LeaseAttrs> = {}): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: null, ...extra });
 const dualHost = (n: number): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: `2001:db8::${n}` });
@@ -104,16 +105,7 @@ function managerFor(registry: Registry, options: ManagerOptions = {}) {
   return { manager, sleeps };
 }
 
-async function rejection(promise: Promise<unknown>, kind: SubleaseError["kind"]): Promise<SubleaseError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SubleaseError);
-    expect((error as SubleaseError).kind).toBe(kind);
-    return error as SubleaseError;
-  }
-  throw new Error(`expected a ${kind} error`);
-}
+const rejection = rejectedError;
 
 const overlaps = (a: SubnetKey, b: SubnetKey) =>
   (!!a.ipv4 && overlapsAny(a.ipv4, [b.ipv4])) || (!!a.ipv6 && overlapsAny(a.ipv6, [b.ipv6]));

@@ -1,17 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { SubleaseError } from "./errors.ts";
 import { DASH_TOKEN, fromDash, settingSource } from "./settings.ts";
+import { thrownError } from "../test/helpers/expect-error.ts";
 
-function usage(run: () => unknown): SubleaseError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(SubleaseError);
-    expect((error as SubleaseError).kind).toBe("usage");
-    return error as SubleaseError;
-  }
-  throw new Error("no usage error");
-}
+const usage = (run: () => unknown) => thrownError(run, "usage");
 
 describe("where a value comes from", () => {
   test("flag beats SUBLEASE_* beats FLANNELD_*", () => {

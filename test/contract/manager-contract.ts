@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { parseConfigText, type NetworkConfig } from "../../src/config.ts";
-import { SubleaseError } from "../../src/errors.ts";
+import type { ErrorKind } from "../../src/errors.ts";
+import { rejectedError } from "../helpers/expect-error.ts";
 import { formatPrefix, parsePrefix } from "../../src/ip.ts";
 import { formatSubnetKey, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import { silentLogger } from "../../src/log.ts";
@@ -25,16 +26,9 @@ const v4 = (text: string): SubnetKey => ({ ipv4: parsePrefix(text, 4)! });
 const config = (object: unknown): Promise<NetworkConfig> => parseConfigText(JSON.stringify(object));
 const subnetText = (subnet: SubnetKey) => formatSubnetKey(subnet);
 
-async function expectKind(promise: Promise<unknown>, kind: string, message?: RegExp): Promise<void> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SubleaseError);
-    expect((error as SubleaseError).kind).toBe(kind as SubleaseError["kind"]);
-    if (message) expect((error as SubleaseError).message).toMatch(message);
-    return;
-  }
-  throw new Error(`expected a ${kind} error`);
+async function expectKind(promise: Promise<unknown>, kind: ErrorKind, message?: RegExp): Promise<void> {
+  const error = await rejectedError(promise, kind);
+  if (message) expect(error.message).toMatch(message);
 }
 
 export function managerContract(name: string, fixture: RegistryFixture): void {
