@@ -2,7 +2,6 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
-import { SubleaseError } from "./errors.ts";
 import { checkHostFlags, defaultRouteInterface, interfaceMtu, resolvePublicAddresses } from "./host.ts";
 import { thrownError } from "../test/helpers/expect-error.ts";
 

@@ -7,7 +7,6 @@
 import { describe, expect, test } from "bun:test";
 import { overlapsAny, type RandomBelow } from "./allocator.ts";
 import { parseConfigText, type NetworkConfig } from "./config.ts";
-import { SubleaseError } from "./errors.ts";
 import { formatPrefix, parsePrefix } from "./ip.ts";
 import { formatSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import { silentLogger } from "./log.ts";

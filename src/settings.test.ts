@@ -1,5 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { SubleaseError } from "./errors.ts";
 import { DASH_TOKEN, fromDash, settingSource } from "./settings.ts";
 import { thrownError } from "../test/helpers/expect-error.ts";
 
