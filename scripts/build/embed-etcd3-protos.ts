@@ -1,0 +1,338 @@
+/**
+ * A Bun build plugin that makes etcd3 read no .proto file at run time: its
+ * `loadSync(`${__dirname}/../proto/rpc.proto`)` would point at the build machine's
+ * node_modules. The binary instead embeds only the RPCs sublease calls, with the package
+ * definition and protobufjs's encoders/decoders generated at build time, and the build
+ * fails when the embedded definitions would behave differently from the full rpc.proto.
+ */
+import type { BunPlugin } from "bun";
+import type * as Protobuf from "protobufjs";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+
+// The proto-loader etcd3 itself resolves, so the descriptor is made by the same code
+// (and the same protobufjs) that reads it at run time.
+const etcd3Require = createRequire(createRequire(import.meta.url).resolve("etcd3"));
+const protoLoader = etcd3Require("@grpc/proto-loader") as typeof import("@grpc/proto-loader");
+const protoLoaderUtil = etcd3Require("@grpc/proto-loader/build/src/util") as {
+  loadProtosWithOptionsSync(file: string, options: object): Protobuf.Root;
+};
+const protobuf = createRequire(etcd3Require.resolve("@grpc/proto-loader"))("protobufjs") as typeof Protobuf;
+if (etcd3Require.resolve("protobufjs/light") !== createRequire(etcd3Require.resolve("@grpc/proto-loader")).resolve("protobufjs/light")) {
+  throw new Error("etcd3 and @grpc/proto-loader resolve different copies of protobufjs; the embedded code would not match the runtime");
+}
+
+// etcd3's own loadSync call, as shipped in lib/connection-pool.js (etcd3 1.1.x), and its import.
+const LOAD_SYNC_CALL = /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`, (\{[^{}]*\})\)/;
+const PROTO_LOADER_IMPORT = /const proto_loader_1 = require\("@grpc\/proto-loader"\);/;
+
+/**
+ * The etcd RPCs sublease makes, by etcd3's client method names (the camel-cased RPC names).
+ * Only these, and the messages they reach, go into the binary: the rest of rpc.proto
+ * (Watch, Cluster, Maintenance, most of Auth) costs start-up time and is never called.
+ * etcd3 builds a service's gRPC client only when a call needs it, so an absent service
+ * costs nothing until used; `checkEtcd3Calls` below keeps this list in step with the code.
+ */
+const ETCD3_METHODS: Record<string, string[]> = {
+  KV: ["range", "put", "deleteRange", "txn"],
+  Lease: ["leaseGrant", "leaseRevoke", "leaseKeepAlive", "leaseTimeToLive"],
+  // etcd3's connection pool calls it itself when credentials are given.
+  Auth: ["authenticate"],
+};
+/** How backends/registry/etcd-v3.ts names etcd3's KV and Lease clients. */
+const CLIENT_VARIABLES: Record<string, string> = { kv: "KV", leases: "Lease" };
+
+/** Fails the build when the etcd v3 registry calls an RPC that is not in ETCD3_METHODS. */
+function checkEtcd3Calls(): void {
+  const file = "backends/registry/etcd-v3.ts";
+  const source = readFileSync(file, "utf8");
+  const calls = [...source.matchAll(/\b(kv|leases|client)\.(\w+)\(/g)];
+  for (const [, variable, method] of calls) {
+    if (variable === "client" ? method === "close" : ETCD3_METHODS[CLIENT_VARIABLES[variable!]!]!.includes(method!)) continue;
+    throw new Error(`${file} calls ${variable}.${method}(), whose RPC is not embedded: add it to ETCD3_METHODS in scripts/build.ts`);
+  }
+  if (!/\bclient\.kv\b/.test(source) || !/\bclient\.leaseClient\b/.test(source)) {
+    throw new Error(`${file} no longer names etcd3's clients as scripts/build.ts expects (kv, leases): update CLIENT_VARIABLES`);
+  }
+}
+
+interface PrunedProtos {
+  /** protobufjs JSON of the used services, methods and every message they reach. */
+  json: object;
+  /** [service full name, RPC name, etcd3 method name] */
+  methods: [string, string, string][];
+}
+
+/** Cuts rpc.proto down to ETCD3_METHODS and the messages and enums they reach. */
+function pruneProtos(full: Protobuf.Root, fullDefinition: Record<string, Record<string, { originalName?: string }>>): PrunedProtos {
+  full.resolveAll();
+  const methods: [string, string, string][] = [];
+  const keep = new Set<string>();
+  const visit = (object: Protobuf.ReflectionObject): void => {
+    if (keep.has(object.fullName)) return;
+    keep.add(object.fullName);
+    if (object.parent instanceof protobuf.Type) visit(object.parent);
+    if (object instanceof protobuf.Type) {
+      for (const field of object.fieldsArray) if (field.resolve().resolvedType) visit(field.resolvedType!);
+    }
+  };
+  const keptMethods = new Map<string, Set<string>>();
+  for (const [serviceName, wanted] of Object.entries(ETCD3_METHODS)) {
+    const service = full.lookupService(`etcdserverpb.${serviceName}`);
+    const names = new Set<string>();
+    for (const clientName of wanted) {
+      const rpc = Object.keys(service.methods).find((name) => fullDefinition[`etcdserverpb.${serviceName}`]?.[name]?.originalName === clientName);
+      if (!rpc) throw new Error(`etcdserverpb.${serviceName} has no RPC that etcd3 calls ${clientName}`);
+      const method = service.methods[rpc]!;
+      method.resolve();
+      visit(method.resolvedRequestType!);
+      visit(method.resolvedResponseType!);
+      names.add(rpc);
+      methods.push([`etcdserverpb.${serviceName}`, rpc, clientName]);
+    }
+    keptMethods.set(service.fullName, names);
+  }
+  type Json = { nested?: Record<string, Json>; methods?: Record<string, unknown>; fields?: unknown; values?: unknown };
+  const filter = (nested: Record<string, Json>, prefix: string): Record<string, Json> | undefined => {
+    const out: Record<string, Json> = {};
+    for (const [name, child] of Object.entries(nested)) {
+      const fullName = `${prefix}.${name}`;
+      const methodNames = keptMethods.get(fullName);
+      const innerKept = child.nested && filter(child.nested, fullName);
+      if (methodNames) {
+        out[name] = { ...child, methods: Object.fromEntries(Object.entries(child.methods!).filter(([rpc]) => methodNames.has(rpc))) };
+      } else if (keep.has(fullName)) {
+        out[name] = { ...child, nested: innerKept };
+      } else if (innerKept && child.fields === undefined && child.values === undefined && child.methods === undefined) {
+        out[name] = { ...child, nested: innerKept };
+      }
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
+  };
+  const json = full.toJSON() as Json;
+  return { json: { ...json, nested: filter(json.nested ?? {}, "") }, methods };
+}
+
+/** Every message type and enum below `namespace`, depth first. */
+function typesOf(namespace: Protobuf.Namespace): (Protobuf.Type | Protobuf.Enum)[] {
+  const found: (Protobuf.Type | Protobuf.Enum)[] = [];
+  for (const child of namespace.nestedArray) {
+    if (child instanceof protobuf.Type || child instanceof protobuf.Enum) found.push(child);
+    if (child instanceof protobuf.Namespace) found.push(...typesOf(child));
+  }
+  return found;
+}
+
+/** A type's own JSON without its nested types (which are compared one by one). */
+const ownJson = (object: Protobuf.Type | Protobuf.Enum) => JSON.stringify({ ...object.toJSON(), nested: undefined });
+
+/**
+ * The functions protobufjs would generate with `new Function` the first time a type is
+ * used (its constructor, encode, decode, verify, fromObject, toObject), as source text:
+ * compiled into the binary instead, they cost no code generation and no parsing at run
+ * time. Each becomes a factory taking the scope protobufjs passes (Writer / Reader,
+ * types, util). toObject's conversion of 64-bit integers to decimal strings (etcd3's
+ * `longs: String`; four per key in a listing) goes through `longToString` (see below)
+ * instead of long.js's digit-by-digit division.
+ */
+function generatedSources(type: Protobuf.Type): string[] {
+  const p = protobuf as unknown as {
+    encoder(t: Protobuf.Type): object; decoder(t: Protobuf.Type): object; verifier(t: Protobuf.Type): object;
+    converter: { fromObject(t: Protobuf.Type): object; toObject(t: Protobuf.Type): object };
+  };
+  const ctor = (protobuf.Type as unknown as { generateConstructor(t: Protobuf.Type): object }).generateConstructor(type);
+  const toObject = String(p.converter.toObject(type));
+  const longCall = /util\.Long\.prototype\.toString\.call\(/g;
+  // A default 64-bit value needs no Long object when it only becomes a string.
+  const defaultLong = /var n=new util\.Long\((-?\d+),(-?\d+),(true|false)\)\n(\s*)d(\S+?)=o\.longs===String\?n\.toString\(\):/g;
+  const Long = createRequire(etcd3Require.resolve("@grpc/proto-loader"))("long") as { fromBits(low: number, high: number, unsigned: boolean): object };
+  const withDefaults = toObject.replace(defaultLong, (_, low: string, high: string, unsigned: string, indent: string, prop: string) =>
+    `var n=o.longs===String?null:new util.Long(${low},${high},${unsigned})\n${indent}d${prop}=o.longs===String?${JSON.stringify(String(Long.fromBits(Number(low), Number(high), unsigned === "true")))}:`);
+  return [
+    `(${String(ctor)})`,
+    `(function (Writer, types, util) { return ${String(p.encoder(type))}; })`,
+    `(function (Reader, types, util) { return ${String(p.decoder(type))}; })`,
+    `(function (types, util) { return ${String(p.verifier(type))}; })`,
+    `(function (types, util) { return ${String(p.converter.fromObject(type))}; })`,
+    `(function (types, util, longToString) { return ${withDefaults.replace(longCall, "longToString(")}; })`,
+  ];
+}
+
+/**
+ * The JavaScript that replaces etcd3's `loadSync(rpc.proto, options)`: the package
+ * definition gRPC needs (each method's path, streaming flags and (de)serializers, made
+ * exactly as @grpc/proto-loader makes them), over the pruned descriptor and the
+ * precompiled protobufjs functions. Neither @grpc/proto-loader nor its descriptor
+ * extension is loaded at run time.
+ */
+function packageDefinitionSource(pruned: PrunedProtos, root: Protobuf.Root, loadOptionsSource: string): string {
+  if (Object.keys(pruned.json).join() !== "nested") throw new Error("rpc.proto's descriptor has root options, which the embedded code does not set");
+  const types = typesOf(root).filter((t): t is Protobuf.Type => t instanceof protobuf.Type);
+  for (const type of types) {
+    if ((protobuf.wrappers as Record<string, unknown>)[type.fullName]) throw new Error(`${type.fullName} has a protobufjs wrapper, which the embedded code does not reproduce`);
+  }
+  const services: Record<string, Record<string, object>> = {};
+  for (const [service, rpc, clientName] of pruned.methods) {
+    const method = root.lookupService(service).methods[rpc]!;
+    (services[service] ??= {})[rpc] = {
+      path: `/${service}/${rpc}`,
+      requestStream: !!method.requestStream,
+      responseStream: !!method.responseStream,
+      requestType: method.resolvedRequestType!.fullName,
+      responseType: method.resolvedResponseType!.fullName,
+      originalName: clientName,
+    };
+  }
+  return `(() => {
+  const protobuf = require("protobufjs/light");
+  const { Reader, Writer, util } = protobuf;
+  // Root.fromJSON, with the constructors set between adding the types and resolving them.
+  const root = new protobuf.Root().addJSON(${JSON.stringify((pruned.json as { nested: object }).nested)});
+  const options = ${loadOptionsSource};
+  // long.js's toString(10), for the Long objects protobufjs decodes 64-bit fields into.
+  const longToString = (long) => {
+    const high = long.unsigned ? long.high >>> 0 : long.high;
+    if (high >= -0x200000 && high < 0x200000) return String(high * 4294967296 + (long.low >>> 0));
+    const bits = (BigInt(long.high >>> 0) << 32n) | BigInt(long.low >>> 0);
+    return String(long.unsigned ? bits : BigInt.asIntN(64, bits));
+  };
+  const generated = [${types.map((type) => `[${JSON.stringify(type.fullName)}, ${generatedSources(type).join(", ")}]`).join(",\n")}];
+  for (const [name, ctor, encode, decode, verify, fromObject, toObject] of generated) {
+    const type = root.lookupType(name);
+    // Resolving a field reads its type's constructor: set before resolveAll, it is never generated.
+    type.ctor = ctor;
+    type.setup = function setup() {
+      const types = [];
+      for (let i = 0; i < this.fieldsArray.length; ++i) types.push(this._fieldsArray[i].resolve().resolvedType);
+      this.encode = encode(Writer, types, util);
+      this.decode = decode(Reader, types, util);
+      this.verify = verify(types, util);
+      this.fromObject = fromObject(types, util);
+      this.toObject = toObject(types, util, longToString);
+      return this;
+    };
+  }
+  root.resolveAll();
+  // @grpc/proto-loader's createSerializer and createDeserializer.
+  const serializer = (cls) => function serialize(arg) {
+    if (Array.isArray(arg)) throw new Error(\`Failed to serialize message: expected object with \${cls.name} structure, got array instead\`);
+    return cls.encode(cls.fromObject(arg)).finish();
+  };
+  const deserializer = (cls) => function deserialize(argBuf) {
+    return cls.toObject(cls.decode(argBuf), options);
+  };
+  const definition = {};
+  for (const [service, methods] of Object.entries(${JSON.stringify(services)})) {
+    definition[service] = {};
+    for (const [rpc, { requestType, responseType, ...method }] of Object.entries(methods)) {
+      const request = root.lookupType(requestType);
+      const response = root.lookupType(responseType);
+      definition[service][rpc] = {
+        ...method,
+        requestSerialize: serializer(request),
+        requestDeserialize: deserializer(request),
+        responseSerialize: serializer(response),
+        responseDeserialize: deserializer(response),
+      };
+    }
+  }
+  return definition;
+})()`;
+}
+
+type MethodDefinition = {
+  path: string; requestStream: boolean; responseStream: boolean; originalName?: string;
+  requestSerialize(value: object): Buffer; requestDeserialize(bytes: Buffer): object;
+  responseSerialize(value: object): Buffer; responseDeserialize(bytes: Buffer): object;
+};
+
+/**
+ * Refuses to ship a package definition that gRPC would see differently from the one
+ * @grpc/proto-loader makes out of the .proto files: the same paths and streaming flags,
+ * every kept type declared exactly as in the .proto, the same generated code, and the
+ * same bytes and objects for sample messages in both directions.
+ */
+function checkEmbedded(source: string, pruned: PrunedProtos, full: Protobuf.Root, fromFiles: Record<string, Record<string, MethodDefinition>>): void {
+  const root = protobuf.Root.fromJSON(pruned.json);
+  root.resolveAll();
+  for (const object of typesOf(root)) {
+    const original = full.lookup(object.fullName) as Protobuf.Type | Protobuf.Enum | null;
+    if (!original || ownJson(original) !== ownJson(object)) throw new Error(`the pruned ${object.fullName} differs from rpc.proto's`);
+    if (object instanceof protobuf.Type && generatedSources(object).join() !== generatedSources(original as Protobuf.Type).join()) {
+      throw new Error(`protobufjs generates different code for the pruned ${object.fullName}`);
+    }
+  }
+  const embedded = new Function("require", "String", `return ${source};`)(etcd3Require, String) as Record<string, Record<string, MethodDefinition>>;
+  const lease = "7587880012345678901";
+  const samples: Record<string, { request?: object; response?: object }> = {
+    Range: {
+      request: { key: Buffer.from("/a/subnets/"), range_end: Buffer.from("/a/subnets0"), limit: 3 },
+      response: {
+        header: { cluster_id: "14841639068965178418", member_id: "10276657743932975437", revision: "9007199254740993", raft_term: "2" },
+        kvs: [
+          { key: Buffer.from("/a/subnets/10.5.1.0-24"), value: Buffer.from("{}"), lease, mod_revision: "12", create_revision: "11", version: "1" },
+          { key: Buffer.from("/a/config"), value: Buffer.from("x"), lease: "0", mod_revision: "-9223372036854775808", create_revision: "9223372036854775807", version: "-1" },
+        ],
+        count: "2", more: true,
+      },
+    },
+    Txn: {
+      request: {
+        compare: [{ key: Buffer.from("k"), target: "Version", result: "Equal", version: 0 }, { key: Buffer.from("k"), target: "Mod", result: "Equal", mod_revision: "42" }],
+        success: [{ request_put: { key: Buffer.from("k"), value: Buffer.from("v"), lease } }, { request_delete_range: { key: Buffer.from("k") } }],
+        failure: [{ request_range: { key: Buffer.from("k") } }],
+      },
+      response: { header: { revision: "5" }, succeeded: false, responses: [{ response_range: { kvs: [{ key: Buffer.from("k"), lease, mod_revision: "4" }] } }, { response_put: {} }] },
+    },
+    LeaseGrant: { request: { TTL: 86400, ID: 0 }, response: { ID: lease, TTL: "86400", error: "" } },
+    LeaseTimeToLive: { request: { ID: lease, keys: true }, response: { ID: lease, TTL: "-1", grantedTTL: "86400", keys: [Buffer.from("k")] } },
+    LeaseKeepAlive: { request: { ID: lease }, response: { ID: lease, TTL: "30" } },
+    Authenticate: { request: { name: "user", password: "secret" }, response: { token: "abc.def" } },
+  };
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  for (const [service, rpc] of pruned.methods) {
+    const want = fromFiles[service]?.[rpc];
+    const got = embedded[service]?.[rpc];
+    if (!want || !got) throw new Error(`${service}/${rpc} is missing`);
+    for (const key of ["path", "requestStream", "responseStream", "originalName"] as const) {
+      if (want[key] !== got[key]) throw new Error(`${service}/${rpc}: ${key} differs`);
+    }
+    for (const [kind, value] of [["request", samples[rpc]?.request ?? {}], ["response", samples[rpc]?.response ?? {}]] as const) {
+      const serialize = kind === "request" ? "requestSerialize" : "responseSerialize";
+      const deserialize = kind === "request" ? "requestDeserialize" : "responseDeserialize";
+      const bytes = want[serialize](value);
+      if (!Buffer.from(got[serialize](value)).equals(Buffer.from(bytes))) throw new Error(`${service}/${rpc}: the ${kind} encodes differently`);
+      for (const input of [bytes, Buffer.alloc(0)]) {
+        if (!same(got[deserialize](input), want[deserialize](input))) throw new Error(`${service}/${rpc}: the ${kind} decodes differently`);
+      }
+    }
+  }
+}
+
+export const embedEtcd3Protos: BunPlugin = {
+  name: "embed-etcd3-protos",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async ({ path }) => {
+      const source = await Bun.file(path).text();
+      const match = LOAD_SYNC_CALL.exec(source);
+      if (!match || !PROTO_LOADER_IMPORT.test(source)) {
+        throw new Error(`${path}: etcd3's loadSync(rpc.proto) call was not found; update LOAD_SYNC_CALL in scripts/build/embed-etcd3-protos.ts for this etcd3 version`);
+      }
+      checkEtcd3Calls();
+      const protoFile = join(dirname(path), "../proto/rpc.proto");
+      // The object literal etcd3 passes (keepCase, longs: String, enums: String, ...).
+      const loadOptions = new Function("String", `return ${match[1]};`)(String) as object;
+      const fromFiles = protoLoader.loadSync(protoFile, loadOptions) as unknown as Record<string, Record<string, MethodDefinition>>;
+      const full = protoLoaderUtil.loadProtosWithOptionsSync(protoFile, loadOptions);
+      const pruned = pruneProtos(full, fromFiles);
+      const root = protobuf.Root.fromJSON(pruned.json);
+      root.resolveAll();
+      const embedded = packageDefinitionSource(pruned, root, match[1]!);
+      checkEmbedded(embedded, pruned, full, fromFiles);
+      const contents = source.replace(PROTO_LOADER_IMPORT, "").replace(LOAD_SYNC_CALL, () => embedded);
+      return { contents, loader: "js" };
+    });
+  },
+};
+
