@@ -20,6 +20,12 @@ export interface SubnetKey {
 }
 
 export interface Lease {
+  /**
+   * The key's last path segment exactly as stored. Registries address an existing lease
+   * by it: a hand-written key ("10.5.34.7-24", an uncompressed IPv6) parses to a subnet
+   * whose canonical key would name a different, absent entry.
+   */
+  readonly key: string;
   readonly subnet: SubnetKey;
   readonly attrs: LeaseAttrs;
   /**

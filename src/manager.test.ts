@@ -41,7 +41,7 @@ class FakeRegistry implements Registry {
   private generation = 0;
 
   put(subnet: SubnetKey, attrs: LeaseAttrs, expiresAt: number | null = Date.now() + 86_400_000): Lease {
-    const lease: Lease = { subnet, attrs, expiresAt, version: String(++this.generation) };
+    const lease: Lease = { key: key(subnet), subnet, attrs, expiresAt, version: String(++this.generation) };
     this.leases.set(key(subnet), lease);
     return lease;
   }

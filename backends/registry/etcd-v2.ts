@@ -53,6 +53,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
   const subnetsDir = `${options.prefix}/subnets`;
   const configKey = `${options.prefix}/config`;
   const keyOf = (subnet: SubnetKey) => `${subnetsDir}/${formatSubnetKey(subnet)}`;
+  const keyOfLease = (lease: Lease) => `${subnetsDir}/${lease.key}`;
   // The endpoint that answered last is asked first next time.
   let preferred = 0;
   let closed = false;
@@ -127,7 +128,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
   const ok = (answer: V2Answer) => answer.status >= 200 && answer.status < 300 && answer.node !== undefined;
   const expiryOf = (node: V2Node): number | null => node.expiration ? Date.parse(node.expiration) : null;
   const leaseFrom = (subnet: SubnetKey, attrs: LeaseAttrs, node: V2Node): Lease =>
-    ({ subnet, attrs, expiresAt: expiryOf(node), version: String(node.modifiedIndex) });
+    ({ key: node.key.slice(node.key.lastIndexOf("/") + 1), subnet, attrs, expiresAt: expiryOf(node), version: String(node.modifiedIndex) });
 
   function parseVersion(lease: Lease): number {
     if (!/^\d+$/.test(lease.version)) throw new SubleaseError("failure", `lease version "${lease.version}" was not made by the etcd v2 registry`);
@@ -189,7 +190,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
     async updateLease(current, attrs, ttlSeconds) {
       const action = `updating ${formatSubnetKey(current.subnet)}`;
       // Without ttl the v2 API makes the key permanent: that is how a reservation stays one.
-      const answer = await request(action, "PUT", keyOf(current.subnet),
+      const answer = await request(action, "PUT", keyOfLease(current),
         { prevIndex: parseVersion(current), ttl: ttlSeconds > 0 ? ttlSeconds : undefined }, encodeLeaseAttrs(attrs));
       if (answer.errorCode === COMPARE_FAILED || answer.errorCode === KEY_NOT_FOUND) return undefined;
       if (!ok(answer)) fail(action, answer);
@@ -198,7 +199,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
 
     async leaseExpiry(lease) {
       const action = `reading the TTL of ${formatSubnetKey(lease.subnet)}`;
-      const answer = await request(action, "GET", keyOf(lease.subnet), { quorum: true });
+      const answer = await request(action, "GET", keyOfLease(lease), { quorum: true });
       if (answer.errorCode === KEY_NOT_FOUND) return undefined;
       if (!ok(answer)) fail(action, answer);
       // A key created after we read it is someone else's lease at the same subnet.
@@ -208,7 +209,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
 
     async deleteLease(current) {
       const action = `deleting ${formatSubnetKey(current.subnet)}`;
-      const answer = await request(action, "DELETE", keyOf(current.subnet), { prevIndex: parseVersion(current) });
+      const answer = await request(action, "DELETE", keyOfLease(current), { prevIndex: parseVersion(current) });
       if (answer.errorCode === COMPARE_FAILED || answer.errorCode === KEY_NOT_FOUND) return false;
       if (!ok(answer)) fail(action, answer);
       return true;

@@ -136,6 +136,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   const configKey = Buffer.from(`${options.prefix}/config`);
   const subnetsPrefix = `${options.prefix}/subnets/`;
   const keyOf = (subnet: SubnetKey) => Buffer.from(subnetsPrefix + formatSubnetKey(subnet));
+  const keyOfLease = (lease: Lease) => Buffer.from(subnetsPrefix + lease.key);
   let closed = false;
 
   /** Runs one registry call under one deadline shared by all its round trips. */
@@ -230,8 +231,8 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
     return { response, current: response.succeeded ? undefined : response.responses[0]?.response_range?.kvs[0] };
   }
 
-  const leaseAt = (subnet: SubnetKey, attrs: LeaseAttrs, modRevision: string, leaseId: string, expiresAt: number | null | undefined): Lease =>
-    ({ subnet, attrs, expiresAt, version: versionOf(modRevision, leaseId) });
+  const leaseAt = (key: string, subnet: SubnetKey, attrs: LeaseAttrs, modRevision: string, leaseId: string, expiresAt: number | null | undefined): Lease =>
+    ({ key, subnet, attrs, expiresAt, version: versionOf(modRevision, leaseId) });
 
   /** A failed put was ours after all when the key carries the fresh etcd lease we just granted. */
   const wroteIt = (current: IKeyValue | undefined, freshLease: string, value: string) =>
@@ -266,7 +267,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
           continue;
         }
         // The listing names each key's etcd lease but not its TTL; leaseExpiry asks for one.
-        found.push(leaseAt(subnet, attrs, entry.mod_revision, entry.lease, entry.lease === NO_LEASE ? null : undefined));
+        found.push(leaseAt(key.slice(subnetsPrefix.length), subnet, attrs, entry.mod_revision, entry.lease, entry.lease === NO_LEASE ? null : undefined));
       }
       return { leases: found };
     }),
@@ -284,8 +285,8 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
         await revokeQuietly(leaseId);
         throw error;
       }
-      if (outcome.response.succeeded) return leaseAt(subnet, attrs, outcome.response.header.revision, leaseId, expiresAt);
-      if (wroteIt(outcome.current, leaseId, value)) return leaseAt(subnet, attrs, outcome.current!.mod_revision, leaseId, expiresAt);
+      if (outcome.response.succeeded) return leaseAt(formatSubnetKey(subnet), subnet, attrs, outcome.response.header.revision, leaseId, expiresAt);
+      if (wroteIt(outcome.current, leaseId, value)) return leaseAt(formatSubnetKey(subnet), subnet, attrs, outcome.current!.mod_revision, leaseId, expiresAt);
       // Lost the race: the lease granted for it must not outlive the attempt.
       await revoke(leaseId, callOptions);
       return undefined;
@@ -293,7 +294,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
 
     updateLease: (current, attrs, ttlSeconds) => call(`updating ${formatSubnetKey(current.subnet)}`, async (callOptions) => {
       const { modRevision, leaseId: oldLease } = parseVersion(current.version);
-      const key = keyOf(current.subnet);
+      const key = keyOfLease(current);
       const value = encodeLeaseAttrs(attrs);
 
       if (ttlSeconds > 0 && oldLease !== NO_LEASE) {
@@ -313,7 +314,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
           }
           if (!outcome.response.succeeded) return undefined;
           if (!(await keepAliveOnce(oldLease, callOptions))) return undefined;
-          return leaseAt(current.subnet, attrs, outcome.response.header.revision, oldLease, sentAt + ttlSeconds * 1000);
+          return leaseAt(current.key, current.subnet, attrs, outcome.response.header.revision, oldLease, sentAt + ttlSeconds * 1000);
         }
       }
 
@@ -336,12 +337,12 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
         return undefined;
       }
       await revokeQuietly(oldLease, callOptions);
-      return leaseAt(current.subnet, attrs, revision, newLease, ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null);
+      return leaseAt(current.key, current.subnet, attrs, revision, newLease, ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null);
     }),
 
     leaseExpiry: (lease) => call(`reading the TTL of ${formatSubnetKey(lease.subnet)}`, async (callOptions) => {
       const { leaseId } = parseVersion(lease.version);
-      const key = keyOf(lease.subnet);
+      const key = keyOfLease(lease);
       if (leaseId === NO_LEASE) {
         const [entry] = (await kv.range({ key }, callOptions)).kvs;
         return entry && entry.lease === NO_LEASE ? null : undefined;
@@ -357,7 +358,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
 
     deleteLease: (current) => call(`deleting ${formatSubnetKey(current.subnet)}`, async (callOptions) => {
       const { modRevision, leaseId } = parseVersion(current.version);
-      const key = keyOf(current.subnet);
+      const key = keyOfLease(current);
       const response = await kv.txn({
         compare: [{ key, target: "Mod", result: "Equal", mod_revision: modRevision }],
         success: [{ request_delete_range: { key } }],

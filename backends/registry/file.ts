@@ -140,7 +140,7 @@ class FileRegistry implements Registry {
     }
     const expiresAt = stored.expires === null ? null : Date.parse(stored.expires);
     if (expiresAt !== null && !(expiresAt > now)) return undefined;
-    return { subnet, attrs, expiresAt, version: String(stored.revision) };
+    return { key, subnet, attrs, expiresAt, version: String(stored.revision) };
   }
 
   async getNetworkConfig(): Promise<string | undefined> {
@@ -189,7 +189,7 @@ class FileRegistry implements Registry {
   }
 
   async updateLease(current: Lease, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
-    const key = formatSubnetKey(current.subnet);
+    const key = current.key;
     return this.locked((file) => {
       const now = Date.now();
       const existing = file.leases[key];
@@ -203,7 +203,7 @@ class FileRegistry implements Registry {
   }
 
   async leaseExpiry(lease: Lease): Promise<number | null | undefined> {
-    const key = formatSubnetKey(lease.subnet);
+    const key = lease.key;
     return this.locked((file) => {
       const existing = file.leases[key];
       const live = existing && this.toLease(key, existing, Date.now());
@@ -212,7 +212,7 @@ class FileRegistry implements Registry {
   }
 
   async deleteLease(current: Lease): Promise<boolean> {
-    const key = formatSubnetKey(current.subnet);
+    const key = current.key;
     return this.locked((file) => {
       const existing = file.leases[key];
       if (!existing || String(existing.revision) !== current.version) return { result: false, write: false };

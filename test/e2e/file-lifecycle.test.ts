@@ -94,6 +94,17 @@ describe("acquire on the file registry", () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^FLANNEL_NETWORK=10\.5\.0\.0\/16\nFLANNEL_SUBNET=10\.5\.\d+\.1\/24\nFLANNEL_IPV6_NETWORK=fc00::\/48\nFLANNEL_IPV6_SUBNET=fc00:0:0:[0-9a-f]+::1\/64\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n$/);
   });
+  test("a hand-written lease key not in canonical form is reused under its own name", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    const path = join(dir, "state/registry.json");
+    const stored = JSON.parse(readFileSync(path, "utf8"));
+    stored.leases["10.5.40.7-24"] = { value: { PublicIP: "192.0.2.40", PublicIPv6: null }, expires: null, revision: 1 };
+    writeFileSync(path, JSON.stringify(stored));
+    const { code, stdout } = await runSublease(["acquire", ...registry, ...host("192.0.2.40"), "--output", "json"]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ subnet: "10.5.40.0/24", outcome: "reused", reservation: true });
+    expect(Object.keys(JSON.parse(readFileSync(path, "utf8")).leases)).toEqual(["10.5.40.7-24"]);
+  });
 });
 
 describe("renew and release", () => {

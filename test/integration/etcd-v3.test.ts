@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SubleaseError } from "../../src/errors.ts";
+import { parseConfigText } from "../../src/config.ts";
 import { parsePrefix } from "../../src/ip.ts";
+import { LeaseManager } from "../../src/manager.ts";
 import { formatSubnetKey, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import { silentLogger, type Logger } from "../../src/log.ts";
 import { openRegistry, type Registry, type RegistryOptions } from "../../src/registry.ts";
@@ -254,6 +256,22 @@ describe("etcd v3 registry", () => {
     const renewed = (await registry.updateLease(flannels, flannels.attrs, 86400))!;
     expect(BigInt(leaseIdOf(renewed.version))).toBe(BigInt(`0x${granted}`));
     expect(etcd.etcdctl(["get", `${prefix}/subnets/10.5.34.0-24`, "--print-value-only"]).trim()).toBe(value);
+  });
+
+  test("a hand-written key that is not in canonical form is reused and released under its own name", async () => {
+    const prefix = freshPrefix();
+    const handWritten = `${prefix}/subnets/10.5.40.7-24`;
+    const granted = /lease ([0-9a-f]+) granted/.exec(etcd.etcdctl(["lease", "grant", "600"]))![1]!;
+    etcd.etcdctl(["put", handWritten, '{"PublicIP":"192.0.2.40","PublicIPv6":null}', `--lease=${granted}`]);
+    const registry = await open({ prefix });
+    const net = await parseConfigText('{"Network":"10.5.0.0/16"}');
+    const manager = new LeaseManager(registry, silentLogger);
+    const { lease, outcome } = await manager.acquire({ config: net, attrs: host(40), ttlSeconds: 600 });
+    expect(outcome).toBe("reused");
+    expect(formatSubnetKey(lease.subnet)).toBe("10.5.40.0-24");
+    expect(etcd.etcdctl(["get", "--prefix", `${prefix}/subnets/`, "--keys-only"]).trim()).toBe(handWritten);
+    expect(await manager.release({ config: net, attrs: host(40) })).toBeDefined();
+    expect(etcd.etcdctl(["get", "--prefix", `${prefix}/subnets/`, "--keys-only"]).trim()).toBe("");
   });
 
   test("keys under subnets/ that are not leases are skipped with a warning", async () => {
