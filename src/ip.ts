@@ -65,10 +65,15 @@ export function formatAddress(family: Family, value: bigint): string {
     : ipaddr.fromByteArray(bigintToBytes(value, 16)).toString();
 }
 
+// Masks are computed once per family and length: listing leases masks tens of thousands of keys.
+const MASKS: Record<Family, bigint[]> = { 4: [], 6: [] };
+
 export function mask(family: Family, length: number): bigint {
+  const cached = MASKS[family][length];
+  if (cached !== undefined) return cached;
   const bits = BigInt(addressBits(family));
   const all = (1n << bits) - 1n;
-  return (all << (bits - BigInt(length))) & all;
+  return (MASKS[family][length] = (all << (bits - BigInt(length))) & all);
 }
 
 export function makePrefix(family: Family, address: bigint, length: number): Prefix {

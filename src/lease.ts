@@ -38,43 +38,33 @@ export interface Lease {
   readonly version: string;
 }
 
-// flanneld's own pattern: an IPv4 part always, an IPv6 part only for dual stack / IPv6.
-const SUBNET_KEY = /^(\d+\.\d+\.\d+\.\d+)-(\d+)(?:&([a-f\d:]+)-(\d+))?$/;
-
 /** "10.5.34.0-24", "10.5.34.0-24&fc00:0:0:1::-64", IPv6 only: "0.0.0.0-0&fc00::-64". */
 export function formatSubnetKey(subnet: SubnetKey): string {
   const v4 = subnet.ipv4 ? formatPrefix(subnet.ipv4, "-") : "0.0.0.0-0";
   return subnet.ipv6 ? `${v4}&${formatPrefix(subnet.ipv6, "-")}` : v4;
 }
 
-/**
- * A dotted quad as Go's net.ParseIP reads it (no leading zeros), without going through
- * ipaddr.js: listing tens of thousands of leases parses this many times.
- */
-function parseDottedQuad(text: string): bigint | undefined {
-  const octets = text.split(".");
-  let value = 0;
-  for (const octet of octets) {
-    if (octet.length > 1 && octet[0] === "0") return undefined;
-    const n = Number(octet);
-    if (n > 255) return undefined;
-    value = value * 256 + n;
-  }
-  return BigInt(value);
+// flanneld's pattern, with the dotted quad's octets captured so no second parse is needed.
+const SUBNET_KEY_OCTETS = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})-(\d+)(?:&([a-f\d:]+)-(\d+))?$/;
+
+/** An octet as Go's net.ParseIP reads it: at most 255, no leading zeros. */
+function octet(text: string): number {
+  return text.length > 1 && text[0] === "0" ? 256 : Number(text);
 }
 
 /** Parses a key's last path segment; undefined for anything flanneld would not accept. */
 export function parseSubnetKey(text: string): SubnetKey | undefined {
-  const parts = SUBNET_KEY.exec(text);
+  const parts = SUBNET_KEY_OCTETS.exec(text);
   if (!parts) return undefined;
-  const v4 = parseDottedQuad(parts[1]!);
-  const v4Length = Number(parts[2]);
-  if (v4 === undefined || v4Length > 32) return undefined;
+  const [a, b, c, d] = [octet(parts[1]!), octet(parts[2]!), octet(parts[3]!), octet(parts[4]!)];
+  const v4Length = Number(parts[5]);
+  if (a > 255 || b > 255 || c > 255 || d > 255 || v4Length > 32) return undefined;
+  const v4 = ((a * 256 + b) * 256 + c) * 256 + d;
   const subnet: { ipv4?: Prefix; ipv6?: Prefix } = {};
-  if (!(v4 === 0n && v4Length === 0)) subnet.ipv4 = makePrefix(4, v4, v4Length);
-  if (parts[3] !== undefined) {
-    const v6 = parseAddress(parts[3], 6);
-    const v6Length = Number(parts[4]);
+  if (!(v4 === 0 && v4Length === 0)) subnet.ipv4 = makePrefix(4, BigInt(v4), v4Length);
+  if (parts[6] !== undefined) {
+    const v6 = parseAddress(parts[6], 6);
+    const v6Length = Number(parts[7]);
     if (!v6 || v6Length > 128) return undefined;
     subnet.ipv6 = makePrefix(6, v6.value, v6Length);
   }
