@@ -103,32 +103,32 @@ describe("resolvePublicAddresses", () => {
   });
 
   test("explicit --public-ip / --public-ipv6 are used as given", () => {
-    expect(resolvePublicAddresses({ publicIP: "192.0.2.7" }, { ipv4: true, ipv6: false }))
+    expect(resolvePublicAddresses({ publicIP: "192.0.2.7" }, { ipv4: true, ipv6: false }, networkInterfaces()))
       .toEqual({ publicIP: "192.0.2.7", publicIPv6: undefined, iface: undefined });
-    expect(resolvePublicAddresses({ publicIP: "192.0.2.7", publicIPv6: "2001:db8::7" }, { ipv4: true, ipv6: true }))
+    expect(resolvePublicAddresses({ publicIP: "192.0.2.7", publicIPv6: "2001:db8::7" }, { ipv4: true, ipv6: true }, networkInterfaces()))
       .toEqual({ publicIP: "192.0.2.7", publicIPv6: "2001:db8::7", iface: undefined });
-    expect(resolvePublicAddresses({ publicIPv6: "2001:db8::7" }, { ipv4: false, ipv6: true }).publicIPv6).toBe("2001:db8::7");
+    expect(resolvePublicAddresses({ publicIPv6: "2001:db8::7" }, { ipv4: false, ipv6: true }, networkInterfaces()).publicIPv6).toBe("2001:db8::7");
   });
 
   test("--iface may be an IP address, as in flanneld", () => {
-    expect(resolvePublicAddresses({ iface: notHere }, { ipv4: true, ipv6: false }))
+    expect(resolvePublicAddresses({ iface: notHere }, { ipv4: true, ipv6: false }, networkInterfaces()))
       .toEqual({ publicIP: notHere, publicIPv6: undefined, iface: undefined });
-    expect(resolvePublicAddresses({ iface: notHere6 }, { ipv4: false, ipv6: true }))
+    expect(resolvePublicAddresses({ iface: notHere6 }, { ipv4: false, ipv6: true }, networkInterfaces()))
       .toEqual({ publicIP: undefined, publicIPv6: notHere6, iface: undefined });
   });
 
   test("--public-ip wins over an address given as --iface", () => {
-    expect(resolvePublicAddresses({ iface: notHere, publicIP: "192.0.2.7" }, { ipv4: true, ipv6: false }).publicIP).toBe("192.0.2.7");
+    expect(resolvePublicAddresses({ iface: notHere, publicIP: "192.0.2.7" }, { ipv4: true, ipv6: false }, networkInterfaces()).publicIP).toBe("192.0.2.7");
   });
 
   const loopback = all.find(([, list]) => list?.some((a) => a.address === "127.0.0.1"))?.[0];
   test.if(loopback !== undefined)("--iface given as an address of this host names that interface", () => {
-    expect(resolvePublicAddresses({ iface: "127.0.0.1" }, { ipv4: true, ipv6: false }))
+    expect(resolvePublicAddresses({ iface: "127.0.0.1" }, { ipv4: true, ipv6: false }, networkInterfaces()))
       .toEqual({ publicIP: "127.0.0.1", publicIPv6: undefined, iface: loopback });
   });
 
   test.if(loopback !== undefined)("an interface with only loopback addresses has no public address", () => {
-    const error = usage(() => resolvePublicAddresses({ iface: loopback }, { ipv4: true, ipv6: false }));
+    const error = usage(() => resolvePublicAddresses({ iface: loopback }, { ipv4: true, ipv6: false }, networkInterfaces()));
     expect(error.message).toContain(`interface ${loopback}`);
     expect(error.message).toContain("--public-ip");
   });
@@ -137,17 +137,17 @@ describe("resolvePublicAddresses", () => {
   test.if(external !== undefined)("--iface naming an interface: its first external IPv4 address", () => {
     const [name, list] = external!;
     const expected = list!.find((a) => a.family === "IPv4" && !a.internal)!.address;
-    expect(resolvePublicAddresses({ iface: name }, { ipv4: true, ipv6: false })).toEqual({ publicIP: expected, publicIPv6: undefined, iface: name });
+    expect(resolvePublicAddresses({ iface: name }, { ipv4: true, ipv6: false }, networkInterfaces())).toEqual({ publicIP: expected, publicIPv6: undefined, iface: name });
   });
 
   test("an --iface that is neither an interface nor an address is a usage error", () => {
-    const error = usage(() => resolvePublicAddresses({ iface: "sublease-no-such-if0" }, { ipv4: true, ipv6: false }));
+    const error = usage(() => resolvePublicAddresses({ iface: "sublease-no-such-if0" }, { ipv4: true, ipv6: false }, networkInterfaces()));
     expect(error.message).toContain("sublease-no-such-if0");
   });
 
   test("malformed address flags are refused before anything else", () => {
-    usage(() => resolvePublicAddresses({ publicIP: "10.1" }, { ipv4: true, ipv6: false }));
-    usage(() => resolvePublicAddresses({ publicIP: "192.0.2.7", publicIPv6: "fe80::1%eth0" }, { ipv4: true, ipv6: true }));
-    usage(() => resolvePublicAddresses({ publicIP: "010.0.0.1", iface: "sublease-no-such-if0" }, { ipv4: true, ipv6: false }));
+    usage(() => resolvePublicAddresses({ publicIP: "10.1" }, { ipv4: true, ipv6: false }, networkInterfaces()));
+    usage(() => resolvePublicAddresses({ publicIP: "192.0.2.7", publicIPv6: "fe80::1%eth0" }, { ipv4: true, ipv6: true }, networkInterfaces()));
+    usage(() => resolvePublicAddresses({ publicIP: "010.0.0.1", iface: "sublease-no-such-if0" }, { ipv4: true, ipv6: false }, networkInterfaces()));
   });
 });

@@ -3,7 +3,7 @@
  * `--iface`, else of the default route's interface) and that interface's MTU.
  */
 import { readFileSync } from "node:fs";
-import { networkInterfaces } from "node:os";
+import type { NetworkInterfaceInfo } from "node:os";
 import { SubleaseError, usageError } from "./errors.ts";
 import { parseAddress } from "./ip.ts";
 
@@ -25,8 +25,11 @@ export function defaultRouteInterface(routeTable = "/proc/net/route"): string | 
   return best?.iface;
 }
 
-function interfaceAddress(iface: string, family: 4 | 6): string | undefined {
-  const addresses = networkInterfaces()[iface];
+/** The table of os.networkInterfaces(), passed in so node:os loads only in commands that need it. */
+export type InterfaceTable = NodeJS.Dict<NetworkInterfaceInfo[]>;
+
+function interfaceAddress(interfaces: InterfaceTable, iface: string, family: 4 | 6): string | undefined {
+  const addresses = interfaces[iface];
   if (!addresses) return undefined;
   const wanted = family === 4 ? "IPv4" : "IPv6";
   return addresses.find((address) => String(address.family) === wanted && !address.internal &&
@@ -51,7 +54,11 @@ export function checkHostFlags(input: { publicIP?: string; publicIPv6?: string }
 }
 
 /** Resolves --public-ip / --public-ipv6 / --iface the way flanneld does. */
-export function resolvePublicAddresses(input: { publicIP?: string; publicIPv6?: string; iface?: string }, want: { ipv4: boolean; ipv6: boolean }): PublicAddresses {
+export function resolvePublicAddresses(
+  input: { publicIP?: string; publicIPv6?: string; iface?: string },
+  want: { ipv4: boolean; ipv6: boolean },
+  interfaces: InterfaceTable,
+): PublicAddresses {
   checkHostFlags(input);
   let iface = input.iface;
   let publicIP = input.publicIP;
@@ -61,20 +68,20 @@ export function resolvePublicAddresses(input: { publicIP?: string; publicIPv6?: 
     const family = parseAddress(iface)!.family;
     if (family === 4) publicIP ??= iface;
     else publicIPv6 ??= iface;
-    iface = Object.entries(networkInterfaces()).find(([, list]) => list?.some((a) => a.address === input.iface))?.[0];
-  } else if (iface && !networkInterfaces()[iface]) {
+    iface = Object.entries(interfaces).find(([, list]) => list?.some((a) => a.address === input.iface))?.[0];
+  } else if (iface && !interfaces[iface]) {
     throw usageError(`--iface "${iface}" is neither an interface of this host nor an IP address`);
   }
   iface ??= (want.ipv4 && !publicIP) || (want.ipv6 && !publicIPv6) ? defaultRouteInterface() : undefined;
   if (want.ipv4 && !publicIP) {
-    publicIP = iface ? interfaceAddress(iface, 4) : undefined;
+    publicIP = iface ? interfaceAddress(interfaces, iface, 4) : undefined;
     if (!publicIP) {
       throw new SubleaseError("usage",
         `cannot tell this host's public IPv4 address${iface ? ` (interface ${iface} has none)` : " (no default route)"}: pass --public-ip or --iface`);
     }
   }
   if (want.ipv6 && !publicIPv6) {
-    publicIPv6 = iface ? interfaceAddress(iface, 6) : undefined;
+    publicIPv6 = iface ? interfaceAddress(interfaces, iface, 6) : undefined;
     if (!publicIPv6) {
       throw new SubleaseError("usage",
         `cannot tell this host's public IPv6 address${iface ? ` (interface ${iface} has no global IPv6 address)` : ""}: pass --public-ipv6`);

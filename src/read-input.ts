@@ -1,12 +1,12 @@
 /** Reads a small text input (a config, a subnet.env) from a file or stdin, with a size cap. */
-import { readFile, stat } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
 import { SubleaseError, type ErrorKind } from "./errors.ts";
 
 export async function readSmallText(path: string, limit: number, kind: ErrorKind = "usage"): Promise<string> {
   if (path === "-") return readStdin(limit);
   let size: number;
   try {
-    const info = await stat(path);
+    const info = statSync(path);
     if (info.isDirectory()) throw new SubleaseError(kind, `cannot read ${path}: it is a directory, not a file`);
     size = info.size;
   } catch (error) {
@@ -15,7 +15,7 @@ export async function readSmallText(path: string, limit: number, kind: ErrorKind
   }
   if (size > limit) throw new SubleaseError(kind, `${path} is ${size} bytes, more than the ${limit} allowed`);
   try {
-    return await readFile(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch (error) {
     throw new SubleaseError(kind, `cannot read ${path}: ${describeFsError(error)}`);
   }

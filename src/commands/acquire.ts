@@ -37,7 +37,7 @@ async function previousFrom(path: string, log: Logger) {
 export async function acquireCommand(flags: AcquireFlags, choice: RegistryChoice, log: Logger): Promise<AcquireReport> {
   return withRegistry(choice, log, async (registry) => {
     const config = await loadNetworkConfig(registry, choice, log);
-    const { attrs, mtu } = hostLease(config, flags);
+    const { attrs, mtu } = await hostLease(config, flags);
     const previous = await previousFrom(flags.subnetFile, log);
     const manager = new LeaseManager(registry, log);
     const { lease, outcome, lostRaces } = await manager.acquire({ config, attrs, ttlSeconds: flags.ttlSeconds, previous });

@@ -12,9 +12,10 @@ export interface HostFlags {
   vtepMac?: string;
 }
 
-export function hostLease(config: NetworkConfig, flags: HostFlags): { attrs: LeaseAttrs; mtu: number } {
+export async function hostLease(config: NetworkConfig, flags: HostFlags): Promise<{ attrs: LeaseAttrs; mtu: number }> {
   const families = { ipv4: !!config.ipv4, ipv6: !!config.ipv6 };
-  const addresses = resolvePublicAddresses(flags, families);
+  const { networkInterfaces } = await import("node:os");
+  const addresses = resolvePublicAddresses(flags, families, networkInterfaces());
   const plugin = findBackend(config.backendType);
   // flanneld writes 0.0.0.0 as PublicIP on IPv6-only hosts (its IP4 type's zero value).
   const publicIP = addresses.publicIP ?? "0.0.0.0";

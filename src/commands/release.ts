@@ -23,7 +23,7 @@ export interface ReleaseReport {
 export async function releaseCommand(flags: ReleaseFlags, choice: RegistryChoice, log: Logger): Promise<ReleaseReport> {
   return withRegistry(choice, log, async (registry) => {
     const config = await loadNetworkConfig(registry, choice, log);
-    const { attrs } = hostLease(config, flags);
+    const { attrs } = await hostLease(config, flags);
     const subnet = previousSubnet(await readSubnetEnv(flags.subnetFile).catch(() => undefined));
     const lease = await new LeaseManager(registry, log).release({ config, attrs, subnet });
     let subnetFileRemoved = false;

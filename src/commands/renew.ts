@@ -23,7 +23,7 @@ export interface RenewReport extends LeaseView {
 export async function renewCommand(flags: RenewFlags, choice: RegistryChoice, log: Logger): Promise<RenewReport> {
   return withRegistry(choice, log, async (registry) => {
     const config = await loadNetworkConfig(registry, choice, log);
-    const { attrs } = hostLease(config, flags);
+    const { attrs } = await hostLease(config, flags);
     // The subnet.env names which lease is ours; without it, the lease of our public IP.
     const subnet = previousSubnet(await readSubnetEnv(flags.subnetFile).catch(() => undefined));
     const manager = new LeaseManager(registry, log);

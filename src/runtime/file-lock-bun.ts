@@ -1,5 +1,4 @@
 /** flock(2) for Bun through bun:ffi: non-blocking tries with backoff, so a timeout can fire. */
-import { dlopen, FFIType } from "bun:ffi";
 import { closeSync, openSync } from "node:fs";
 import { SubleaseError } from "../errors.ts";
 import { describeFsError } from "../read-input.ts";
@@ -14,8 +13,11 @@ const LIBC_NAMES = ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.
 
 let flock: ((fd: number, operation: number) => number) | undefined;
 
-function loadFlock(): (fd: number, operation: number) => number {
+// bun:ffi is imported here, not at the top: Bun hoists static built-in imports into the
+// binary's entry, and only commands that touch the file registry need it.
+async function loadFlock(): Promise<(fd: number, operation: number) => number> {
   if (flock) return flock;
+  const { dlopen, FFIType } = await import("bun:ffi");
   for (const name of LIBC_NAMES) {
     try {
       const lib = dlopen(name, { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
@@ -32,7 +34,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export const bunFileLocker: FileLocker = {
   async lock(path, timeoutMs) {
-    const tryLock = loadFlock();
+    const tryLock = await loadFlock();
     let fd: number;
     try {
       fd = openSync(path, "a", 0o644);
