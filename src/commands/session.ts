@@ -22,9 +22,11 @@ async function retrying<T>(waitMs: number, log: Logger, attempt: () => Promise<T
       return await attempt();
     } catch (error) {
       const retriable = error instanceof SubleaseError && (error.kind === "unavailable" || error.kind === "notFound");
-      if (!retriable || Date.now() + pause > deadline) throw error;
-      log.info(`${error.message}; retrying for up to ${Math.ceil((deadline - Date.now()) / 1000)} s more`);
-      await sleep(pause);
+      const remaining = deadline - Date.now();
+      if (!retriable || remaining <= 0) throw error;
+      log.info(`${error.message}; retrying for up to ${Math.ceil(remaining / 1000)} s more`);
+      // The last pause is cut short so the final try lands on the deadline, not before it.
+      await sleep(Math.min(pause, remaining));
       pause = Math.min(pause * 2, 5000);
     }
   }

@@ -153,6 +153,25 @@ describe("errors a user meets", () => {
     expect(existsSync(subnetFile())).toBe(false);
   });
 
+  test("--wait keeps retrying until the config appears, for hosts that boot first", async () => {
+    const waiting = runSublease(["acquire", ...registry, ...host("192.0.2.10"), "--wait", "10s", "--output", "json"]);
+    await Bun.sleep(700);
+    expect(existsSync(subnetFile())).toBe(false);
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    const { code, stdout, stderr } = await waiting;
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ outcome: "allocated", publicIP: "192.0.2.10" });
+  });
+
+  test("--wait gives up after its duration with the same exit code", async () => {
+    const started = Date.now();
+    const { code, stderr } = await runSublease(["acquire", ...registry, ...host("192.0.2.10"), "--wait", "1s"]);
+    expect(code).toBe(4);
+    expect(stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
   test("out of subnets: exit 5, nothing written", async () => {
     await putConfig('{"Network":"10.5.0.0/28","SubnetLen":30}');
     for (const n of [1, 2, 3]) expect((await runSublease(["acquire", ...registry, ...host(`192.0.2.${n}`, join(dir, `${n}.env`))])).code).toBe(0);
