@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeTempDir, REPO_ROOT } from "../helpers/binary.ts";
+import { makeTempDir, REPO_ROOT, collectOutput } from "../helpers/binary.ts";
 import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 
 const NAME = `sublease-linux-${process.arch === "arm64" ? "arm64" : "x64"}`;
@@ -49,8 +49,7 @@ async function run(args: string[], stdin?: string) {
     stdout: "pipe",
     stderr: "pipe",
   });
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-  return { code, stdout, stderr };
+  return collectOutput(child);
 }
 
 const host = (ip: string, subnetFile: string) => ["--public-ip", ip, "--subnet-file", join(state, subnetFile), "--iface-mtu", "1500"];

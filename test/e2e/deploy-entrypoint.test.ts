@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
-import { cleanEnv, isolatedSublease, makeTempDir, REPO_ROOT, runSublease } from "../helpers/binary.ts";
+import { cleanEnv, isolatedSublease, makeTempDir, REPO_ROOT, runSublease, collectOutput } from "../helpers/binary.ts";
 import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 
 const ENTRYPOINT = join(REPO_ROOT, "examples/entrypoint.sh");
@@ -38,12 +38,7 @@ async function entrypoint(args: string[], env: Record<string, string>, cwd: stri
     stdout: "pipe",
     stderr: "pipe",
   });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { code, stdout, stderr, pid: child.pid };
+  return { ...(await collectOutput(child)), pid: child.pid };
 }
 
 /** A loopback port nothing listens on: the kernel's pick, released at once. */

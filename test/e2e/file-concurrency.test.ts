@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanEnv, isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
+import { cleanEnv, collectOutput, isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
 
 interface StoredRegistry {
   format: string;
@@ -34,11 +34,7 @@ describe("file registry under contention", () => {
   test("50 processes acquiring at once get 50 distinct subnets", async () => {
     const { dir, registryFile } = await setup("10.5.0.0/16");
     const children = Array.from({ length: 50 }, (_, i) => spawnAcquire(dir, registryFile, i + 1));
-    const results = await Promise.all(children.map(async (child) => ({
-      code: await child.exited,
-      stdout: await new Response(child.stdout).text(),
-      stderr: await new Response(child.stderr).text(),
-    })));
+    const results = await Promise.all(children.map(collectOutput));
     expect(results.filter((r) => r.code !== 0).map((r) => r.stderr)).toEqual([]);
     const subnets = results.map((r) => JSON.parse(r.stdout).subnet);
     expect(new Set(subnets).size).toBe(50);

@@ -54,6 +54,11 @@ export async function runSublease(args: string[], options: RunOptions = {}): Pro
     stdout: "pipe",
     stderr: "pipe",
   });
+  return collectOutput(child);
+}
+
+/** Waits for a spawned process and reads both of its streams to the end. */
+export async function collectOutput(child: { stdout: ReadableStream<Uint8Array>; stderr: ReadableStream<Uint8Array>; exited: Promise<number> }): Promise<RunResult> {
   const [stdout, stderr, code] = await Promise.all([
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),
