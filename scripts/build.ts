@@ -13,6 +13,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { embedEtcd3Protos } from "./build/embed-etcd3-protos.ts";
+import { trimGrpcStartup } from "./build/trim-grpc.ts";
 
 const { values } = parseArgs({
   options: { target: { type: "string" }, outfile: { type: "string" } },
@@ -44,7 +45,7 @@ const result = await Bun.build({
     SUBLEASE_VERSION: JSON.stringify(version),
     SUBLEASE_COMMIT: JSON.stringify(commit),
   },
-  plugins: [embedEtcd3Protos],
+  plugins: [embedEtcd3Protos, trimGrpcStartup],
   throw: false,
 });
 if (!result.success) {

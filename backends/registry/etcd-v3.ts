@@ -15,6 +15,7 @@ import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, ty
 import type { LeaseListing, Registry, RegistryOptions } from "../../src/registry.ts";
 import { etcdConnection, retryPause, sleep, type EtcdConnection } from "./etcd-connection.ts";
 import { EtcdDeadlineError, etcdError, type EtcdTarget } from "./etcd-errors.ts";
+import { sharedChannelFactory } from "./etcd-v3-channels.ts";
 import { omitIpServerNames } from "./tls-ip-servername.ts";
 
 /** A keep-alive stream that closed before answering (its member went away). */
@@ -96,7 +97,7 @@ const direct = {
   execute: async <T>(fn: (context: { signal: AbortSignal }) => T) => fn({ signal: new AbortController().signal }),
 };
 
-function clientOptions(options: RegistryOptions, connection: EtcdConnection, retryable: (error: unknown) => boolean): IOptions {
+function clientOptions(options: RegistryOptions, connection: EtcdConnection, retryable: (error: unknown) => boolean, channelFactory: ReturnType<typeof sharedChannelFactory>): IOptions {
   const { endpoints: hosts, tls } = connection;
   // Without --etcd-cafile the system's trusted roots verify the server.
   const credentials = tls && { rootCertificate: tls.ca as Buffer, privateKey: tls.key, certChain: tls.cert };
@@ -115,7 +116,9 @@ function clientOptions(options: RegistryOptions, connection: EtcdConnection, ret
       // A private subchannel per client, so no shared reconnect backoff from an earlier
       // failed dial delays the next attempt.
       "grpc.use_local_subchannel_pool": 1,
-    },
+      // ...and one channel per host for all services (KV, Lease): one connection, not one each.
+      channelFactoryOverride: channelFactory,
+    } as IOptions["grpcOptions"],
   };
 }
 
@@ -124,12 +127,13 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   const hosts = connection.endpoints;
   const target: EtcdTarget = { api: "etcd v3", endpoints: hosts, timeoutMs: options.timeoutMs, username: options.username, prefix: options.prefix };
   // gRPC and the protobuf definitions load only here, when an etcd v3 registry is opened.
-  const { Etcd3, EtcdLeaseInvalidError, GRPCDeadlineExceededError, isRecoverableError } = await import("etcd3");
+  const [{ Etcd3, EtcdLeaseInvalidError, GRPCDeadlineExceededError, isRecoverableError }, { Channel }] =
+    await Promise.all([import("etcd3"), import("@grpc/grpc-js")]);
   // Past the deadline a retry cannot succeed: the budget is shared by all of a call's requests.
   const retryable = (error: unknown) =>
     error instanceof Error && isRecoverableError(error) && !(error instanceof GRPCDeadlineExceededError);
   if (connection.tls) await omitIpServerNames();
-  const client: Etcd3 = new Etcd3(clientOptions(options, connection, retryable));
+  const client: Etcd3 = new Etcd3(clientOptions(options, connection, retryable, sharedChannelFactory(Channel)));
   const kv = client.kv;
   const leases = client.leaseClient;
 

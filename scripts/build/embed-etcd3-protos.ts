@@ -23,6 +23,14 @@ if (etcd3Require.resolve("protobufjs/light") !== createRequire(etcd3Require.reso
   throw new Error("etcd3 and @grpc/proto-loader resolve different copies of protobufjs; the embedded code would not match the runtime");
 }
 
+// backends/registry/etcd-v3-channels.ts builds etcd3's gRPC channels itself (one per host,
+// shared by its service clients) with the grpc-js it imports; grpc-js only accepts
+// credentials made by its own copy, so that must be the copy etcd3 uses.
+const ownGrpc = createRequire(join(process.cwd(), "backends/registry/etcd-v3-channels.ts")).resolve("@grpc/grpc-js");
+if (ownGrpc !== etcd3Require.resolve("@grpc/grpc-js")) {
+  throw new Error(`backends/registry resolves @grpc/grpc-js to ${ownGrpc}, etcd3 to ${etcd3Require.resolve("@grpc/grpc-js")}: the shared channels need etcd3's copy`);
+}
+
 // etcd3's own loadSync call, as shipped in lib/connection-pool.js (etcd3 1.1.x), and its import.
 const LOAD_SYNC_CALL = /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`, (\{[^{}]*\})\)/;
 const PROTO_LOADER_IMPORT = /const proto_loader_1 = require\("@grpc\/proto-loader"\);/;

@@ -344,6 +344,37 @@ describe("etcd v3 registry", () => {
     expect(code).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
   }, 10_000);
+
+  test.skipIf(process.platform !== "linux")("KV and Lease calls share one connection per endpoint", async () => {
+    // In a child process, so only the registry's own sockets are counted: after calls to
+    // both services (KV: Range, Txn; Lease: LeaseGrant, LeaseTimeToLive), its TCP
+    // connections to etcd, found through /proc/self/fd and /proc/net/tcp.
+    const port = Number(new URL(etcd.endpoint).port);
+    const script = `
+      import { readdirSync, readlinkSync, readFileSync } from "node:fs";
+      import { openRegistry } from ${JSON.stringify(`${import.meta.dir}/../../src/registry.ts`)};
+      import { silentLogger } from ${JSON.stringify(`${import.meta.dir}/../../src/log.ts`)};
+      import { parsePrefix } from ${JSON.stringify(`${import.meta.dir}/../../src/ip.ts`)};
+      const registry = await openRegistry("etcd-v3", { prefix: "/one-connection", endpoints: [${JSON.stringify(etcd.endpoint)}], tls: {}, timeoutMs: 5000, registryFile: "", log: silentLogger });
+      await registry.listLeases();
+      const lease = await registry.createLease({ ipv4: parsePrefix("10.5.1.0/24", 4) }, { PublicIP: "192.0.2.1", PublicIPv6: null }, 600);
+      await registry.leaseExpiry(lease);
+      await registry.deleteLease(lease);
+      const inodes = new Set();
+      for (const fd of readdirSync("/proc/self/fd")) {
+        try { const m = /^socket:\\[(\\d+)\\]$/.exec(readlinkSync("/proc/self/fd/" + fd)); if (m) inodes.add(m[1]); } catch {}
+      }
+      const connections = readFileSync("/proc/net/tcp", "utf8").split("\\n").slice(1).map((line) => line.trim().split(/\\s+/))
+        .filter((f) => f.length > 9 && parseInt(f[2].split(":")[1], 16) === ${port} && f[3] === "01" && inodes.has(f[9]));
+      console.log(connections.length);
+      await registry.close();
+    `;
+    const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe("1");
+  }, 10_000);
 });
 
 managerContract("etcd v3", {
