@@ -9,6 +9,8 @@ import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { silentLogger } from "../../src/log.ts";
+import { openRegistry, type Registry, type RegistryOptions } from "../../src/registry.ts";
 
 const ETCD = process.env.SUBLEASE_TEST_ETCD ?? "etcd";
 const ETCDCTL = process.env.SUBLEASE_TEST_ETCDCTL ?? "etcdctl";
@@ -399,4 +401,27 @@ export async function startBlackhole(): Promise<{ endpoint: string; close(): Pro
 export async function deadEndpoint(scheme = "http"): Promise<string> {
   const [port] = await freePorts(1);
   return `${scheme}://${HOST}:${port}`;
+}
+
+/**
+ * Opens registries of one API against a test etcd, each under its own fresh prefix so
+ * tests never see each other's keys; `closeAll` closes every one (etcd3 clients keep the
+ * process alive otherwise).
+ */
+export function registryOpener(api: "etcd-v3" | "etcd-v2", endpoints: () => string[]) {
+  const opened: Registry[] = [];
+  let prefixes = 0;
+  const freshPrefix = () => `/t${++prefixes}/coreos.com/network`;
+  return {
+    freshPrefix,
+    async open(overrides: Partial<RegistryOptions> = {}): Promise<Registry> {
+      const registry = await openRegistry(api, {
+        prefix: freshPrefix(), endpoints: endpoints(), tls: {}, timeoutMs: 5000, registryFile: "", log: silentLogger,
+        ...overrides,
+      });
+      opened.push(registry);
+      return registry;
+    },
+    closeAll: () => Promise.all(opened.map((registry) => registry.close())),
+  };
 }

@@ -6,20 +6,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SubleaseError } from "../../src/errors.ts";
 import { parsePrefix } from "../../src/ip.ts";
-import { silentLogger } from "../../src/log.ts";
-import { openRegistry, type Registry, type RegistryOptions } from "../../src/registry.ts";
-import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import type { Registry } from "../../src/registry.ts";
+import { registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 
 let cluster: EtcdCluster;
-const opened: Registry[] = [];
-let prefixes = 0;
+const openers = { "etcd-v3": registryOpener("etcd-v3", () => cluster.endpoints), "etcd-v2": registryOpener("etcd-v2", () => cluster.endpoints) };
 
 beforeAll(async () => {
   cluster = await startEtcd({ members: 3 });
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(opened.map((registry) => registry.close()));
+  await Promise.all(Object.values(openers).map((opener) => opener.closeAll()));
   await cluster?.stop();
 });
 
@@ -38,19 +36,7 @@ const host = (n: number) => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: null });
 
 for (const name of ["etcd-v3", "etcd-v2"] as const) {
   describe(`${name} against a three-member cluster`, () => {
-    async function open(overrides: Partial<RegistryOptions> = {}): Promise<Registry> {
-      const registry = await openRegistry(name, {
-        prefix: `/t${++prefixes}/coreos.com/network`,
-        endpoints: cluster.endpoints,
-        tls: {},
-        timeoutMs: 5000,
-        registryFile: "",
-        log: silentLogger,
-        ...overrides,
-      });
-      opened.push(registry);
-      return registry;
-    }
+    const { open } = openers[name];
 
     /** Creates, renews, lists and deletes leases n..n+count-1 through `registry`. */
     async function exercise(registry: Registry, first: number, count: number): Promise<void> {

@@ -10,38 +10,21 @@ import { parsePrefix } from "../../src/ip.ts";
 import { LeaseManager } from "../../src/manager.ts";
 import { formatSubnetKey, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import { silentLogger, type Logger } from "../../src/log.ts";
-import { openRegistry, type Registry, type RegistryOptions } from "../../src/registry.ts";
+import { openRegistry } from "../../src/registry.ts";
 import { managerContract } from "../contract/manager-contract.ts";
-import { callDelta, deadEndpoint, etcdLeaseIds, grpcCalls, keyLeaseId, startBlackhole, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, deadEndpoint, etcdLeaseIds, grpcCalls, keyLeaseId, startBlackhole, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 
 let etcd: EtcdCluster;
-const opened: Registry[] = [];
-let prefixes = 0;
+const { open, freshPrefix, closeAll } = registryOpener("etcd-v3", () => [etcd.endpoint]);
 
 beforeAll(async () => {
   etcd = await startEtcd();
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(opened.map((registry) => registry.close()));
+  await closeAll();
   await etcd?.stop();
 });
-
-const freshPrefix = () => `/t${++prefixes}/coreos.com/network`;
-
-async function open(overrides: Partial<RegistryOptions> = {}): Promise<Registry> {
-  const registry = await openRegistry("etcd-v3", {
-    prefix: freshPrefix(),
-    endpoints: [etcd.endpoint],
-    tls: {},
-    timeoutMs: 5000,
-    registryFile: "",
-    log: silentLogger,
-    ...overrides,
-  });
-  opened.push(registry);
-  return registry;
-}
 
 const v4 = (text: string): SubnetKey => ({ ipv4: parsePrefix(text, 4)! });
 const host = (n: number, extra: Partial<LeaseAttrs> = {}): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: null, ...extra });
