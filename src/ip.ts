@@ -97,9 +97,12 @@ export function formatPrefix(prefix: Prefix, separator = "/"): string {
   return `${formatAddress(prefix.family, prefix.address)}${separator}${prefix.length}`;
 }
 
-/** Number of addresses in a prefix of this length. */
-export const blockSize = (family: Family, length: number): bigint =>
-  1n << BigInt(addressBits(family) - length);
+const BLOCK_SIZES: Record<Family, bigint[]> = { 4: [], 6: [] };
+
+/** Number of addresses in a prefix of this length (cached: overlap checks call it per lease). */
+export function blockSize(family: Family, length: number): bigint {
+  return (BLOCK_SIZES[family][length] ??= 1n << BigInt(addressBits(family) - length));
+}
 
 export function containsAddress(prefix: Prefix, address: bigint): boolean {
   return (address & mask(prefix.family, prefix.length)) === prefix.address;

@@ -168,8 +168,8 @@ class FileRegistry implements Registry {
     return this.locked((file) => {
       const now = Date.now();
       const leases: Lease[] = [];
-      for (const [key, stored] of Object.entries(file.leases)) {
-        const lease = this.toLease(key, stored, now);
+      for (const key in file.leases) {
+        const lease = this.toLease(key, file.leases[key]!, now);
         if (lease) leases.push(lease);
       }
       return { result: { leases }, write: false };
@@ -250,7 +250,8 @@ function pruneExpired(file: RegistryFile, now: number): void {
  * to write at tens of thousands of leases than fully indented JSON.
  */
 function serialize(file: RegistryFile): string {
-  const leases = Object.entries(file.leases).map(([key, lease]) => `    ${JSON.stringify(key)}: ${JSON.stringify(lease)}`);
+  const leases: string[] = [];
+  for (const key in file.leases) leases.push(`    ${JSON.stringify(key)}: ${JSON.stringify(file.leases[key])}`);
   return [
     "{",
     `  "format": ${JSON.stringify(file.format)},`,
