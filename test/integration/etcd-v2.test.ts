@@ -3,12 +3,12 @@
  * (key TTLs, prevExist=false, prevIndex) and one recursive GET per listing.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { SubleaseError } from "../../src/errors.ts";
 import { parsePrefix } from "../../src/ip.ts";
 import { formatSubnetKey, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
-import type { Logger } from "../../src/log.ts";
 import { managerContract } from "../contract/manager-contract.ts";
 import { deadEndpoint, startBlackhole, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { capturingLogger } from "../helpers/capture-log.ts";
+import { rejectedError } from "../helpers/expect-error.ts";
 
 let etcd: EtcdCluster;
 const { open, freshPrefix, closeAll } = registryOpener("etcd-v2", () => [etcd.endpoint]);
@@ -50,20 +50,7 @@ async function rawPut(key: string, value: string, ttl?: number): Promise<void> {
 /** HTTP requests the v2 API received, all methods. */
 const v2Requests = () => etcd.metric("etcd_http_received_total");
 
-function capturingLogger(): Logger & { warnings: string[] } {
-  const warnings: string[] = [];
-  return { warnings, warn: (message) => warnings.push(message), info() {}, debug() {} };
-}
-
-async function failure(promise: Promise<unknown>): Promise<SubleaseError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SubleaseError);
-    return error as SubleaseError;
-  }
-  throw new Error("expected the call to fail");
-}
+const failure = (promise: Promise<unknown>) => rejectedError(promise);
 
 describe("etcd v2 registry", () => {
   test("network config is raw text at <prefix>/config in the v2 keyspace", async () => {

@@ -4,15 +4,16 @@
  * leaked etcd lease per renewal or lost race).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { SubleaseError } from "../../src/errors.ts";
 import { parseConfigText } from "../../src/config.ts";
 import { parsePrefix } from "../../src/ip.ts";
 import { LeaseManager } from "../../src/manager.ts";
 import { formatSubnetKey, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
-import { silentLogger, type Logger } from "../../src/log.ts";
+import { silentLogger } from "../../src/log.ts";
 import { openRegistry } from "../../src/registry.ts";
 import { managerContract } from "../contract/manager-contract.ts";
 import { callDelta, deadEndpoint, etcdLeaseIds, grpcCalls, keyLeaseId, startBlackhole, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { capturingLogger } from "../helpers/capture-log.ts";
+import { rejectedError } from "../helpers/expect-error.ts";
 
 let etcd: EtcdCluster;
 const { open, freshPrefix, closeAll } = registryOpener("etcd-v3", () => [etcd.endpoint]);
@@ -31,20 +32,7 @@ const host = (n: number, extra: Partial<LeaseAttrs> = {}): LeaseAttrs => ({ Publ
 /** The etcd lease id a Lease.version of this registry names. */
 const leaseIdOf = (version: string) => version.split("/")[1]!;
 
-function capturingLogger(): Logger & { warnings: string[] } {
-  const warnings: string[] = [];
-  return { warnings, warn: (message) => warnings.push(message), info() {}, debug() {} };
-}
-
-async function failure(promise: Promise<unknown>): Promise<SubleaseError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SubleaseError);
-    return error as SubleaseError;
-  }
-  throw new Error("expected the call to fail");
-}
+const failure = (promise: Promise<unknown>) => rejectedError(promise);
 
 describe("etcd v3 registry", () => {
   test("network config is raw text at <prefix>/config in the v3 keyspace", async () => {
