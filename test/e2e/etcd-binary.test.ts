@@ -130,3 +130,41 @@ describe("compiled binary against etcd", () => {
     expect(existsSync(join(dir, "bad.env"))).toBe(false);
   }, 30_000);
 });
+
+describe("compiled binary against etcd v3 with authentication", () => {
+  // Its own etcd: turning authentication on would change the shared one for other tests.
+  let authed: EtcdCluster;
+  const prefix = "/authed-e2e/coreos.com/network";
+  beforeAll(async () => {
+    authed = await startEtcd();
+    authed.etcdctl(["user", "add", "root:root-secret"]);
+    authed.etcdctl(["user", "add", "flannel:flannel-secret"]);
+    authed.etcdctl(["role", "add", "flannel"]);
+    authed.etcdctl(["role", "grant-permission", "flannel", "--prefix=true", "readwrite", `${prefix}/`]);
+    authed.etcdctl(["user", "grant-role", "flannel", "flannel"]);
+    authed.etcdctl(["auth", "enable"]);
+  }, 60_000);
+  afterAll(async () => {
+    await authed?.stop();
+  });
+
+  test("credentials from FLANNELD_ETCD_USERNAME / FLANNELD_ETCD_PASSWORD work, and the password is never printed", async () => {
+    const common = ["--registry", "etcd-v3", "--etcd-endpoints", authed.endpoint, "--etcd-prefix", prefix, "--log-level", "debug"];
+    const env = { FLANNELD_ETCD_USERNAME: "flannel", FLANNELD_ETCD_PASSWORD: "flannel-secret" };
+    const put = await runSublease(["config", "put", "-", ...common], { stdin: CONFIG, env });
+    expect(put.code).toBe(0);
+    const dir = makeTempDir("e2e-auth");
+    const acquired = await runSublease(["acquire", ...common, "--public-ip", "192.0.2.30", "--subnet-file", join(dir, "subnet.env"), "--iface-mtu", "1500"], { env });
+    expect(acquired.code).toBe(0);
+    expect(readFileSync(join(dir, "subnet.env"), "utf8")).toContain("FLANNEL_MTU=1450");
+    for (const output of [put.stdout, put.stderr, acquired.stdout, acquired.stderr]) expect(output).not.toContain("flannel-secret");
+
+    const refused = await runSublease(["acquire", ...common, "--public-ip", "192.0.2.31", "--subnet-file", join(dir, "refused.env")], {
+      env: { FLANNELD_ETCD_USERNAME: "flannel", FLANNELD_ETCD_PASSWORD: "wrong-secret" },
+    });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('refused the credentials of user "flannel"');
+    expect(refused.stderr).not.toContain("wrong-secret");
+    expect(existsSync(join(dir, "refused.env"))).toBe(false);
+  }, 60_000);
+});
