@@ -168,3 +168,30 @@ describe("compiled binary against etcd v3 with authentication", () => {
     expect(existsSync(join(dir, "refused.env"))).toBe(false);
   }, 60_000);
 });
+
+describe("compiled binary waiting for etcd", () => {
+  let late: EtcdCluster;
+  beforeAll(async () => {
+    late = await startEtcd();
+  }, 60_000);
+  afterAll(async () => {
+    await late?.stop();
+  });
+
+  test("--wait keeps retrying while etcd is down and acquires once it is back", async () => {
+    const prefix = "/late/coreos.com/network";
+    const common = ["--registry", "etcd-v3", "--etcd-endpoints", late.endpoint, "--etcd-prefix", prefix, "--timeout", "1s"];
+    expect((await runSublease(["config", "put", "-", ...common], { stdin: CONFIG })).code).toBe(0);
+    await late.members[0]!.stop();
+    const dir = makeTempDir("e2e-late");
+    const waiting = runSublease(["acquire", ...common, "--wait", "30s", "--public-ip", "192.0.2.40", "--subnet-file", join(dir, "subnet.env"), "--iface-mtu", "1500", "--output", "json"]);
+    await Bun.sleep(1500);
+    expect(existsSync(join(dir, "subnet.env"))).toBe(false);
+    await late.members[0]!.start();
+    const { code, stdout, stderr } = await waiting;
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ outcome: "allocated", publicIP: "192.0.2.40" });
+    expect(existsSync(join(dir, "subnet.env"))).toBe(true);
+  }, 60_000);
+});
