@@ -9,13 +9,25 @@ import { createLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
 import { parseDataFormat, type DataFormat } from "./output.ts";
 import { DASH_TOKEN, fromDash, settingSource, type SettingSource } from "./settings.ts";
 import { parseDurationMs } from "./duration.ts";
-import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE } from "./registry.ts";
+import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE, DEFAULT_SUBNET_FILE } from "./defaults.ts";
 import { registryChoice } from "./registry-settings.ts";
-import { DEFAULT_SUBNET_FILE } from "./subnet-env.ts";
-import { checkHostFlags } from "./host.ts";
-import { parseVtepMac } from "../backends/network/vxlan.ts";
 import { VERSION, COMMIT } from "./version.ts";
 import { writeStdout } from "./runtime/stdout.ts";
+
+/** Every command's usage and one-line summary: enough for the command list in --help. */
+const COMMANDS = {
+  "parse-config": { usage: "parse-config [file]", summary: "Check a network config (JSON or YAML; FILE, - for stdin, or the registry's when no FILE) and print it normalized" },
+  "config": { usage: "config <action> [file]", summary: "Store (put FILE|-) or print (get) the network config in the registry" },
+  "acquire": { usage: "acquire", summary: "Get (or reuse) this host's subnet lease and write subnet.env" },
+  "renew": { usage: "renew", summary: "Extend this host's lease, if it is still this host's" },
+  "release": { usage: "release", summary: "Give this host's lease back (only if it is still this host's)" },
+  "leases": { usage: "leases", summary: "List the leases in the registry and how many subnets are free" },
+  "version": { usage: "version", summary: "Print the version and the commit it was built from" },
+  "emit-docker-opts": { usage: "emit-docker-opts", summary: "Turn a subnet.env into Docker daemon options, as flannel's mk-docker-opts.sh does" },
+} as const satisfies Record<string, { usage: string; summary: string }>;
+
+type CommandName = keyof typeof COMMANDS;
+export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
 
 type Options = Record<string, unknown>;
 
@@ -35,13 +47,18 @@ const write = (text: string) => {
 };
 
 /**
- * With `only`, registers just that command: cac's option objects for all nine commands
- * cost more start-up time than parse-config's own work. The full set is built for the
- * command list (`--help`) and for unknown commands.
+ * With `only`, registers just that command with its options; without, every command
+ * bare, for the command list (`--help`) and unknown commands. cac's option objects for
+ * all commands cost more start-up time than parse-config's own work.
  */
-export function buildCli(only?: string) {
+export function buildCli(only?: CommandName) {
   const cli = cac("sublease");
-  const wants = (name: string) => only === undefined || only === name;
+  const wants = (name: CommandName) => only === name;
+  const command = (name: CommandName) => cli.command(COMMANDS[name].usage, COMMANDS[name].summary);
+  if (only === undefined) {
+    // The command list needs no command's options: registering them all cost --help ~1 ms.
+    for (const { usage, summary } of Object.values(COMMANDS)) cli.command(usage, summary);
+  }
   cli.option("--log-level <level>", `stderr verbosity: ${LOG_LEVELS.join(", ")} (default: warn)`);
 
 
@@ -68,7 +85,9 @@ export function buildCli(only?: string) {
       .option("--subnet-file <path>", `subnet.env to write (default: ${DEFAULT_SUBNET_FILE})`)
       .option("--vtep-mac <mac>", "VXLAN VTEP MAC to publish (default: a stable MAC derived from the public IP)");
 
-  const hostFlagValues = (settings: SettingSource) => {
+  // Address and MAC checks load ip.ts/ipaddr.js: only the host commands pay for them.
+  const hostFlagValues = async (settings: SettingSource) => {
+    const [{ checkHostFlags }, { parseVtepMac }] = await Promise.all([import("./host.ts"), import("../backends/network/vxlan.ts")]);
     const values = {
       publicIP: settings.string("public-ip"),
       publicIPv6: settings.string("public-ipv6"),
@@ -93,7 +112,7 @@ export function buildCli(only?: string) {
     return { log, settings, choice: registryChoice(settings, log) };
   };
 
-  if (wants("parse-config")) registryFlags(cli.command("parse-config [file]", "Check a network config (JSON or YAML; FILE, - for stdin, or the registry's when no FILE) and print it normalized"))
+  if (wants("parse-config")) registryFlags(command("parse-config"))
     .option("--output <format>", "json (default) or yaml")
     .example("sublease parse-config net.json")
     .example("echo '{\"Network\":\"10.5.0.0/16\"}' | sublease parse-config -")
@@ -113,7 +132,7 @@ export function buildCli(only?: string) {
       write(await parseConfigCommand({ text }, format, log));
     });
 
-  if (wants("config")) registryFlags(cli.command("config <action> [file]", "Store (put FILE|-) or print (get) the network config in the registry"))
+  if (wants("config")) registryFlags(command("config"))
     .example("sublease config put net.json --registry-file /var/lib/sublease/registry.json")
     .example("sublease config get --etcd-endpoints http://10.0.0.5:2379")
     .action(async (action: string, fileArg: string | undefined, options: Options) => {
@@ -131,7 +150,7 @@ export function buildCli(only?: string) {
       }
     });
 
-  if (wants("acquire")) hostFlags(registryFlags(cli.command("acquire", "Get (or reuse) this host's subnet lease and write subnet.env")))
+  if (wants("acquire")) hostFlags(registryFlags(command("acquire")))
     .option("--ip-masq", "write FLANNEL_IPMASQ=true (flannel masquerades traffic leaving the overlay)")
     .option("--ttl <duration>", "lease lifetime, e.g. 24h; 0 makes a reservation that never expires (default: 24h)")
     .option("--output <format>", "env (subnet.env, default) or json (the lease)")
@@ -140,7 +159,7 @@ export function buildCli(only?: string) {
     .action(async (options: Options) => {
       const { log, settings, choice } = session(options);
       const output = parseDataFormat(settings.string("output") ?? "env", ["env", "json"]);
-      const flags = { ...hostFlagValues(settings), ipMasq: settings.boolean("ip-masq"), ttlSeconds: ttlSeconds(settings) };
+      const flags = { ...(await hostFlagValues(settings)), ipMasq: settings.boolean("ip-masq"), ttlSeconds: ttlSeconds(settings) };
       const { acquireCommand } = await import("./commands/acquire.ts");
       const report = await acquireCommand(flags, choice, log);
       if (output === "json") {
@@ -151,7 +170,7 @@ export function buildCli(only?: string) {
       }
     });
 
-  if (wants("renew")) hostFlags(registryFlags(cli.command("renew", "Extend this host's lease, if it is still this host's")))
+  if (wants("renew")) hostFlags(registryFlags(command("renew")))
     .option("--ttl <duration>", "new lifetime from now (default: 24h)")
     .option("--renew-margin <minutes>", "only renew when fewer than this many minutes are left (flanneld's --subnet-lease-renew-margin)")
     .option("--subnet-lease-renew-margin <minutes>", "same as --renew-margin")
@@ -161,7 +180,7 @@ export function buildCli(only?: string) {
       const { log, settings, choice } = session(options);
       const output = parseDataFormat(settings.string("output") ?? "text", ["text", "json"]);
       const margin = settings.integer("renew-margin", 0, 1_000_000) ?? settings.integer("subnet-lease-renew-margin", 0, 1_000_000);
-      const flags = { ...hostFlagValues(settings), ttlSeconds: ttlSeconds(settings), renewMarginMs: margin === undefined ? undefined : margin * 60_000 };
+      const flags = { ...(await hostFlagValues(settings)), ttlSeconds: ttlSeconds(settings), renewMarginMs: margin === undefined ? undefined : margin * 60_000 };
       const { renewCommand } = await import("./commands/renew.ts");
       const report = await renewCommand(flags, choice, log);
       if (output === "json") write(`${JSON.stringify(report, null, 2)}\n`);
@@ -169,14 +188,14 @@ export function buildCli(only?: string) {
       else write(`not renewed ${report.subnet ?? report.ipv6Subnet}: ${report.reason}${report.expiresAt ? ` (expires ${report.expiresAt})` : ""}\n`);
     });
 
-  if (wants("release")) hostFlags(registryFlags(cli.command("release", "Give this host's lease back (only if it is still this host's)")))
+  if (wants("release")) hostFlags(registryFlags(command("release")))
     .option("--remove-subnet-file", "also remove subnet.env")
     .option("--output <format>", "text (default) or json")
     .example("sublease release --remove-subnet-file")
     .action(async (options: Options) => {
       const { log, settings, choice } = session(options);
       const output = parseDataFormat(settings.string("output") ?? "text", ["text", "json"]);
-      const flags = { ...hostFlagValues(settings), removeSubnetFile: settings.boolean("remove-subnet-file") };
+      const flags = { ...(await hostFlagValues(settings)), removeSubnetFile: settings.boolean("remove-subnet-file") };
       const { releaseCommand } = await import("./commands/release.ts");
       const report = await releaseCommand(flags, choice, log);
       if (output === "json") write(`${JSON.stringify(report, null, 2)}\n`);
@@ -184,7 +203,7 @@ export function buildCli(only?: string) {
       else write("no lease held by this host: nothing to release\n");
     });
 
-  if (wants("leases")) registryFlags(cli.command("leases", "List the leases in the registry and how many subnets are free"))
+  if (wants("leases")) registryFlags(command("leases"))
     .option("--output <format>", "table (default) or json")
     .example("sublease leases --registry-file /var/lib/sublease/registry.json")
     .action(async (options: Options) => {
@@ -195,8 +214,7 @@ export function buildCli(only?: string) {
       write(output === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatLeasesTable(report));
     });
 
-  if (wants("emit-docker-opts")) cli
-    .command("emit-docker-opts", "Turn a subnet.env into Docker daemon options, as flannel's mk-docker-opts.sh does")
+  if (wants("emit-docker-opts")) command("emit-docker-opts")
     .option("-f, --subnet-file <path>", "subnet.env to read, - for standard input (default: /run/flannel/subnet.env)")
     .option("-d, --docker-opts-file <path>", "file to write atomically, - for standard output (default: /run/docker_opts.env)")
     .option("-i, --individual", "one DOCKER_OPT_* variable per option")
@@ -226,7 +244,7 @@ export function buildCli(only?: string) {
       }, log));
     });
 
-  if (wants("version")) cli.command("version", "Print the version and the commit it was built from").action(() => {
+  if (wants("version")) command("version").action(() => {
     write(`sublease ${VERSION} (${COMMIT})\n`);
   });
 
@@ -234,8 +252,6 @@ export function buildCli(only?: string) {
   cli.version(VERSION);
   return cli;
 }
-
-export const COMMAND_NAMES = ["parse-config", "config", "acquire", "renew", "release", "leases", "version", "emit-docker-opts"];
 
 export async function main(argv: string[]): Promise<number> {
   const cli = buildCli(COMMAND_NAMES.find((name) => name === argv[0]));

@@ -56,9 +56,7 @@ export interface RegistryOptions {
   log: Logger;
 }
 
-export const DEFAULT_PREFIX = "/coreos.com/network";
-export const DEFAULT_ENDPOINTS = ["http://127.0.0.1:4001", "http://127.0.0.1:2379"];
-export const DEFAULT_REGISTRY_FILE = "/var/lib/sublease/registry.json";
+export { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE } from "./defaults.ts";
 
 type RegistryOpener = (options: RegistryOptions) => Promise<Registry>;
 

@@ -6,7 +6,7 @@ import { formatAddress, formatPrefix, parseAddress, makePrefix, type Prefix } fr
 import type { SubnetKey } from "./lease.ts";
 import { describeFsError, readSmallText } from "./read-input.ts";
 
-export const DEFAULT_SUBNET_FILE = "/run/flannel/subnet.env";
+export { DEFAULT_SUBNET_FILE } from "./defaults.ts";
 const MAX_SUBNET_ENV_BYTES = 64 * 1024;
 
 /** "10.5.48.0/24" -> "10.5.48.1/24": flannel writes the subnet's first address. */
