@@ -1,9 +1,11 @@
 /** subnet.env: flannel's hand-off to Docker and CNI, read and written byte-for-byte as flanneld does. */
+import { existsSync } from "node:fs";
 import { writeFileAtomic } from "./atomic-write.ts";
 import type { NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
 import { formatAddress, formatPrefix, parseAddress, makePrefix, type Prefix } from "./ip.ts";
 import type { SubnetKey } from "./lease.ts";
+import type { Logger } from "./log.ts";
 import { describeFsError, readSmallText } from "./read-input.ts";
 
 export { DEFAULT_SUBNET_FILE } from "./defaults.ts";
@@ -54,12 +56,8 @@ export function parseSubnetEnv(text: string): Map<string, string> {
 
 /** The subnet.env at `path`, or undefined when there is none. */
 export async function readSubnetEnv(path: string): Promise<Map<string, string> | undefined> {
-  try {
-    return parseSubnetEnv(await readSmallText(path, MAX_SUBNET_ENV_BYTES, "failure"));
-  } catch (error) {
-    if (error instanceof SubleaseError && /no such file/.test(error.message)) return undefined;
-    throw error;
-  }
+  if (!existsSync(path)) return undefined;
+  return parseSubnetEnv(await readSmallText(path, MAX_SUBNET_ENV_BYTES, "failure"));
 }
 
 /** "10.5.48.1/24" -> 10.5.48.0/24, as flannel reads its previous subnet back. */
@@ -82,4 +80,18 @@ export function previousSubnet(env: Map<string, string> | undefined): SubnetKey 
   const ipv4 = subnetFromLine(env.get("FLANNEL_SUBNET"), 4);
   const ipv6 = subnetFromLine(env.get("FLANNEL_IPV6_SUBNET"), 6);
   return ipv4 || ipv6 ? { ipv4, ipv6 } : undefined;
+}
+
+/**
+ * The subnet an existing subnet.env names, for acquire (the previous subnet) and for
+ * renew/release (which lease is ours). Like flanneld, an unreadable file only loses the
+ * hint: it is reported, not fatal.
+ */
+export async function subnetNamedIn(path: string, log: Logger): Promise<SubnetKey | undefined> {
+  try {
+    return previousSubnet(await readSubnetEnv(path));
+  } catch (error) {
+    log.warn(`ignoring the subnet file: ${(error as Error).message}`);
+    return undefined;
+  }
 }

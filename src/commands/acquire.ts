@@ -2,8 +2,7 @@
 import type { Logger } from "../log.ts";
 import { LeaseManager, type AcquireOutcome } from "../manager.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
-import { previousSubnet, readSubnetEnv, renderSubnetEnv, writeSubnetEnv } from "../subnet-env.ts";
-import { SubleaseError } from "../errors.ts";
+import { renderSubnetEnv, subnetNamedIn, writeSubnetEnv } from "../subnet-env.ts";
 import { hostLease, type HostFlags } from "./host-lease.ts";
 import { viewLease, type LeaseView } from "./lease-view.ts";
 import { loadNetworkConfig, withRegistry } from "./session.ts";
@@ -24,21 +23,11 @@ export interface AcquireReport extends LeaseView {
   subnetEnv: string;
 }
 
-async function previousFrom(path: string, log: Logger) {
-  try {
-    return previousSubnet(await readSubnetEnv(path));
-  } catch (error) {
-    // flanneld ignores an unreadable previous file too: it is a hint, not a requirement.
-    log.warn(`ignoring the previous subnet file: ${(error as Error).message}`);
-    return undefined;
-  }
-}
-
 export async function acquireCommand(flags: AcquireFlags, choice: RegistryChoice, log: Logger): Promise<AcquireReport> {
   return withRegistry(choice, log, async (registry) => {
     const config = await loadNetworkConfig(registry, choice, log);
     const { attrs, mtu } = await hostLease(config, flags);
-    const previous = await previousFrom(flags.subnetFile, log);
+    const previous = await subnetNamedIn(flags.subnetFile, log);
     const manager = new LeaseManager(registry, log);
     const { lease, outcome, lostRaces } = await manager.acquire({ config, attrs, ttlSeconds: flags.ttlSeconds, previous });
     const subnetEnv = renderSubnetEnv(config, lease.subnet, mtu, flags.ipMasq);
@@ -49,7 +38,7 @@ export async function acquireCommand(flags: AcquireFlags, choice: RegistryChoice
       if (outcome !== "reused") {
         await registry.deleteLease(lease).catch(() => false);
       }
-      throw error instanceof SubleaseError ? error : new SubleaseError("failure", String(error));
+      throw error;
     }
     log.info(`${outcome === "reused" ? "reused" : outcome === "previous" ? "took back the previous subnet" : "leased"} ${viewLease(lease).subnet ?? viewLease(lease).ipv6Subnet} in ${registry.description}`);
     const expiresAt = lease.expiresAt !== undefined ? lease.expiresAt

@@ -5,7 +5,7 @@ import type { Logger } from "../log.ts";
 import { LeaseManager } from "../manager.ts";
 import { describeFsError } from "../read-input.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
-import { previousSubnet, readSubnetEnv } from "../subnet-env.ts";
+import { subnetNamedIn } from "../subnet-env.ts";
 import { hostLease, type HostFlags } from "./host-lease.ts";
 import { viewLease, type LeaseView } from "./lease-view.ts";
 import { loadNetworkConfig, withRegistry } from "./session.ts";
@@ -24,7 +24,7 @@ export async function releaseCommand(flags: ReleaseFlags, choice: RegistryChoice
   return withRegistry(choice, log, async (registry) => {
     const config = await loadNetworkConfig(registry, choice, log);
     const { attrs } = await hostLease(config, flags);
-    const subnet = previousSubnet(await readSubnetEnv(flags.subnetFile).catch(() => undefined));
+    const subnet = await subnetNamedIn(flags.subnetFile, log);
     const lease = await new LeaseManager(registry, log).release({ config, attrs, subnet });
     let subnetFileRemoved = false;
     if (flags.removeSubnetFile) {

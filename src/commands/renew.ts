@@ -2,7 +2,7 @@
 import type { Logger } from "../log.ts";
 import { LeaseManager } from "../manager.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
-import { previousSubnet, readSubnetEnv } from "../subnet-env.ts";
+import { subnetNamedIn } from "../subnet-env.ts";
 import { hostLease, type HostFlags } from "./host-lease.ts";
 import { viewLease, type LeaseView } from "./lease-view.ts";
 import { loadNetworkConfig, withRegistry } from "./session.ts";
@@ -25,7 +25,7 @@ export async function renewCommand(flags: RenewFlags, choice: RegistryChoice, lo
     const config = await loadNetworkConfig(registry, choice, log);
     const { attrs } = await hostLease(config, flags);
     // The subnet.env names which lease is ours; without it, the lease of our public IP.
-    const subnet = previousSubnet(await readSubnetEnv(flags.subnetFile).catch(() => undefined));
+    const subnet = await subnetNamedIn(flags.subnetFile, log);
     const manager = new LeaseManager(registry, log);
     const { lease, renewed, expiresAt } = await manager.renew({
       config, attrs, ttlSeconds: flags.ttlSeconds, subnet, renewMarginMs: flags.renewMarginMs,
