@@ -55,6 +55,8 @@ class FileRegistry implements Registry {
    * and creates, and at 20,000 leases parsing the file three times would dominate.
    */
   private cached?: { identity: string; file: RegistryFile };
+  /** The directory is created once per process, not on every locked call. */
+  private directoryReady = false;
   constructor(private readonly path: string, private readonly options: RegistryOptions) {
     this.description = `the file registry ${path}`;
   }
@@ -112,7 +114,10 @@ class FileRegistry implements Registry {
     let locker;
     try {
       // The lock file lives beside the registry, so the directory must exist first.
-      mkdirSync(dirname(this.path), { recursive: true, mode: 0o755 });
+      if (!this.directoryReady) {
+        mkdirSync(dirname(this.path), { recursive: true, mode: 0o755 });
+        this.directoryReady = true;
+      }
       locker = await (await fileLocker()).lock(`${this.path}.lock`, this.options.timeoutMs);
     } catch (error) {
       if (error instanceof SubleaseError) throw error;
