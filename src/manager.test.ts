@@ -7,11 +7,11 @@
 import { describe, expect, test } from "bun:test";
 import { overlapsAny, type RandomBelow } from "./allocator.ts";
 import { parseConfigText, type NetworkConfig } from "./config.ts";
-import { formatPrefix, parsePrefix } from "./ip.ts";
+import { formatPrefix, parsePrefix, type Prefix } from "./ip.ts";
 import { formatSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import { silentLogger } from "./log.ts";
 import { LeaseManager, type ManagerOptions } from "./manager.ts";
-import type { LeaseListing, Registry } from "./registry.ts";
+import type { LeaseListing, LeaseSurvey, Registry } from "./registry.ts";
 import { rejectedError } from "../test/helpers/expect-error.ts";
 
 const host = (n: number, extra: Partial<LeaseAttrs> = {}): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: null, ...extra });
@@ -408,5 +408,112 @@ describe("renew and release", () => {
     const error = await rejection(manager.release({ config: net, attrs: host(1) }), "conflict");
     expect(error.message).toContain("nothing was deleted");
     expect(registry.leases.size).toBe(1);
+  });
+});
+
+/** The fake, plus a survey answered from the same map, as a registry with a holder index would. */
+class SurveyingRegistry extends FakeRegistry {
+  readonly areas: string[] = [];
+  /** undefined: the index cannot be vouched for, so the manager must list. */
+  vouches = true;
+  async survey(holder: string, area?: Prefix): Promise<LeaseSurvey | undefined> {
+    this.areas.push(area ? formatPrefix(area) : "none");
+    if (!this.vouches) return undefined;
+    const all = [...this.leases.values()];
+    return {
+      held: all.filter((lease) => lease.attrs.PublicIP === holder),
+      near: area ? all.filter((lease) => lease.subnet.ipv4 && overlapsAny(lease.subnet.ipv4, [area])) : [],
+    };
+  }
+}
+
+describe("areas: one acquire reads one area, not every lease", () => {
+  const net = () => config({ Network: "10.0.0.0/14" });
+
+  test("a new subnet comes from the surveyed area, with no listing", async () => {
+    const registry = new SurveyingRegistry();
+    // Candidate 770 of 1024 lies in 10.3.0.0/16; the pick inside it is its free subnet 5.
+    const { manager } = managerFor(registry, { randomBelow: scripted([770n, 5n]) });
+    const { lease, outcome } = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
+    expect(outcome).toBe("allocated");
+    expect(key(lease.subnet)).toBe("10.3.5.0-24");
+    expect(registry.areas).toEqual(["10.3.0.0/16"]);
+    expect(registry.calls.list).toBe(0);
+  });
+
+  test("the previous subnet's area is surveyed, and the subnet taken back", async () => {
+    const registry = new SurveyingRegistry();
+    const { manager } = managerFor(registry);
+    const { lease, outcome } = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600, previous: v4("10.2.77.0/24") });
+    expect(outcome).toBe("previous");
+    expect(key(lease.subnet)).toBe("10.2.77.0-24");
+    expect(registry.areas).toEqual(["10.2.0.0/16"]);
+  });
+
+  test("our lease outside the area is reused, not duplicated", async () => {
+    const registry = new SurveyingRegistry();
+    registry.put(v4("10.0.9.0/24"), host(1));
+    const { manager } = managerFor(registry, { randomBelow: scripted([770n]) });
+    const { lease, outcome } = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
+    expect(outcome).toBe("reused");
+    expect(key(lease.subnet)).toBe("10.0.9.0-24");
+    expect(registry.leases.size).toBe(1);
+  });
+
+  test("a full area is not a lost race: the next attempt surveys another area at once", async () => {
+    const registry = new SurveyingRegistry();
+    for (let third = 0; third < 256; third++) registry.put(v4(`10.1.${third}.0/24`), host(100));
+    const { manager, sleeps } = managerFor(registry, { randomBelow: scripted([300n, 900n, 0n]) });
+    const { lease, lostRaces } = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
+    expect(registry.areas).toEqual(["10.1.0.0/16", "10.3.0.0/16"]);
+    expect(key(lease.subnet)).toBe("10.3.0.0-24");
+    expect(lostRaces).toBe(0);
+    expect(sleeps).toEqual([]);
+  });
+
+  test("after four full areas the whole registry is listed; a full network is 'exhausted'", async () => {
+    const registry = new SurveyingRegistry();
+    for (let second = 0; second < 4; second++) {
+      for (let third = 0; third < 256; third++) registry.put(v4(`10.${second}.${third}.0/24`), host(100));
+    }
+    const { manager } = managerFor(registry, { randomBelow: scripted([0n, 256n, 512n, 768n]) });
+    await rejection(manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 }), "exhausted");
+    expect(registry.areas).toEqual(["10.0.0.0/16", "10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"]);
+    expect(registry.calls.list).toBe(1);
+  });
+
+  test("a survey the registry cannot vouch for falls back to listing", async () => {
+    const registry = new SurveyingRegistry();
+    registry.vouches = false;
+    registry.put(v4("10.0.9.0/24"), host(1));
+    const { manager } = managerFor(registry);
+    const { outcome } = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
+    expect(outcome).toBe("reused");
+    expect(registry.calls.list).toBe(1);
+  });
+
+  test("dual-stack configs and subnets too large for areas always list", async () => {
+    for (const object of [
+      { Network: "10.0.0.0/14", EnableIPv6: true, IPv6Network: "fc00::/48" },
+      { Network: "10.0.0.0/8", SubnetLen: 12 },
+    ]) {
+      const registry = new SurveyingRegistry();
+      const { manager } = managerFor(registry);
+      await manager.acquire({ config: await config(object), attrs: dualHost(1), ttlSeconds: 600 });
+      expect(registry.areas).toEqual([]);
+      expect(registry.calls.list).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  test("renew and release find our lease by holder, and a named subnet in its area", async () => {
+    const registry = new SurveyingRegistry();
+    registry.put(v4("10.2.3.0/24"), host(1));
+    const { manager } = managerFor(registry);
+    const renewed = await manager.renew({ config: await net(), attrs: host(1), ttlSeconds: 600 });
+    expect(renewed.renewed).toBe(true);
+    await manager.release({ config: await net(), attrs: host(1), subnet: v4("10.2.3.0/24") });
+    expect(registry.areas).toEqual(["none", "10.2.0.0/16"]);
+    expect(registry.calls.list).toBe(0);
+    expect(registry.leases.size).toBe(0);
   });
 });

@@ -5,11 +5,13 @@
  * and reservations are never turned into expiring leases.
  */
 import { overlapsAny, pickFreeSubnet, cryptoRandomBelow, type RandomBelow } from "./allocator.ts";
-import { fitsFamily, type NetworkConfig } from "./config.ts";
+import { fitsFamily, type FamilyConfig, type NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
+import { containsAddress, type Prefix } from "./ip.ts";
 import { formatSubnetKey, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
 import type { Registry } from "./registry.ts";
+import { areaOf, areasApply, randomArea, withinArea } from "./survey-area.ts";
 
 export type AcquireOutcome = "reused" | "previous" | "allocated";
 
@@ -51,6 +53,23 @@ export function fitsConfig(subnet: SubnetKey, config: NetworkConfig): boolean {
 
 const isReservation = (lease: Lease) => lease.expiresAt === null;
 
+/** The address flannel matches leases on: IPv4 when the config has it. */
+const holderOf = (config: NetworkConfig, attrs: LeaseAttrs): string =>
+  config.ipv4 ? attrs.PublicIP : attrs.PublicIPv6 ?? "";
+
+/** After this many areas turned out full, one acquire reads every lease instead. */
+const MAX_FULL_AREAS = 4;
+
+/** What one attempt sees: the leases it must consider, and the area new subnets come from. */
+interface View {
+  leases: Lease[];
+  /** Set when only this area (and the holder's leases) was read: a new subnet must lie in it. */
+  area?: Prefix;
+}
+
+/** The attempt found its area full: not a lost race, just look elsewhere. */
+const AREA_FULL = Symbol("area full");
+
 function overlapsLeases(subnet: SubnetKey, leases: Lease[], except?: Lease): boolean {
   const others = leases.filter((lease) => lease !== except);
   return (!!subnet.ipv4 && overlapsAny(subnet.ipv4, others.map((lease) => lease.subnet.ipv4))) ||
@@ -71,22 +90,58 @@ export class LeaseManager {
   /** Gets this host's lease: reuse, else the previous subnet, else a free one. */
   async acquire(request: LeaseRequest & { previous?: SubnetKey }): Promise<AcquireResult> {
     let lostRaces = 0;
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const result = await this.tryAcquire(request);
+    const fullAreas = new Set<bigint>();
+    for (;;) {
+      const result = await this.tryAcquire(request, fullAreas);
+      // Bounded: each full area is remembered, and after MAX_FULL_AREAS the attempt lists everything.
+      if (result === AREA_FULL) continue;
       if (result) return { ...result, lostRaces };
       lostRaces++;
-      if (attempt === this.maxAttempts) break;
-      this.log.debug(`lost a race for a subnet (attempt ${attempt}); listing again`);
+      if (lostRaces >= this.maxAttempts) break;
+      this.log.debug(`lost a race for a subnet (attempt ${lostRaces}); looking again`);
       // Jittered, growing pause so hosts that collided do not collide again in lockstep.
-      await this.sleep(Number(this.randomBelow(BigInt(Math.min(5 * 2 ** attempt, 200)))) + 1);
+      await this.sleep(Number(this.randomBelow(BigInt(Math.min(5 * 2 ** lostRaces, 200)))) + 1);
     }
     throw new SubleaseError("unavailable",
       `gave up after losing ${lostRaces} races for a subnet in ${this.registry.description}: too many hosts at once; run acquire again`);
   }
 
-  private async tryAcquire(request: LeaseRequest & { previous?: SubnetKey }): Promise<Omit<AcquireResult, "lostRaces"> | undefined> {
+  /** The IPv4 family when this config and registry allow looking at one area, not every lease. */
+  private areaFamily(config: NetworkConfig): FamilyConfig | undefined {
+    return this.registry.survey && !config.ipv6 && areasApply(config.ipv4) ? config.ipv4 : undefined;
+  }
+
+  /** The previous subnet's area when it could be taken again, else a random one; undefined: read everything. */
+  private chooseArea(config: NetworkConfig, previous: SubnetKey | undefined, fullAreas: ReadonlySet<bigint>): Prefix | undefined {
+    const family = this.areaFamily(config);
+    if (!family || fullAreas.size >= MAX_FULL_AREAS) return undefined;
+    if (previous?.ipv4 && fitsFamily(family, previous.ipv4)) {
+      const area = areaOf(family, previous.ipv4);
+      if (!fullAreas.has(area.address)) return area;
+    }
+    return randomArea(family, this.randomBelow, fullAreas);
+  }
+
+  /**
+   * This holder's leases and those near `area` when the registry can vouch for them, else
+   * every lease. Without an area only a lookup of our own lease (renew, release) may skip
+   * the listing: allocating needs to see somewhere.
+   */
+  private async look(config: NetworkConfig, attrs: LeaseAttrs, area: Prefix | undefined, purpose: "allocate" | "find"): Promise<View> {
+    if (this.areaFamily(config) && (area || purpose === "find")) {
+      const survey = await this.registry.survey!(holderOf(config, attrs), area);
+      if (survey) {
+        const leases = new Map(survey.held.map((lease) => [lease.key, lease]));
+        for (const lease of survey.near) leases.set(lease.key, lease);
+        return { leases: [...leases.values()], area };
+      }
+    }
+    return { leases: (await this.registry.listLeases()).leases };
+  }
+
+  private async tryAcquire(request: LeaseRequest & { previous?: SubnetKey }, fullAreas: Set<bigint>): Promise<Omit<AcquireResult, "lostRaces"> | undefined | typeof AREA_FULL> {
     const { config, attrs, ttlSeconds, previous } = request;
-    const { leases } = await this.registry.listLeases();
+    const { leases, area } = await this.look(config, attrs, this.chooseArea(config, previous, fullAreas), "allocate");
     const ours = leases.filter((lease) => isOurs(lease, config, attrs));
 
     const fitting = ours.filter((lease) => fitsConfig(lease.subnet, config));
@@ -112,17 +167,28 @@ export class LeaseManager {
     // Only the families this config uses: a stale half from an older config must not matter.
     const wanted: SubnetKey | undefined = previous &&
       { ipv4: config.ipv4 ? previous.ipv4 : undefined, ipv6: config.ipv6 ? previous.ipv6 : undefined };
-    if (wanted && fitsConfig(wanted, config) && !overlapsLeases(wanted, leases)) {
+    const wantedSeen = !area || (!!wanted?.ipv4 && containsAddress(area, wanted.ipv4.address));
+    if (wanted && wantedSeen && fitsConfig(wanted, config) && !overlapsLeases(wanted, leases)) {
       const created = await this.create(wanted, attrs, ttlSeconds);
       return created ? { lease: created, outcome: "previous" } : undefined;
     }
 
-    const subnet = this.pickFree(config, leases);
+    const subnet = this.pickFree(config, leases, area);
+    if (!subnet) {
+      fullAreas.add(area!.address);
+      return AREA_FULL;
+    }
     const created = await this.create(subnet, attrs, ttlSeconds);
     return created ? { lease: created, outcome: "allocated" } : undefined;
   }
 
-  private pickFree(config: NetworkConfig, leases: Lease[]): SubnetKey {
+  /** A free subnet; with an area, only inside it, and undefined when the area is full. */
+  private pickFree(config: NetworkConfig, leases: Lease[], area?: Prefix): SubnetKey | undefined {
+    if (area) {
+      const family = withinArea(config.ipv4!, area);
+      const subnet = family && pickFreeSubnet(family, leases.map((lease) => lease.subnet.ipv4), this.randomBelow);
+      return subnet && { ipv4: subnet };
+    }
     const pick = (family: "ipv4" | "ipv6") => {
       const familyConfig = config[family];
       if (!familyConfig) return undefined;
@@ -156,7 +222,8 @@ export class LeaseManager {
 
   /** Finds this host's lease: the one at `subnet` when given (from subnet.env), else any of ours. */
   private async findOurs(config: NetworkConfig, attrs: LeaseAttrs, subnet: SubnetKey | undefined): Promise<Lease | undefined> {
-    const { leases } = await this.registry.listLeases();
+    const family = this.areaFamily(config);
+    const { leases } = await this.look(config, attrs, family && subnet?.ipv4 ? areaOf(family, subnet.ipv4) : undefined, "find");
     if (subnet) {
       const atSubnet = leases.find((lease) => sameSubnet(lease.subnet, subnet));
       if (atSubnet && !isOurs(atSubnet, config, attrs)) {

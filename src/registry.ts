@@ -2,6 +2,7 @@
  * The storage seam. A Registry offers only atomic primitives; reuse, allocation and
  * retries live once in the manager, above every registry.
  */
+import type { Prefix } from "./ip.ts";
 import type { Lease, LeaseAttrs, SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
 import { SubleaseError } from "./errors.ts";
@@ -9,6 +10,14 @@ import { SubleaseError } from "./errors.ts";
 export interface LeaseListing {
   /** Live leases only: expired ones are free and not listed. */
   readonly leases: Lease[];
+}
+
+/** What one acquire, renew or release needs to see, without reading every lease. */
+export interface LeaseSurvey {
+  /** Every live lease whose value names the holder. */
+  readonly held: Lease[];
+  /** Every live lease whose IPv4 subnet overlaps the surveyed area (empty without an area). */
+  readonly near: Lease[];
 }
 
 export interface Registry {
@@ -19,6 +28,14 @@ export interface Registry {
   putNetworkConfig(text: string): Promise<void>;
   /** Every live lease; keys that are not subnets are skipped with a warning. */
   listLeases(): Promise<LeaseListing>;
+  /**
+   * Optional: the leases of one holder (its public address, as in the lease value) and
+   * those overlapping one IPv4 area, at a cost that does not grow with the number of
+   * leases. `area` is octet-aligned (see src/survey-area.ts), so its leases share a key
+   * prefix. Resolves undefined when the registry cannot vouch that `held` is complete
+   * (leases written by flanneld, which keeps no holder index): the manager lists instead.
+   */
+  survey?(holder: string, area?: Prefix): Promise<LeaseSurvey | undefined>;
   /**
    * Creates the lease only if no live lease holds this subnet. `ttlSeconds` 0 makes a
    * reservation (no expiry). Returns undefined when the subnet is taken (a lost race).
