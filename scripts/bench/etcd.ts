@@ -36,15 +36,41 @@ const FLANNELD: Record<string, string> = {
   "etcd-v2": "flanneld v0.17: 58 ms at 0, 187 ms at 5,000 leases (4 requests)",
 };
 
+const INDEXED_NOTE = `
+Each prefilled lease has the holder index entry sublease writes beside its own leases, so
+\`acquire\` reads its own entries and one area of the network (see "How acquire scales" in the
+README) instead of every lease.
+`;
+const UNINDEXED_NOTE = `
+No prefilled lease has a holder index entry, as in a cluster flanneld wrote: the config read
+finds the counts differ, so \`acquire\` reads every lease, as flanneld does, to be sure it
+reuses this host's lease wherever it is. The last column is what that reading costs by
+itself, done by etcd's own Go client: no client that reads every lease can stay within 1.5x
+of its 0-lease time at 20,000 leases.
+`;
+const V2_NOTE = `
+The v2 API keeps flannel's leases in one flat directory and has no range reads, counts or
+multi-key transactions, so there is no holder index or area to read there: every acquire
+reads the whole directory (last column: the same read by \`curl\`).
+`;
+
 /** One etcd API: how to seed it, what its floor is, and which counter counts its requests. */
 interface Api {
   name: "etcd-v3" | "etcd-v2";
+  /** Whether sublease keeps a holder index there, so a cluster it wrote differs from one flanneld wrote. */
+  writesIndex: boolean;
   floorLabel: string;
   floorArgv: (i: number) => string[];
   floorEnv: Record<string, string>;
+  /** A Go (or C) client reading every lease under the prefix: what any client that lists pays. */
+  listLabel: string;
+  listArgv: (prefix: string) => string[];
   putConfig(prefix: string, json: string): Promise<void>;
-  /** Writes the keys under <prefix>/subnets/ with flannel-format values and a 24 h TTL. */
-  prefill(prefix: string, keys: string[], firstHolder: number): Promise<void>;
+  /**
+   * Writes the keys under <prefix>/subnets/ with flannel-format values and a 24 h TTL;
+   * `indexed` adds the holder index entries sublease writes beside its own leases.
+   */
+  prefill(prefix: string, keys: string[], firstHolder: number, indexed: boolean): Promise<void>;
   /** Requests etcd has received so far, by method. */
   requests(): Promise<Record<string, number>>;
 }
@@ -79,24 +105,35 @@ async function inParallel<T>(items: T[], width: number, work: (item: T, index: n
 function v3Api(etcd: EtcdCluster): Api {
   return {
     name: "etcd-v3",
+    writesIndex: true,
     floorLabel: "`etcdctl put`",
     floorArgv: (i) => ["etcdctl", "--endpoints", etcd.endpoint, "put", `/bench-floor/${i}`, "x"],
     floorEnv: { ...CHILD_ENV, ETCDCTL_API: "3" },
+    listLabel: "`etcdctl get --prefix .../subnets/`",
+    listArgv: (prefix) => ["etcdctl", "--endpoints", etcd.endpoint, "get", "--prefix", `${prefix}/subnets/`, "-w", "protobuf"],
     async putConfig(prefix, json) {
       etcd.etcdctl(["put", `${prefix}/config`, json]);
     },
-    async prefill(prefix, keys, firstHolder) {
-      // One etcd lease for all of them, as if one flanneld had written each; puts go in
-      // transactions of 128 (etcd's default --max-txn-ops) rather than one request per key.
+    async prefill(prefix, keys, firstHolder, indexed) {
+      // One etcd lease for all of them; puts go in transactions of 128 (etcd's default
+      // --max-txn-ops) rather than one request per key. Indexed: each lease with the entry
+      // backends/registry/etcd-v3.ts writes beside it, on the same etcd lease.
+      const perTxn = indexed ? 64 : 128;
       const client = new Etcd3({ hosts: etcd.endpoint });
       try {
+        // A subnet a measured host already holds is left to it, as flanneld's create-if-absent would.
+        const held = new Set(await client.getAll().prefix(`${prefix}/subnets/`).keys());
+        keys = keys.filter((key) => !held.has(`${prefix}/subnets/${key}`));
         const { ID } = await client.leaseClient.leaseGrant({ TTL: 86_400 });
-        const batches = Array.from({ length: Math.ceil(keys.length / 128) }, (_, b) => keys.slice(b * 128, b * 128 + 128));
+        const batches = Array.from({ length: Math.ceil(keys.length / perTxn) }, (_, b) => keys.slice(b * perTxn, b * perTxn + perTxn));
         await inParallel(batches, 4, async (batch, b) => {
           await client.kv.txn({
-            success: batch.map((key, i) => ({
-              request_put: { key: Buffer.from(`${prefix}/subnets/${key}`), value: Buffer.from(leaseValue(holderIp(firstHolder + b * 128 + i))), lease: ID },
-            })),
+            success: batch.flatMap((key, i) => {
+              const holder = holderIp(firstHolder + b * perTxn + i);
+              const lease = { request_put: { key: Buffer.from(`${prefix}/subnets/${key}`), value: Buffer.from(leaseValue(holder)), lease: ID } };
+              const index = { request_put: { key: Buffer.from(`${prefix}/sublease/holders/${holder}/${key}`), value: Buffer.alloc(0), lease: ID } };
+              return indexed ? [lease, index] : [lease];
+            }),
           });
         });
       } finally {
@@ -111,17 +148,21 @@ function v2Api(etcd: EtcdCluster): Api {
   const put = async (key: string, form: Record<string, string>) => {
     const response = await etcd.v2(`/v2/keys${key}`, { method: "PUT", body: new URLSearchParams(form) });
     const body = await response.text(); // read in full, so the connection goes back to the pool
-    if (!response.ok) throw new Error(`etcd v2 PUT ${key}: ${response.status} ${body}`);
+    if (!response.ok && !(form.prevExist === "false" && response.status === 412)) throw new Error(`etcd v2 PUT ${key}: ${response.status} ${body}`);
   };
   return {
     name: "etcd-v2",
+    writesIndex: false,
     floorLabel: "`etcdctl set` (v2 API)",
     floorArgv: (i) => ["etcdctl", "--endpoints", etcd.endpoint, "set", `/bench-floor/${i}`, "x"],
     floorEnv: { ...CHILD_ENV, ETCDCTL_API: "2" },
+    listLabel: "`curl` of the `subnets` directory",
+    listArgv: (prefix) => ["curl", "-sf", "-o", "/dev/null", `${etcd.endpoint}/v2/keys${prefix}/subnets?recursive=true`],
     putConfig: (prefix, json) => put(`${prefix}/config`, { value: json }),
     // The v2 API has no multi-key write: one PUT per key, many in flight.
+    // Create-if-absent, as flanneld writes: a subnet a measured host already holds stays its own.
     prefill: (prefix, keys, firstHolder) =>
-      inParallel(keys, 32, (key, i) => put(`${prefix}/subnets/${key}`, { value: leaseValue(holderIp(firstHolder + i)), ttl: "86400" })),
+      inParallel(keys, 32, (key, i) => put(`${prefix}/subnets/${key}`, { value: leaseValue(holderIp(firstHolder + i)), ttl: "86400", prevExist: "false" })),
     requests: () => counters(etcd, "etcd_http_received_total", "method"),
   };
 }
@@ -144,73 +185,87 @@ const describeRequests = (counts: Record<string, number>) =>
 
 interface Level {
   leases: number;
+  /** Reading every lease with the API's own tool (unindexed clusters only). */
+  listing?: Sample;
   time: Sample;
   /** By method, of the run that needed the most: the goal is a bound, not an average. */
   requests: Record<string, number>;
   rssMiB: number;
 }
 
-async function measureLevels(binary: string, api: Api, etcd: EtcdCluster, dir: string): Promise<Level[]> {
+/** Who wrote the prefilled leases: sublease (with its holder index) or flanneld (without). */
+interface Cluster {
+  prefix: string;
+  indexed: boolean;
+  label: string;
+}
+
+async function measureLevels(binary: string, api: Api, etcd: EtcdCluster, dir: string, cluster: Cluster): Promise<Level[]> {
   const keys = await randomLeaseKeys(NETWORK, LEVELS[LEVELS.length - 1]!);
-  await api.putConfig(PREFIX, NETWORK);
+  const { prefix } = cluster;
+  await api.putConfig(prefix, NETWORK);
   const levels: Level[] = [];
   let filled = 0;
   let host = 0;
   for (const leases of LEVELS) {
-    await api.prefill(PREFIX, keys.slice(filled, leases), filled);
+    await api.prefill(prefix, keys.slice(filled, leases), filled, cluster.indexed);
     filled = leases;
     const times: number[] = [];
     let requests: Record<string, number> = {};
     for (let run = 0; run < RUNS; run++) {
       // A new host each run: every run creates a lease (the measured ones add < 0.1% to the level).
       const before = await api.requests();
-      const result = await timeOk(acquireArgv(binary, api.name, etcd, PREFIX, join(dir, `${api.name}-${host}.env`), host++), dir);
+      const result = await timeOk(acquireArgv(binary, api.name, etcd, prefix, join(dir, `${api.name}-${cluster.indexed}-${host}.env`), host++), dir);
       const counts = delta(before, await api.requests());
       if (JSON.parse(result.stdout).outcome !== "allocated") throw new Error(`${api.name}: run at ${leases} leases did not allocate`);
       times.push(result.ms);
       if (total(counts) > total(requests)) requests = counts;
     }
-    const peak = await peakRssMiB(acquireArgv(binary, api.name, etcd, PREFIX, join(dir, `${api.name}-${host}.env`), host++), dir);
+    const peak = await peakRssMiB(acquireArgv(binary, api.name, etcd, prefix, join(dir, `${api.name}-${cluster.indexed}-${host}.env`), host++), dir);
     if (peak.code !== 0) throw new Error(`${api.name} acquire failed: ${peak.stderr.trim()}`);
-    levels.push({ leases, time: summarize(times), requests, rssMiB: peak.mib });
+    const listing = cluster.indexed ? undefined : await floor(api.listArgv(prefix), api.floorEnv, dir);
+    levels.push({ leases, time: summarize(times), requests, rssMiB: peak.mib, listing });
   }
   return levels;
 }
 
-async function floor(api: Api, dir: string): Promise<Sample> {
+async function floor(argv: string[] | ((i: number) => string[]), env: Record<string, string>, dir: string): Promise<Sample> {
   const times: number[] = [];
   for (let i = 0; i < FLOOR_RUNS + 1; i++) {
-    const run = await timeOk(api.floorArgv(i), dir, api.floorEnv);
+    const run = await timeOk(typeof argv === "function" ? argv(i) : argv, dir, env);
     if (i > 0) times.push(run.ms); // the first one warms the page cache
   }
   return summarize(times);
 }
 
-function apiReport(api: Api, floorTime: Sample, levels: Level[]): { body: string; goals: Goal[] } {
+function apiReport(api: Api, floorTime: Sample, levels: Level[], cluster: Cluster, first: boolean): { body: string; goals: Goal[] } {
   const base = levels[0]!;
+  const name = cluster.label ? `${api.name} (${cluster.label})` : api.name;
+  const listed = levels.some((level) => level.listing);
   const rows = levels.map((level) => [
     level.leases.toLocaleString("en-US"), msSample(level.time), ratio(level.time.median, base.time.median),
     describeRequests(level.requests), `${level.rssMiB.toFixed(0)} MiB`,
+    ...(listed ? [level.listing ? `${msSample(level.listing)}, ${ratio(level.listing.median, floorTime.median)}` : ""] : []),
   ]);
-  const goals: Goal[] = [{
+  const goals: Goal[] = first ? [{
     goal: `${api.name}: acquire at 0 leases within ${FLOOR_GOAL}x ${api.floorLabel}`,
     result: `${ratio(base.time.median, floorTime.median)} (${ms(base.time.median)} vs ${ms(floorTime.median)})`,
     met: base.time.median <= FLOOR_GOAL * floorTime.median,
-  }];
+  }] : [];
   for (const level of levels.slice(1)) {
     goals.push({
-      goal: `${api.name}: acquire at ${level.leases.toLocaleString("en-US")} leases within ${GROWTH_GOAL}x of 0 leases`,
+      goal: `${name}: acquire at ${level.leases.toLocaleString("en-US")} leases within ${GROWTH_GOAL}x of 0 leases`,
       result: `${ratio(level.time.median, base.time.median)} (${ms(level.time.median)} vs ${ms(base.time.median)})`,
       met: level.time.median <= GROWTH_GOAL * base.time.median,
     });
   }
   goals.push({
-    goal: `${api.name}: at most ${MAX_REQUESTS} etcd requests per new lease, at every size`,
+    goal: `${name}: at most ${MAX_REQUESTS} etcd requests per new lease, at every size`,
     result: levels.map((level) => `${total(level.requests)} at ${level.leases.toLocaleString("en-US")}`).join(", "),
     met: levels.every((level) => total(level.requests) <= MAX_REQUESTS),
   });
   const at5k = levels.find((level) => level.leases === 5_000);
-  if (api.name === "etcd-v3" && at5k) {
+  if (api.name === "etcd-v3" && at5k && first) {
     goals.push({
       goal: `memory: peak RSS of one etcd-v3 acquire at 5,000 leases at most ${RSS_GOAL_MIB} MiB (1.5x flanneld's 40 MB)`,
       result: `${at5k.rssMiB.toFixed(0)} MiB`,
@@ -218,13 +273,13 @@ function apiReport(api: Api, floorTime: Sample, levels: Level[]): { body: string
     });
   }
   return {
-    body: `### ${api.name}
+    body: `### ${name}
 
-${table(["existing leases", "acquire wall time", "vs 0 leases", "etcd requests (most in one run)", "peak RSS"], rows)}
+${table(["existing leases", "acquire wall time", "vs 0 leases", "etcd requests (most in one run)", "peak RSS", ...(listed ? [`${api.listLabel} alone, vs floor`] : [])], rows)}
 
 Floor: ${api.floorLabel} ${msSample(floorTime)}; acquire at 0 leases is ${ratio(base.time.median, floorTime.median)} of it.
 For context only, ${FLANNELD[api.name]}.
-`,
+${cluster.indexed ? INDEXED_NOTE : api.writesIndex ? UNINDEXED_NOTE : V2_NOTE}`,
     goals,
   };
 }
@@ -255,10 +310,16 @@ export async function benchEtcd(binary: string, dir: string): Promise<Section> {
         parts.push(`### ${api.name}\n\nSkipped: etcd registry not available (${reason}).\n`);
         continue;
       }
-      console.log(`${api.name}: floor, then acquire at ${LEVELS.join(", ")} leases`);
-      const report = apiReport(api, await floor(api, apiDir), await measureLevels(binary, api, etcd, apiDir));
-      parts.push(report.body);
-      goals.push(...report.goals);
+      const floorTime = await floor(api.floorArgv, api.floorEnv, apiDir);
+      const clusters: Cluster[] = api.writesIndex
+        ? [{ prefix: PREFIX, indexed: true, label: "leases written by sublease" }, { prefix: `/bench-flanneld${PREFIX}`, indexed: false, label: "leases written by flanneld" }]
+        : [{ prefix: PREFIX, indexed: false, label: "" }];
+      for (const [i, cluster] of clusters.entries()) {
+        console.log(`${api.name}: ${i === 0 ? "floor, then " : ""}acquire at ${LEVELS.join(", ")} leases${cluster.label ? `, ${cluster.label}` : ""}`);
+        const report = apiReport(api, floorTime, await measureLevels(binary, api, etcd, apiDir, cluster), cluster, i === 0);
+        parts.push(report.body);
+        goals.push(...report.goals);
+      }
 
       if (!STORM_APIS.includes(api.name)) continue;
       const rows: string[][] = [];
