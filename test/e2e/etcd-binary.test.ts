@@ -4,10 +4,10 @@
  * fail with one line and exit code 3 when etcd is down, hung or fails TLS verification.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
-import { deadEndpoint, etcdLeaseIds, startBlackhole, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, deadEndpoint, etcdLeaseIds, grpcCalls, startBlackhole, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 
 let etcd: EtcdCluster;
 let tlsEtcd: EtcdCluster;
@@ -80,6 +80,33 @@ describe("compiled binary against etcd", () => {
     expect(etcdLeaseIds(etcd).size - leasesBefore).toBe(50);
     console.log(`50 concurrent acquires (compiled binary, etcd v3): ${elapsed} ms`);
   }, 60_000);
+
+  test("etcd v3: the binary keeps the holder index and, with every lease indexed, never lists; after a reboot the host gets its subnet back", async () => {
+    const prefix = "/e2e-index/coreos.com/network";
+    const common = ["--registry", "etcd-v3", "--etcd-endpoints", etcd.endpoint, "--etcd-prefix", prefix, "--iface-mtu", "1500"];
+    expect((await runSublease(["config", "put", "-", ...common.slice(0, 6)], { stdin: '{"Network":"10.0.0.0/8"}' })).code).toBe(0);
+    const dir = makeTempDir("e2e-index");
+    for (let n = 1; n <= 3; n++) {
+      expect((await runSublease(["acquire", ...common, "--public-ip", `198.51.100.${n}`, "--subnet-file", join(dir, `${n}.env`)])).code).toBe(0);
+    }
+    const subnetFile = join(dir, "host.env");
+    const before = await grpcCalls(etcd);
+    const first = await runSublease(["acquire", ...common, "--public-ip", "192.0.2.44", "--subnet-file", subnetFile, "--output", "json"]);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    // Config read with the counts, the survey, LeaseGrant, the create: no Range (listing).
+    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ Txn: 3, LeaseGrant: 1 });
+    const { subnet } = JSON.parse(first.stdout) as { subnet: string };
+    const index = etcd.etcdctl(["get", "--prefix", `${prefix}/sublease/holders/`, "--keys-only"]).split("\n").filter(Boolean);
+    expect(index).toContain(`${prefix}/sublease/holders/192.0.2.44/${subnet.replace("/", "-")}`);
+    expect(index).toHaveLength(4);
+
+    // /run is a tmpfs: after a reboot there is no subnet.env, and the index finds the lease.
+    rmSync(subnetFile);
+    const again = await runSublease(["acquire", ...common, "--public-ip", "192.0.2.44", "--subnet-file", subnetFile, "--output", "json"]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ subnet, outcome: "reused" });
+  }, 30_000);
 
   test("etcd down: exit 3 at once, one line on stderr, no subnet.env", async () => {
     const dir = makeTempDir("e2e-down");
