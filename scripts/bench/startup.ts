@@ -34,7 +34,7 @@ export async function benchStartup(dir: string, repoRoot: string): Promise<Secti
   return {
     title: "Startup",
     body: `
-The compiled binary (\`--compile --bytecode --minify\`, the flags of \`scripts/build.ts\`)
+The compiled binary (\`--compile --splitting --bytecode --minify\`, the flags of \`scripts/build.ts\`)
 against \`scripts/bench/empty.ts\` compiled with the same flags: the floor of any compiled
 Bun program. ${ROUNDS} runs each after ${WARMUP_ROUNDS} warm-up rounds, interleaved.
 
