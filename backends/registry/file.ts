@@ -8,31 +8,13 @@ import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { writeFileAtomic } from "../../src/atomic-write.ts";
 import { SubleaseError } from "../../src/errors.ts";
+import { containsAddress, type Prefix } from "../../src/ip.ts";
 import { encodeLeaseAttrs, formatSubnetKey, leaseAttrsFromValue, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import { describeFsError } from "../../src/read-input.ts";
-import type { Registry, RegistryOptions } from "../../src/registry.ts";
+import type { LeaseSurvey, Registry, RegistryOptions } from "../../src/registry.ts";
 import { fileLocker } from "../../src/runtime/file-lock.ts";
-
-const FORMAT = "sublease-registry/v1";
-
-interface StoredLease {
-  /** The lease value exactly as flannel would store it in etcd. */
-  value: LeaseAttrs;
-  /** ISO time; null for a reservation. */
-  expires: string | null;
-  /** The file-wide revision of this lease's last write: its compare-and-swap token. */
-  revision: number;
-}
-
-interface RegistryFile {
-  format: typeof FORMAT;
-  /** Bumped on every write; a lease's revision is never reused, even after delete. */
-  revision: number;
-  config: unknown;
-  leases: Record<string, StoredLease>;
-}
-
-const emptyFile = (): RegistryFile => ({ format: FORMAT, revision: 0, config: null, leases: {} });
+import { RegistryDocument } from "./file-document.ts";
+import { FORMAT, type RegistryFile, type StoredLease } from "./file-layout.ts";
 
 export async function openFileRegistry(options: RegistryOptions): Promise<Registry> {
   return new FileRegistry(options.registryFile, options);
@@ -48,13 +30,17 @@ const fileIdentity = (path: string): string | undefined => {
   }
 };
 
+/** Whether an IPv4 subnet and the surveyed area share an address: one of them holds the other's start. */
+const overlaps = (area: Prefix, subnet: Prefix): boolean =>
+  containsAddress(area, subnet.address) || containsAddress(subnet, area.address);
+
 class FileRegistry implements Registry {
   readonly description: string;
   /**
-   * The last version read or written by this process: one acquire reads the config, lists
-   * and creates, and at 20,000 leases parsing the file three times would dominate.
+   * The last version read or written by this process: one acquire reads the config,
+   * surveys and creates, and at 20,000 leases reading the file three times would dominate.
    */
-  private cached?: { identity: string; file: RegistryFile };
+  private cached?: { identity: string; document: RegistryDocument };
   /** The directory is created once per process, not on every locked call. */
   private directoryReady = false;
   constructor(private readonly path: string, private readonly options: RegistryOptions) {
@@ -66,24 +52,29 @@ class FileRegistry implements Registry {
       `${this.path} is not a valid sublease registry (${detail}); it was left untouched: repair it or move it away`);
   }
 
-  private read(): RegistryFile {
+  private read(): RegistryDocument {
     const identity = fileIdentity(this.path);
-    // Changes mutate the object in place; write() re-caches it, or drops it on failure.
-    if (identity && this.cached?.identity === identity) return this.cached.file;
-    const file = this.readFromDisk();
-    this.cached = identity ? { identity, file } : undefined;
-    return file;
+    // Changes are made to the cached document; write() re-caches it, or drops it on failure.
+    if (identity && this.cached?.identity === identity) return this.cached.document;
+    const document = this.readFromDisk();
+    this.cached = identity ? { identity, document } : undefined;
+    return document;
   }
 
-  private readFromDisk(): RegistryFile {
+  private readFromDisk(): RegistryDocument {
     let text: string;
     try {
       text = readFileSync(this.path, "utf8");
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return emptyFile();
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return RegistryDocument.empty();
       throw new SubleaseError("failure", `cannot read the registry ${this.path}: ${describeFsError(error)}`);
     }
-    if (text.trim() === "") return emptyFile();
+    // A large file in the layout this registry writes is checked line by line, without
+    // parsing every lease; anything else (small, reformatted by hand, not ours) goes
+    // through JSON.parse.
+    const document = RegistryDocument.fromText(text, Date.now());
+    if (document) return document;
+    if (text.trim() === "") return RegistryDocument.empty();
     let data: unknown;
     try {
       data = JSON.parse(text);
@@ -95,22 +86,23 @@ class FileRegistry implements Registry {
     if (!Number.isInteger(file.revision) || !file.leases || typeof file.leases !== "object" || Array.isArray(file.leases)) {
       throw this.corrupt("bad revision or leases");
     }
-    return file as RegistryFile;
+    return RegistryDocument.fromFile(file as RegistryFile);
   }
 
-  private write(file: RegistryFile): void {
+  private write(document: RegistryDocument): void {
+    this.cached = undefined;
+    const written = document.serialize(Date.now());
     try {
-      this.cached = undefined;
-      writeFileAtomic(this.path, serialize(file), { mode: 0o644, dirMode: 0o755 });
+      writeFileAtomic(this.path, written.text, { mode: 0o644, dirMode: 0o755 });
     } catch (error) {
       throw new SubleaseError("failure", `cannot write the registry ${this.path}: ${describeFsError(error)}`);
     }
     const identity = fileIdentity(this.path);
-    this.cached = identity ? { identity, file } : undefined;
+    this.cached = identity ? { identity, document: written.next } : undefined;
   }
 
   /** Runs `change` on the file under the lock; it returns the result and whether to write. */
-  private async locked<T>(change: (file: RegistryFile) => { result: T; write: boolean }): Promise<T> {
+  private async locked<T>(change: (document: RegistryDocument) => { result: T; write: boolean }): Promise<T> {
     let locker;
     try {
       // The lock file lives beside the registry, so the directory must exist first.
@@ -124,22 +116,19 @@ class FileRegistry implements Registry {
       throw new SubleaseError("failure", `cannot lock the registry ${this.path}: ${describeFsError(error)}`);
     }
     try {
-      const file = this.read();
-      const { result, write } = change(file);
-      if (write) {
-        pruneExpired(file, Date.now());
-        this.write(file);
-      }
+      const document = this.read();
+      const { result, write } = change(document);
+      if (write) this.write(document);
       return result;
     } finally {
       locker.release();
     }
   }
 
-  private toLease(key: string, stored: StoredLease, now: number): Lease | undefined {
+  private toLease(key: string, stored: StoredLease | undefined, now: number): Lease | undefined {
     const subnet = parseSubnetKey(key);
-    const attrs = leaseAttrsFromValue(stored?.value);
-    if (!subnet || !attrs) {
+    const attrs = stored && leaseAttrsFromValue(stored.value);
+    if (!subnet || !stored || !attrs) {
       this.options.log.warn(`skipping entry "${key}" in ${this.path}: not a subnet lease`);
       return undefined;
     }
@@ -149,7 +138,7 @@ class FileRegistry implements Registry {
   }
 
   async getNetworkConfig(): Promise<string | undefined> {
-    const { config } = await this.locked((file) => ({ result: file, write: false }));
+    const config = await this.locked((document) => ({ result: document.config, write: false }));
     if (config === null || config === undefined) return undefined;
     return typeof config === "string" ? config : JSON.stringify(config);
   }
@@ -162,55 +151,71 @@ class FileRegistry implements Registry {
     } catch {
       // kept as text
     }
-    await this.locked((file) => {
-      file.config = config;
-      file.revision++;
+    await this.locked((document) => {
+      document.config = config;
+      document.revision++;
       return { result: undefined, write: true };
     });
   }
 
   async listLeases(): Promise<{ leases: Lease[] }> {
-    return this.locked((file) => {
+    return this.locked((document) => {
       const now = Date.now();
       const leases: Lease[] = [];
-      for (const key in file.leases) {
-        const lease = this.toLease(key, file.leases[key]!, now);
+      for (const [key, stored] of document.entries()) {
+        const lease = this.toLease(key, stored, now);
         if (lease) leases.push(lease);
       }
       return { result: { leases }, write: false };
     });
   }
 
+  /** The whole file is read under the lock, so the answer is always complete. */
+  async survey(holder: string, area?: Prefix): Promise<LeaseSurvey> {
+    return this.locked((document) => {
+      const now = Date.now();
+      const held: Lease[] = [];
+      const near: Lease[] = [];
+      for (const [key, stored] of document.nearby(holder, area)) {
+        const lease = this.toLease(key, stored, now);
+        if (!lease) continue;
+        if (lease.attrs.PublicIP === holder) held.push(lease);
+        if (area && lease.subnet.ipv4 && overlaps(area, lease.subnet.ipv4)) near.push(lease);
+      }
+      return { result: { held, near }, write: false };
+    });
+  }
+
   async createLease(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
     const key = formatSubnetKey(subnet);
-    return this.locked((file) => {
+    return this.locked((document) => {
       const now = Date.now();
-      const existing = file.leases[key];
+      const existing = document.get(key);
       if (existing && this.toLease(key, existing, now)) return { result: undefined, write: false };
-      const stored = storedLease(attrs, ttlSeconds, ++file.revision, now);
-      file.leases[key] = stored;
+      const stored = storedLease(attrs, ttlSeconds, ++document.revision, now);
+      document.set(key, stored);
       return { result: this.toLease(key, stored, now), write: true };
     });
   }
 
   async updateLease(current: Lease, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
     const key = current.key;
-    return this.locked((file) => {
+    return this.locked((document) => {
       const now = Date.now();
-      const existing = file.leases[key];
+      const existing = document.get(key);
       if (!existing || String(existing.revision) !== current.version || !this.toLease(key, existing, now)) {
         return { result: undefined, write: false };
       }
-      const stored = storedLease(attrs, ttlSeconds, ++file.revision, now);
-      file.leases[key] = stored;
+      const stored = storedLease(attrs, ttlSeconds, ++document.revision, now);
+      document.set(key, stored);
       return { result: this.toLease(key, stored, now), write: true };
     });
   }
 
   async leaseExpiry(lease: Lease): Promise<number | null | undefined> {
     const key = lease.key;
-    return this.locked((file) => {
-      const existing = file.leases[key];
+    return this.locked((document) => {
+      const existing = document.get(key);
       const live = existing && this.toLease(key, existing, Date.now());
       return { result: live ? live.expiresAt : undefined, write: false };
     });
@@ -218,11 +223,11 @@ class FileRegistry implements Registry {
 
   async deleteLease(current: Lease): Promise<boolean> {
     const key = current.key;
-    return this.locked((file) => {
-      const existing = file.leases[key];
+    return this.locked((document) => {
+      const existing = document.get(key);
       if (!existing || String(existing.revision) !== current.version) return { result: false, write: false };
-      delete file.leases[key];
-      file.revision++;
+      document.delete(key);
+      document.revision++;
       return { result: true, write: true };
     });
   }
@@ -236,34 +241,4 @@ function storedLease(attrs: LeaseAttrs, ttlSeconds: number, revision: number, no
     expires: ttlSeconds > 0 ? new Date(now + ttlSeconds * 1000).toISOString() : null,
     revision,
   };
-}
-
-/** Expired leases are free; dropping them keeps the file from growing without bound. */
-function pruneExpired(file: RegistryFile, now: number): void {
-  // ISO times of one format compare as strings: a cheap first test before Date.parse.
-  const nowText = new Date(now).toISOString();
-  for (const key in file.leases) {
-    const stored = file.leases[key];
-    if (typeof stored?.expires === "string" && stored.expires.length === nowText.length && stored.expires > nowText) continue;
-    // Only entries with a readable expiry: anything odd stays for a person to look at.
-    if (typeof stored?.expires === "string" && Date.parse(stored.expires) <= now) delete file.leases[key];
-  }
-}
-
-/**
- * Pretty at the top, one line per lease: still easy to read and diff, and much cheaper
- * to write at tens of thousands of leases than fully indented JSON.
- */
-function serialize(file: RegistryFile): string {
-  const leases: string[] = [];
-  for (const key in file.leases) leases.push(`    ${JSON.stringify(key)}: ${JSON.stringify(file.leases[key])}`);
-  return [
-    "{",
-    `  "format": ${JSON.stringify(file.format)},`,
-    `  "revision": ${file.revision},`,
-    `  "config": ${JSON.stringify(file.config)},`,
-    leases.length ? `  "leases": {\n${leases.join(",\n")}\n  }` : `  "leases": {}`,
-    "}",
-    "",
-  ].join("\n");
 }

@@ -4,6 +4,7 @@
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { FORMAT, serializeRegistry } from "../../backends/registry/file-layout.ts";
 import { holderIp, hostIp, randomLeaseKeys } from "./fixtures.ts";
 import { ms, msSample, peakRssMiB, ratio, summarize, timeOk } from "./measure.ts";
 import { table, type Goal, type Section } from "./report.ts";
@@ -21,7 +22,10 @@ const STORMS = [
   { hosts: 200, config: '{"Network":"10.5.0.0/16","SubnetLen":26}', label: "10.5.0.0/16, /26s (16,383)" },
 ];
 
-/** A registry file in backends/registry/file.ts's format, written directly: no process per lease. */
+/**
+ * A registry file written directly (no process per lease), in the layout the file registry
+ * itself writes, so the runs measure the file a registry in use holds.
+ */
 async function writeRegistry(path: string, configJson: string, count: number): Promise<void> {
   const expires = new Date(Date.now() + 86_400_000).toISOString();
   const keys = await randomLeaseKeys(configJson, count);
@@ -30,7 +34,7 @@ async function writeRegistry(path: string, configJson: string, count: number): P
     expires,
     revision: i + 1,
   }]));
-  writeFileSync(path, `${JSON.stringify({ format: "sublease-registry/v1", revision: count, config: JSON.parse(configJson), leases }, null, 2)}\n`);
+  writeFileSync(path, serializeRegistry({ format: FORMAT, revision: count, config: JSON.parse(configJson), leases }));
 }
 
 const acquireArgs = (binary: string, registry: string, subnetFile: string, host: number) => [
