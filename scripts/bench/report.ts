@@ -70,24 +70,29 @@ ${LIMITS}`;
 const LIMITS = `
 ## Where the missed goals come from
 
-- **Start-up.** An empty compiled program is the floor; cac plus one \`node:fs\` import
-  alone already costs ~1.4x of it here, and the rest is our own modules (ipaddr.js, the
-  config checker, the backends). Already done: bytecode, one command's options registered,
-  stdout through \`Bun.write\` (touching \`process.stdout\` cost ~7 ms), and every built-in a
-  command may not need (\`node:tls\`, \`node:os\`, \`bun:ffi\`, \`node:crypto\`) imported
-  lazily, since Bun hoists static built-in imports into the entry.
-- **Growth with cluster size.** Every acquire reads every lease: flannel's rule that a
-  host reuses the lease holding its public IP, and that no subnet another lease overlaps
-  is handed out, needs the whole list. The request count stays fixed; the bytes to fetch,
-  decode and check grow with the leases (etcd alone takes ~2x a put to serve a 5,000-key
-  range). The per-lease work was cut (keys parsed without ipaddr.js, cached masks, the
-  file registry parsed once per run and written one line per lease), not removed.
+- **Start-up.** An empty compiled program is the floor. \`--help\` now stays near it
+  because the bundle is split into chunks loaded on use (gRPC, etcd3, protobufjs and yaml
+  are no longer loaded by every run). \`parse-config\` still loads cac, ipaddr.js (~0.5 ms
+  alone), the config checker and the backends it names. Already done: bytecode, chunk
+  splitting, one command's options registered, stdout through \`Bun.write\` (touching
+  \`process.stdout\` cost ~7 ms), and every built-in a command may not need (\`node:tls\`,
+  \`node:os\`, \`bun:ffi\`, \`node:crypto\`) imported lazily.
+- **Growth with cluster size.** With etcd v3 and leases sublease wrote, an acquire reads a
+  fixed amount (its holder index entries and one area; README, "How acquire scales"). The
+  rest read every lease, and the listing columns above show that reading alone, by etcd's
+  own client, outgrows the budget:
+  - *etcd v3, leases flanneld wrote*: no holder index, so sublease reads every lease to be
+    sure it reuses this host's lease wherever it is, as flanneld does;
+  - *etcd v2*: one flat directory, no range reads, counts or multi-key transactions, so
+    there is nowhere to keep an index an acquire could trust;
+  - *file registry*: one file, read whole and replaced whole under the lock. Reading and
+    checking it is a pattern scan, the survey parses only the lines it needs and a write
+    splices lines in, but writing 2.6 MB and fsyncing it at 20,000 leases takes more than
+    the whole 1.5x budget.
 - **etcd v3 against \`etcdctl put\`.** Most of the gap is loading gRPC (grpc-js with
-  \`node:http2\`/\`node:tls\`, etcd3, protobufjs). Already done: a pruned protobuf descriptor
-  with encoders generated at build time (no proto-loader at run time), grpc-js's server,
-  proxy and time-zone code kept off the start-up path, one connection shared by all
-  services. etcd v2, which needs only \`fetch\`, meets the same goal.
-- **Memory.** An empty compiled program takes ~18 MiB and Bun's \`node:http2\` ~13 MiB more;
-  decoding a 5,000-key range adds ~11 MiB, mostly JIT and decode garbage rather than live
-  heap (disabling the optimising JIT saves ~7 MiB, but only an environment variable can).
+  \`node:http2\`, etcd3, protobufjs: ~12 ms) and its first call (~8 ms, channel and HTTP/2
+  set-up, cold code). Already done: a pruned protobuf descriptor with encoders generated at
+  build time (no proto-loader at run time), grpc-js's server, proxy and time-zone code kept
+  off the start-up path, one connection shared by all services. etcd v2, which needs only
+  \`fetch\`, meets the same goal.
 `;
