@@ -12,7 +12,7 @@ import { parseDurationMs } from "./duration.ts";
 import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE, DEFAULT_SUBNET_FILE } from "./defaults.ts";
 import { registryChoice } from "./registry-settings.ts";
 import { VERSION, COMMIT } from "./version.ts";
-import { writeStdout } from "./runtime/stdout.ts";
+import { isBrokenPipe, writeStdout } from "./runtime/stdout.ts";
 
 /** Every command's usage and one-line summary: enough for the command list in --help. */
 const COMMANDS = {
@@ -282,5 +282,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(process.argv.slice(2));
-await writeStdout(pendingOutput);
+try {
+  await writeStdout(pendingOutput);
+} catch (error) {
+  if (!isBrokenPipe(error)) {
+    process.stderr.write(`sublease: cannot write to stdout: ${oneLine(error)}\n`);
+    process.exit(code === EXIT_CODES.ok ? EXIT_CODES.failure : code);
+  }
+}
 process.exit(code);

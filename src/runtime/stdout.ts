@@ -17,3 +17,6 @@ export async function writeStdout(text: string): Promise<void> {
   }
   await new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
 }
+
+/** The reader went away (`sublease leases | head`): as for any Unix tool, not worth a word. */
+export const isBrokenPipe = (error: unknown): boolean => (error as { code?: unknown } | undefined)?.code === "EPIPE";

@@ -2,7 +2,8 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileMode, makeTempDir, runSublease } from "../helpers/binary.ts";
+import { spawnSync } from "node:child_process";
+import { cleanEnv, fileMode, isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
 
 let dir: string;
 let registry: string[];
@@ -231,5 +232,25 @@ describe("errors a user meets", () => {
     expect(stdout).toContain("FLANNEL_IPMASQ=true");
     expect(readFileSync(join(dir, "env.env"), "utf8")).toBe(stdout);
     expect(statSync(join(dir, "env.env")).isFile()).toBe(true);
+  });
+
+  test("output cut short by its reader (leases | head -1) is no error; a full disk is one line, exit 1", async () => {
+    // Enough leases that the listing outgrows the pipe's buffer and the write meets a closed pipe.
+    await putConfig('{"Network":"10.0.0.0/8"}');
+    const path = join(dir, "state/registry.json");
+    const stored = JSON.parse(readFileSync(path, "utf8"));
+    const expires = new Date(Date.now() + 86_400_000).toISOString();
+    for (let i = 0; i < 4000; i++) {
+      stored.leases[`10.${i >> 8}.${i & 255}.0-24`] = { value: { PublicIP: `100.64.${i >> 8}.${i & 255}`, PublicIPv6: null }, expires, revision: i + 1 };
+    }
+    writeFileSync(path, JSON.stringify(stored));
+    const piped = spawnSync("bash", ["-c", `"$0" leases "$@" 2>"${join(dir, "stderr")}" | head -1; exit "\${PIPESTATUS[0]}"`, isolatedSublease(), ...registry], { env: cleanEnv(), encoding: "utf8" });
+    expect(piped.stdout).toMatch(/^SUBNET\s+PUBLIC IP/);
+    expect(readFileSync(join(dir, "stderr"), "utf8")).toBe("");
+    expect(piped.status).toBe(0);
+
+    const full = spawnSync("bash", ["-c", `"$0" leases "$@" >/dev/full`, isolatedSublease(), ...registry], { env: cleanEnv(), encoding: "utf8" });
+    expect(full.stderr).toMatch(/^sublease: cannot write to stdout: ENOSPC[^\n]*\n$/);
+    expect(full.status).toBe(1);
   });
 });
