@@ -19,7 +19,7 @@ const protoLoaderUtil = etcd3Require("@grpc/proto-loader/build/src/util") as {
   loadProtosWithOptionsSync(file: string, options: object): Protobuf.Root;
 };
 const protobuf = createRequire(etcd3Require.resolve("@grpc/proto-loader"))("protobufjs") as typeof Protobuf;
-if (etcd3Require.resolve("protobufjs/light") !== createRequire(etcd3Require.resolve("@grpc/proto-loader")).resolve("protobufjs/light")) {
+if (etcd3Require.resolve("protobufjs/minimal") !== createRequire(etcd3Require.resolve("@grpc/proto-loader")).resolve("protobufjs/minimal")) {
   throw new Error("etcd3 and @grpc/proto-loader resolve different copies of protobufjs; the embedded code would not match the runtime");
 }
 
@@ -170,9 +170,9 @@ function generatedSources(type: Protobuf.Type): string[] {
 /**
  * The JavaScript that replaces etcd3's `loadSync(rpc.proto, options)`: the package
  * definition gRPC needs (each method's path, streaming flags and (de)serializers, made
- * exactly as @grpc/proto-loader makes them), over the pruned descriptor and the
- * precompiled protobufjs functions. Neither @grpc/proto-loader nor its descriptor
- * extension is loaded at run time.
+ * exactly as @grpc/proto-loader makes them), wired straight to the precompiled protobufjs
+ * functions of the pruned types. Neither @grpc/proto-loader nor protobufjs's reflection
+ * (a Root built from a descriptor) is loaded at run time.
  */
 function packageDefinitionSource(pruned: PrunedProtos, root: Protobuf.Root, loadOptionsSource: string): string {
   if (Object.keys(pruned.json).join() !== "nested") throw new Error("rpc.proto's descriptor has root options, which the embedded code does not set");
@@ -192,11 +192,16 @@ function packageDefinitionSource(pruned: PrunedProtos, root: Protobuf.Root, load
       originalName: clientName,
     };
   }
+  const enums = typesOf(root).filter((t): t is Protobuf.Enum => t instanceof protobuf.Enum);
+  // Each field's resolved type, in the order protobufjs hands `types` to the generated code.
+  const fieldTypes = (type: Protobuf.Type) => type.fieldsArray.map((field) => {
+    if (field instanceof protobuf.MapField) throw new Error(`${type.fullName}.${field.name} is a map, which the embedded code does not wire`);
+    return field.resolve().resolvedType?.fullName ?? null;
+  });
   return `(() => {
-  const protobuf = require("protobufjs/light");
-  const { Reader, Writer, util } = protobuf;
-  // Root.fromJSON, with the constructors set between adding the types and resolving them.
-  const root = new protobuf.Root().addJSON(${JSON.stringify((pruned.json as { nested: object }).nested)});
+  // Only protobufjs's runtime: the reflection classes (Root, Type, Field) and resolving a
+  // descriptor cost ~4 ms at start-up, and gRPC needs none of them, only the functions.
+  const { Reader, Writer, util } = require("protobufjs/minimal");
   const options = ${loadOptionsSource};
   // long.js's toString(10), for the Long objects protobufjs decodes 64-bit fields into.
   const longToString = (long) => {
@@ -205,23 +210,22 @@ function packageDefinitionSource(pruned: PrunedProtos, root: Protobuf.Root, load
     const bits = (BigInt(long.high >>> 0) << 32n) | BigInt(long.low >>> 0);
     return String(long.unsigned ? bits : BigInt.asIntN(64, bits));
   };
-  const generated = [${types.map((type) => `[${JSON.stringify(type.fullName)}, ${generatedSources(type).join(", ")}]`).join(",\n")}];
-  for (const [name, ctor, encode, decode, verify, fromObject, toObject] of generated) {
-    const type = root.lookupType(name);
-    // Resolving a field reads its type's constructor: set before resolveAll, it is never generated.
-    type.ctor = ctor;
-    type.setup = function setup() {
-      const types = [];
-      for (let i = 0; i < this.fieldsArray.length; ++i) types.push(this._fieldsArray[i].resolve().resolvedType);
-      this.encode = encode(Writer, types, util);
-      this.decode = decode(Reader, types, util);
-      this.verify = verify(types, util);
-      this.fromObject = fromObject(types, util);
-      this.toObject = toObject(types, util, longToString);
-      return this;
-    };
+  // What the generated functions read from \`types\` and \`this\`: an enum's values (by name,
+  // inheriting by id, as protobufjs's Enum has them) and a message's constructor and functions.
+  const byName = new Map();
+  for (const [name, valuesById] of ${JSON.stringify(enums.map((e) => [e.fullName, e.valuesById]))}) {
+    byName.set(name, { values: Object.assign(Object.create(valuesById), Object.fromEntries(Object.entries(valuesById).map(([id, value]) => [value, Number(id)]))), valuesById });
   }
-  root.resolveAll();
+  const generated = [${types.map((type) => { const [ctor, encode, decode, , fromObject, toObject] = generatedSources(type); return `[${JSON.stringify(type.fullName)}, ${JSON.stringify(fieldTypes(type))}, ${ctor}, ${encode}, ${decode}, ${fromObject}, ${toObject}]`; }).join(",\n")}];
+  for (const [name, , ctor] of generated) byName.set(name, { name: name.slice(name.lastIndexOf(".") + 1), ctor });
+  for (const [name, fields, , encode, decode, fromObject, toObject] of generated) {
+    const type = byName.get(name);
+    const types = fields.map((field) => (field === null ? null : byName.get(field)));
+    type.encode = encode(Writer, types, util);
+    type.decode = decode(Reader, types, util);
+    type.fromObject = fromObject(types, util);
+    type.toObject = toObject(types, util, longToString);
+  }
   // @grpc/proto-loader's createSerializer and createDeserializer.
   const serializer = (cls) => function serialize(arg) {
     if (Array.isArray(arg)) throw new Error(\`Failed to serialize message: expected object with \${cls.name} structure, got array instead\`);
@@ -234,8 +238,8 @@ function packageDefinitionSource(pruned: PrunedProtos, root: Protobuf.Root, load
   for (const [service, methods] of Object.entries(${JSON.stringify(services)})) {
     definition[service] = {};
     for (const [rpc, { requestType, responseType, ...method }] of Object.entries(methods)) {
-      const request = root.lookupType(requestType);
-      const response = root.lookupType(responseType);
+      const request = byName.get(requestType);
+      const response = byName.get(responseType);
       definition[service][rpc] = {
         ...method,
         requestSerialize: serializer(request),
