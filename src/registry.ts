@@ -30,10 +30,11 @@ export interface Registry {
   listLeases(): Promise<LeaseListing>;
   /**
    * Optional: the leases of one holder (its public address, as in the lease value) and
-   * those overlapping one IPv4 area, at a cost that does not grow with the number of
-   * leases. `area` is octet-aligned (see src/survey-area.ts), so its leases share a key
-   * prefix. Resolves undefined when the registry cannot vouch that `held` is complete
-   * (leases written by flanneld, which keeps no holder index): the manager lists instead.
+   * those overlapping one IPv4 area. `area` is octet-aligned (see src/survey-area.ts), so
+   * its leases share a key prefix. A registry that can find them without reading every
+   * lease (etcd v3's holder index) answers at a cost that does not grow with the cluster;
+   * one that cannot reads everything but decodes only what matters. Resolves undefined
+   * when the registry cannot vouch that `held` is complete: the manager lists instead.
    */
   survey?(holder: string, area?: Prefix): Promise<LeaseSurvey | undefined>;
   /**

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { parseConfigText } from "./config.ts";
 import { formatAddress, formatPrefix, parsePrefix } from "./ip.ts";
 import { formatSubnetKey, parseSubnetKey } from "./lease.ts";
-import { areaKeyPrefix, areaLength, areaOf, areasApply, enclosingKeys, randomArea, withinArea } from "./survey-area.ts";
+import { areaKeyPrefix, areaLength, areaOf, areasApply, enclosingKeys, keyAroundArea, randomArea, valueMayName, withinArea } from "./survey-area.ts";
 
 const family = async (object: unknown) => (await parseConfigText(JSON.stringify(object))).ipv4!;
 const prefix = (text: string) => parsePrefix(text, 4)!;
@@ -62,5 +62,22 @@ describe("areas", () => {
     // Every draw lands in a full area: undefined, so the caller reads everything.
     const full = new Set([0, 1, 2, 3].map((second) => prefix(`10.${second}.0.0/16`).address));
     expect(randomArea(net, () => 5n, full)).toBeUndefined();
+  });
+
+  test("keyAroundArea takes keys inside the area and enclosing keys, plain or dual-stack, and nothing else", () => {
+    const around = keyAroundArea(prefix("10.37.0.0/16"));
+    for (const key of ["10.37.5.0-24", "10.37.5.0-24&fc00:0:0:1::-64", "10.37.0.0-16", "10.36.0.0-15", "10.0.0.0-8&fc00::-48"]) expect(around(key)).toBe(true);
+    for (const key of ["10.3.7.0-24", "10.137.0.0-24", "10.36.0.0-16", "10.0.0.0-16", "0.0.0.0-10", "garbage"]) expect(around(key)).toBe(false);
+  });
+
+  test("valueMayName lets through every value that names the holder, however written, and not a longer address", () => {
+    const named = ['{"PublicIP":"192.0.2.1","PublicIPv6":null}', '{ "PublicIP" : "192.0.2.1" }', '{"PublicIP":"192.0.2.\\u0031"}'];
+    for (const value of named) {
+      expect(JSON.parse(value).PublicIP).toBe("192.0.2.1");
+      expect(valueMayName(value, "192.0.2.1")).toBe(true);
+      expect(valueMayName(Buffer.from(value), "192.0.2.1")).toBe(true);
+    }
+    expect(valueMayName('{"PublicIP":"192.0.2.10","PublicIPv6":null}', "192.0.2.1")).toBe(false);
+    expect(valueMayName(Buffer.from('{"PublicIP":"192.0.2.10"}'), "192.0.2.1")).toBe(false);
   });
 });

@@ -62,3 +62,26 @@ export function enclosingKeys(area: Prefix): string[] {
   }
   return prefixes;
 }
+
+/**
+ * For a registry that reads every lease anyway: whether a lease key (its last path
+ * segment) lies inside the area or could enclose it. Deciding on the key text lets the
+ * registry skip decoding every other lease.
+ */
+export function keyAroundArea(area: Prefix): (key: string) => boolean {
+  const inside = areaKeyPrefix(area);
+  const enclosing = new Set(enclosingKeys(area));
+  return (key) => {
+    if (key.startsWith(inside)) return true;
+    const ampersand = key.indexOf("&");
+    return enclosing.has(ampersand < 0 ? key : key.slice(0, ampersand));
+  };
+}
+
+/**
+ * Whether a lease value's text could name `holder`: it holds the quoted address, or an
+ * escape that could spell it. A cheap test that never misses; the caller decodes the
+ * values it lets through and compares for real. A Buffer will do: it is searched as is.
+ */
+export const valueMayName = (value: { includes(text: string): boolean }, holder: string): boolean =>
+  value.includes(JSON.stringify(holder)) || value.includes("\\");

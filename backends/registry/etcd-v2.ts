@@ -8,6 +8,7 @@ import { Buffer } from "node:buffer";
 import { SubleaseError } from "../../src/errors.ts";
 import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import type { Registry, RegistryOptions } from "../../src/registry.ts";
+import { keyAroundArea, valueMayName } from "../../src/survey-area.ts";
 import { etcdConnection, retryPause, sleep } from "./etcd-connection.ts";
 import { EtcdConnectionError, EtcdDeadlineError, etcdError, EtcdHttpError, type EtcdTarget } from "./etcd-errors.ts";
 import { httpClient } from "./tls-fetch.ts";
@@ -130,6 +131,38 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
   const leaseFrom = (subnet: SubnetKey, attrs: LeaseAttrs, node: V2Node): Lease =>
     ({ key: node.key.slice(node.key.lastIndexOf("/") + 1), subnet, attrs, expiresAt: expiryOf(node), version: String(node.modifiedIndex) });
 
+  /**
+   * Every live lease under subnets/, in one recursive GET. `wanted` (the key's last
+   * segment, the raw value) picks the entries worth decoding; the rest are skipped
+   * unread, and so unwarned about.
+   */
+  async function readLeases(wanted?: (name: string, value: string) => boolean): Promise<Lease[]> {
+    const action = `listing leases under ${subnetsDir}/`;
+    // quorum: a linearizable read, as the v3 registry's range is.
+    const answer = await request(action, "GET", subnetsDir, { recursive: true, quorum: true });
+    if (answer.errorCode === KEY_NOT_FOUND) return [];
+    if (!ok(answer)) fail(action, answer);
+    const leases: Lease[] = [];
+    for (const node of answer.node!.nodes ?? []) {
+      const name = node.key.slice(node.key.lastIndexOf("/") + 1);
+      if (wanted && !wanted(name, node.value ?? "")) continue;
+      const subnet = node.dir ? undefined : parseSubnetKey(name);
+      if (!subnet) {
+        options.log.warn(`skipping ${node.key}: not a subnet lease key`);
+        continue;
+      }
+      // Expired but not yet swept by the leader: already free.
+      if (node.ttl !== undefined && node.ttl <= 0) continue;
+      const attrs = decodeLeaseAttrs(node.value ?? "");
+      if (!attrs) {
+        options.log.warn(`skipping ${node.key}: its value is not a flannel lease`);
+        continue;
+      }
+      leases.push(leaseFrom(subnet, attrs, node));
+    }
+    return leases;
+  }
+
   function parseVersion(lease: Lease): number {
     if (!/^\d+$/.test(lease.version)) throw new SubleaseError("failure", `lease version "${lease.version}" was not made by the etcd v2 registry`);
     return Number(lease.version);
@@ -154,29 +187,20 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
     },
 
     async listLeases() {
-      const action = `listing leases under ${subnetsDir}/`;
-      // quorum: a linearizable read, as the v3 registry's range is.
-      const answer = await request(action, "GET", subnetsDir, { recursive: true, quorum: true });
-      if (answer.errorCode === KEY_NOT_FOUND) return { leases: [] };
-      if (!ok(answer)) fail(action, answer);
-      const leases: Lease[] = [];
-      for (const node of answer.node!.nodes ?? []) {
-        const name = node.key.slice(node.key.lastIndexOf("/") + 1);
-        const subnet = node.dir ? undefined : parseSubnetKey(name);
-        if (!subnet) {
-          options.log.warn(`skipping ${node.key}: not a subnet lease key`);
-          continue;
-        }
-        // Expired but not yet swept by the leader: already free.
-        if (node.ttl !== undefined && node.ttl <= 0) continue;
-        const attrs = decodeLeaseAttrs(node.value ?? "");
-        if (!attrs) {
-          options.log.warn(`skipping ${node.key}: its value is not a flannel lease`);
-          continue;
-        }
-        leases.push(leaseFrom(subnet, attrs, node));
+      return { leases: await readLeases() };
+    },
+
+    // The v2 API has no range reads or counts to find one holder's or one area's leases
+    // with, so the survey reads every lease too, but decodes only those that can matter.
+    async survey(holder, area) {
+      const around = area ? keyAroundArea(area) : () => false;
+      const held: Lease[] = [];
+      const near: Lease[] = [];
+      for (const lease of await readLeases((name, value) => around(name) || valueMayName(value, holder))) {
+        if ((lease.attrs.PublicIP || lease.attrs.PublicIPv6) === holder) held.push(lease);
+        if (around(lease.key)) near.push(lease);
       }
-      return { leases };
+      return { held, near };
     },
 
     async createLease(subnet, attrs, ttlSeconds) {

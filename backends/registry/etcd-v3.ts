@@ -9,7 +9,8 @@
  * in the same transaction and on the same etcd lease, so the two live and die together.
  * With it, `survey` finds a host's leases and the leases of one area without reading the
  * whole cluster. flanneld writes no index entries and ignores ours (they are outside
- * `subnets/`); while any lease lacks its entry the counts differ and the manager lists.
+ * `subnets/`); while any lease lacks its entry the counts differ, and the survey reads
+ * every lease, as flanneld does, decoding only those that can matter.
  *
  * It talks to etcd through the raw RPC clients of the `etcd3` package so that every
  * request is visible here: each registry call costs a known number of round trips.
@@ -20,7 +21,7 @@ import { SubleaseError } from "../../src/errors.ts";
 import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import type { Prefix } from "../../src/ip.ts";
 import type { LeaseListing, LeaseSurvey, Registry, RegistryOptions } from "../../src/registry.ts";
-import { areaKeyPrefix, enclosingKeys } from "../../src/survey-area.ts";
+import { areaKeyPrefix, enclosingKeys, keyAroundArea, valueMayName } from "../../src/survey-area.ts";
 import { etcdConnection, retryPause, sleep, type EtcdConnection } from "./etcd-connection.ts";
 import { EtcdDeadlineError, etcdError, type EtcdTarget } from "./etcd-errors.ts";
 import { sharedChannelFactory } from "./etcd-v3-channels.ts";
@@ -282,6 +283,28 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   const wroteIt = (current: IKeyValue | undefined, freshLease: string, value: string) =>
     freshLease !== NO_LEASE && current?.lease === freshLease && current.value.toString() === value;
 
+  /**
+   * The survey of a cluster whose index is incomplete (leases flanneld wrote): every lease
+   * is read, as flanneld reads them, but only those around the area or whose value could
+   * name the holder are decoded.
+   */
+  async function surveyEveryLease(holder: string, area: Prefix | undefined, callOptions: { deadline: number }): Promise<LeaseSurvey> {
+    const start = Buffer.from(subnetsPrefix);
+    const response = await kv.range({ key: start, range_end: prefixEnd(start) }, callOptions);
+    const around = area ? keyAroundArea(area) : () => false;
+    const held: Lease[] = [];
+    const near: Lease[] = [];
+    for (const entry of response.kvs) {
+      const isNear = around(entry.key.toString("utf8", start.length));
+      if (!isNear && !valueMayName(entry.value, holder)) continue;
+      const lease = leaseFromEntry(entry);
+      if (!lease) continue;
+      if (holderOf(lease.attrs) === holder) held.push(lease);
+      if (isNear) near.push(lease);
+    }
+    return { held, near };
+  }
+
   /** The key ranges holding every lease that could overlap `area` (see src/survey-area.ts). */
   function nearRanges(area: Prefix): { key: Buffer; range_end: Buffer }[] {
     const inside = Buffer.from(subnetsPrefix + areaKeyPrefix(area));
@@ -348,7 +371,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
     }),
 
     survey: (holder, area) => call(`reading the leases of ${holder}`, async (callOptions): Promise<LeaseSurvey | undefined> => {
-      if (indexState?.complete === false) return undefined;
+      if (indexState?.complete === false) return surveyEveryLease(holder, area, callOptions);
       const vouched = !!indexState && Date.now() - indexState.at < INDEX_VOUCH_MS;
       const counts = vouched ? [] : [countOf(subnetsPrefix), countOf(holdersPrefix)];
       const holderStart = Buffer.from(`${holdersPrefix}${holder}/`);
@@ -362,7 +385,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
       const [heldIndex, ...nearResponses] = ranges;
       if (!vouched && leaseCount?.count !== indexCount?.count) {
         options.log.debug(`${leaseCount?.count} leases but ${indexCount?.count} holder index entries under ${options.prefix}: reading every lease`);
-        return undefined;
+        return surveyEveryLease(holder, area, callOptions);
       }
       const near: Lease[] = [];
       for (const range of nearResponses) {

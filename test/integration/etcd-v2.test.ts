@@ -9,6 +9,7 @@ import { managerContract } from "../contract/manager-contract.ts";
 import { deadEndpoint, startBlackhole, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 import { capturingLogger } from "../helpers/capture-log.ts";
 import { rejectedError } from "../helpers/expect-error.ts";
+import { expectSurveyAgreesWithListing, flanneldStyleLeases } from "../helpers/survey.ts";
 
 let etcd: EtcdCluster;
 const { open, freshPrefix, closeAll } = registryOpener("etcd-v2", () => [etcd.endpoint]);
@@ -211,6 +212,17 @@ describe("etcd v2 registry", () => {
     const registry = await open({ endpoints: [await deadEndpoint(), etcd.endpoint] });
     for (let i = 0; i < 5; i++) expect(await registry.createLease(v4(`10.5.${i + 1}.0/24`), host(i + 1), 600)).toBeDefined();
     expect((await registry.listLeases()).leases).toHaveLength(5);
+  });
+});
+
+describe("etcd v2 survey", () => {
+  test("reads every lease (v2 has no ranges) and finds exactly the holder's and the area's", async () => {
+    const prefix = freshPrefix();
+    for (const [key, value] of flanneldStyleLeases()) {
+      const response = await etcd.v2(`/v2/keys${prefix}/subnets/${encodeURIComponent(key)}`, { method: "PUT", body: new URLSearchParams({ value, ttl: "600" }) });
+      expect(response.status).toBe(201);
+    }
+    await expectSurveyAgreesWithListing(await open({ prefix }));
   });
 });
 

@@ -11,6 +11,7 @@ import { silentLogger } from "../../src/log.ts";
 import { LeaseManager } from "../../src/manager.ts";
 import { callDelta, grpcCalls, keyLeaseId, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 import { rejectedError } from "../helpers/expect-error.ts";
+import { expectSurveyAgreesWithListing, flanneldStyleLeases } from "../helpers/survey.ts";
 
 let etcd: EtcdCluster;
 const { open, freshPrefix, closeAll } = registryOpener("etcd-v3", () => [etcd.endpoint]);
@@ -176,5 +177,19 @@ describe("etcd v3 survey", () => {
     expect((await registry.listLeases()).leases).toHaveLength(8);
     const error = await rejectedError(manager.acquire({ config: net, attrs: host(5), ttlSeconds: 600 }), "exhausted");
     expect(error.message).toMatch(/out of subnets/);
+  });
+
+  test("without a complete index, the survey reads every lease and still finds exactly the holder's and the area's", async () => {
+    const prefix = freshPrefix();
+    const leases = flanneldStyleLeases();
+    // Written as flanneld would have: no index entries.
+    for (const [key, value] of leases) etcd.etcdctl(["put", `${prefix}/subnets/${key}`, value]);
+    const registry = await open({ prefix });
+    expect((await registry.listLeases()).leases).toHaveLength(leases.length);
+    await registry.getNetworkConfig();
+    const before = await grpcCalls(etcd);
+    await expectSurveyAgreesWithListing(registry);
+    // The survey's own read is one Range, the listing the test compares with another.
+    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ Range: 2 });
   });
 });
