@@ -82,17 +82,19 @@ const LIMITS = `
   rest read every lease, and the listing columns above show that reading alone, by etcd's
   own client, outgrows the budget:
   - *etcd v3, leases flanneld wrote*: no holder index, so sublease reads every lease to be
-    sure it reuses this host's lease wherever it is, as flanneld does;
+    sure it reuses this host's lease wherever it is, as flanneld does (it decodes only the
+    leases around its area and those whose value could name it);
   - *etcd v2*: one flat directory, no range reads, counts or multi-key transactions, so
-    there is nowhere to keep an index an acquire could trust;
+    there is nowhere to keep an index an acquire could trust (same decoding as above);
   - *file registry*: one file, read whole and replaced whole under the lock. Reading and
     checking it is a pattern scan, the survey parses only the lines it needs and a write
     splices lines in, but writing 2.6 MB and fsyncing it at 20,000 leases takes more than
     the whole 1.5x budget.
-- **etcd v3 against \`etcdctl put\`.** Most of the gap is loading gRPC (grpc-js with
-  \`node:http2\`, etcd3, protobufjs: ~12 ms) and its first call (~8 ms, channel and HTTP/2
-  set-up, cold code). Already done: a pruned protobuf descriptor with encoders generated at
-  build time (no proto-loader at run time), grpc-js's server, proxy and time-zone code kept
+- **etcd v3 against \`etcdctl put\`.** Most of the gap is loading gRPC (grpc-js, etcd3:
+  ~8 ms) and its first call (~8 ms: Bun's \`node:http2\` alone costs ~6 ms to connect in a
+  compiled program, cold code). Already done: protobuf encoders and decoders generated at
+  build time and wired without protobufjs's reflection (no proto-loader, no descriptor at
+  run time), only the RPCs sublease calls, grpc-js's server, proxy and time-zone code kept
   off the start-up path, one connection shared by all services. etcd v2, which needs only
   \`fetch\`, meets the same goal.
 `;
