@@ -1,8 +1,10 @@
 /**
  * acquire / renew / release, written once over any Registry, with flanneld's semantics
  * (reuse by public IP, previous subnet, reservations) and without its faults: lost races
- * are retried after re-listing, renew and release touch only a lease that is still ours,
- * and reservations are never turned into expiring leases.
+ * are retried after looking again, renew and release touch only a lease that is still
+ * ours, and reservations are never turned into expiring leases. Where the registry offers
+ * a survey, an acquire looks at this host's leases and one area of the network instead
+ * of every lease (see src/survey-area.ts).
  */
 import { overlapsAny, pickFreeSubnet, cryptoRandomBelow, type RandomBelow } from "./allocator.ts";
 import { fitsFamily, type FamilyConfig, type NetworkConfig } from "./config.ts";
