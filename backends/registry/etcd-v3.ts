@@ -286,15 +286,23 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   /**
    * The survey of a cluster whose index is incomplete (leases flanneld wrote): every lease
    * is read, as flanneld reads them, but only those around the area or whose value could
-   * name the holder are decoded.
+   * name the holder are decoded. The index entries come in the same read, so stale ones
+   * can be cleared (see dropStaleIndexEntries).
    */
   async function surveyEveryLease(holder: string, area: Prefix | undefined, callOptions: { deadline: number }): Promise<LeaseSurvey> {
     const start = Buffer.from(subnetsPrefix);
-    const response = await kv.range({ key: start, range_end: prefixEnd(start) }, callOptions);
+    const indexStart = Buffer.from(holdersPrefix);
+    const response = await kv.txn({
+      success: [
+        { request_range: { key: start, range_end: prefixEnd(start) } },
+        { request_range: { key: indexStart, range_end: prefixEnd(indexStart), keys_only: true } },
+      ],
+    }, callOptions);
+    const [all, index] = response.responses.map((op) => op.response_range?.kvs ?? []);
     const around = area ? keyAroundArea(area) : () => false;
     const held: Lease[] = [];
     const near: Lease[] = [];
-    for (const entry of response.kvs) {
+    for (const entry of all!) {
       const isNear = around(entry.key.toString("utf8", start.length));
       if (!isNear && !valueMayName(entry.value, holder)) continue;
       const lease = leaseFromEntry(entry);
@@ -302,7 +310,41 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
       if (holderOf(lease.attrs) === holder) held.push(lease);
       if (isNear) near.push(lease);
     }
+    await dropStaleIndexEntries(all!, index!, callOptions);
     return { held, near };
+  }
+
+  /**
+   * An index entry whose lease is gone or now names another holder (a reservation an
+   * administrator deleted with etcdctl, a lease flanneld rewrote) would keep the counts
+   * apart for good, and every acquire on the slow path. Each is deleted only if unchanged
+   * since it was read, so an entry written meanwhile by a new lease stays. Cleanup of our
+   * own keys only: a failure here changes nothing for the caller.
+   */
+  async function dropStaleIndexEntries(leaseEntries: IKeyValue[], indexEntries: IKeyValue[], callOptions: { deadline: number }): Promise<void> {
+    if (indexEntries.length === 0) return;
+    const leasesByKey = new Map(leaseEntries.map((entry) => [entry.key.toString("utf8", subnetsPrefix.length), entry]));
+    const stale = indexEntries.filter((entry) => {
+      const rest = entry.key.toString("utf8", holdersPrefix.length);
+      const slash = rest.indexOf("/");
+      const lease = leasesByKey.get(rest.slice(slash + 1));
+      const attrs = lease && decodeLeaseAttrs(lease.value.toString());
+      return !attrs || holderOf(attrs) !== rest.slice(0, slash);
+    });
+    let dropped = 0;
+    for (const entry of stale) {
+      try {
+        const response = await kv.txn({
+          compare: [{ key: entry.key, target: "Mod", result: "Equal", mod_revision: entry.mod_revision }],
+          success: [{ request_delete_range: { key: entry.key } }],
+        }, callOptions);
+        if (response.succeeded) dropped++;
+      } catch (error) {
+        options.log.debug(`could not remove the stale index entry ${entry.key.toString()}: ${error instanceof Error ? error.message : String(error)}`);
+        return;
+      }
+    }
+    if (dropped) options.log.info(`removed ${dropped} holder index entries under ${holdersPrefix} whose lease is gone`);
   }
 
   /** The key ranges holding every lease that could overlap `area` (see src/survey-area.ts). */

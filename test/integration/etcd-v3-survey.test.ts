@@ -114,10 +114,11 @@ describe("etcd v3 survey", () => {
     const { lease, outcome } = await new LeaseManager(registry, silentLogger).acquire({ config: net, attrs: host(7), ttlSeconds: 600 });
     expect(outcome).toBe("reused");
     expect(lease.key).toBe("10.200.7.0-24");
-    // The config read (with the counts) settled it: straight to one listing, no survey.
+    // The config read (with the counts) settled it: straight to one read of every lease
+    // (a Txn, with the index entries), then the update; no survey of an area.
     const calls = callDelta(before, await grpcCalls(etcd));
-    expect(calls.Range).toBe(1);
-    expect(calls.Txn).toBe(2);
+    expect(calls.Range).toBeUndefined();
+    expect(calls.Txn).toBe(3);
 
     // Reusing it wrote its index entry; 192.0.2.8's lease still has none, so listing goes on.
     expect(keysUnder(`${prefix}/sublease/`)).toEqual([`${prefix}/sublease/holders/192.0.2.7/10.200.7.0-24`]);
@@ -189,7 +190,30 @@ describe("etcd v3 survey", () => {
     await registry.getNetworkConfig();
     const before = await grpcCalls(etcd);
     await expectSurveyAgreesWithListing(registry);
-    // The survey's own read is one Range, the listing the test compares with another.
-    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ Range: 2 });
+    // The survey's own read is one Txn (leases and index entries), the listing compared with one Range.
+    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ Range: 1, Txn: 1 });
+  });
+
+  test("a reservation deleted by hand leaves a stale index entry: the next acquire clears it, and the one after surveys again", async () => {
+    const prefix = freshPrefix();
+    const registry = await open({ prefix });
+    await registry.putNetworkConfig('{"Network":"10.0.0.0/8"}');
+    await registry.createLease(v4("10.44.0.0/24"), host(44), 0);
+    // What release's error tells an administrator to do with a reservation.
+    etcd.etcdctl(["del", `${prefix}/subnets/10.44.0.0-24`]);
+    expect(keysUnder(`${prefix}/sublease/`)).toEqual([`${prefix}/sublease/holders/192.0.2.44/10.44.0.0-24`]);
+
+    const net = await parseConfigText('{"Network":"10.0.0.0/8"}');
+    const first = await open({ prefix });
+    await first.getNetworkConfig();
+    await new LeaseManager(first, silentLogger).acquire({ config: net, attrs: host(1), ttlSeconds: 600 });
+    expect(keysUnder(`${prefix}/sublease/`)).toHaveLength(1);
+    expect(keysUnder(`${prefix}/sublease/`)[0]).toStartWith(`${prefix}/sublease/holders/192.0.2.1/`);
+
+    const second = await open({ prefix });
+    const before = await grpcCalls(etcd);
+    await second.getNetworkConfig();
+    await new LeaseManager(second, silentLogger).acquire({ config: net, attrs: host(2), ttlSeconds: 600 });
+    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ Txn: 3, LeaseGrant: 1 });
   });
 });
