@@ -87,7 +87,8 @@ const MEMBER = `${STRING}:(?:${SCALAR}|${FLAT_OBJECT})`;
 const VALUE = String.raw`\{(?:${MEMBER}(?:,${MEMBER})*)?\}`;
 /** What Date.toISOString writes for years 0 to 9999, "d" for a digit: such texts sort as their times do. */
 const ISO_SHAPE = "dddd-dd-ddTdd:dd:dd.dddZ";
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** `text` as a regular expression that matches exactly it. */
+export const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const isoShape = (from: number): string =>
   [...ISO_SHAPE.slice(from)].map((char) => (char === "d" ? String.raw`\d` : escapeRegExp(char))).join("");
 const ISO_TIME = `"${isoShape(0)}"`;

@@ -5,10 +5,9 @@
  * (A registry parsed whole checks every entry instead: choosing first would cost more.)
  */
 import type { Prefix } from "../../src/ip.ts";
-import { areaKeyPrefix, enclosingKeys } from "../../src/survey-area.ts";
-import type { CanonicalLayout } from "./file-layout.ts";
+import { areaKeyPrefix, enclosingKeys, keyAroundArea } from "../../src/survey-area.ts";
+import { escapeRegExp, type CanonicalLayout } from "./file-layout.ts";
 
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 export interface NearbyLines {
   /** Starts of the lines keyed inside or around the area: every line of such a key is here. */
@@ -56,11 +55,7 @@ export function nearbyLines(text: string, layout: CanonicalLayout, holder: strin
 
 /** The same selection for one entry already parsed: a change not written yet. */
 export function nearbyEntry(holder: string, area: Prefix | undefined): (key: string, value: unknown) => boolean {
-  const prefix = area && areaKeyPrefix(area);
-  const enclosing = new Set(area ? enclosingKeys(area) : []);
-  return (key, value) => {
-    const ampersand = key.indexOf("&");
-    if (prefix !== undefined && (key.startsWith(prefix) || enclosing.has(ampersand < 0 ? key : key.slice(0, ampersand)))) return true;
-    return !!value && typeof value === "object" && (value as { PublicIP?: unknown }).PublicIP === holder;
-  };
+  const around = area ? keyAroundArea(area) : () => false;
+  return (key, value) =>
+    around(key) || (!!value && typeof value === "object" && (value as { PublicIP?: unknown }).PublicIP === holder);
 }

@@ -8,7 +8,8 @@ import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { writeFileAtomic } from "../../src/atomic-write.ts";
 import { SubleaseError } from "../../src/errors.ts";
-import { containsAddress, type Prefix } from "../../src/ip.ts";
+import { overlapsAny } from "../../src/allocator.ts";
+import type { Prefix } from "../../src/ip.ts";
 import { encodeLeaseAttrs, formatSubnetKey, leaseAttrsFromValue, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import { describeFsError } from "../../src/read-input.ts";
 import type { LeaseSurvey, Registry, RegistryOptions } from "../../src/registry.ts";
@@ -29,10 +30,6 @@ const fileIdentity = (path: string): string | undefined => {
     return undefined;
   }
 };
-
-/** Whether an IPv4 subnet and the surveyed area share an address: one of them holds the other's start. */
-const overlaps = (area: Prefix, subnet: Prefix): boolean =>
-  containsAddress(area, subnet.address) || containsAddress(subnet, area.address);
 
 class FileRegistry implements Registry {
   readonly description: string;
@@ -180,7 +177,7 @@ class FileRegistry implements Registry {
         const lease = this.toLease(key, stored, now);
         if (!lease) continue;
         if (lease.attrs.PublicIP === holder) held.push(lease);
-        if (area && lease.subnet.ipv4 && overlaps(area, lease.subnet.ipv4)) near.push(lease);
+        if (area && lease.subnet.ipv4 && overlapsAny(area, [lease.subnet.ipv4])) near.push(lease);
       }
       return { result: { held, near }, write: false };
     });
