@@ -302,7 +302,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
     const around = area ? keyAroundArea(area) : () => false;
     const held: Lease[] = [];
     const near: Lease[] = [];
-    for (const entry of all!) {
+    for (const entry of all ?? []) {
       const isNear = around(entry.key.toString("utf8", start.length));
       if (!isNear && !valueMayName(entry.value, holder)) continue;
       const lease = leaseFromEntry(entry);
@@ -310,7 +310,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
       if (holderOf(lease.attrs) === holder) held.push(lease);
       if (isNear) near.push(lease);
     }
-    await dropStaleIndexEntries(all!, index!, callOptions);
+    await dropStaleIndexEntries(all ?? [], index ?? [], callOptions);
     return { held, near };
   }
 
@@ -412,7 +412,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
       return { leases: found };
     }),
 
-    survey: (holder, area) => call(`reading the leases of ${holder}`, async (callOptions): Promise<LeaseSurvey | undefined> => {
+    survey: (holder, area) => call(`reading the leases of ${holder}`, async (callOptions): Promise<LeaseSurvey> => {
       if (indexState?.complete === false) return surveyEveryLease(holder, area, callOptions);
       const vouched = !!indexState && Date.now() - indexState.at < INDEX_VOUCH_MS;
       const counts = vouched ? [] : [countOf(subnetsPrefix), countOf(holdersPrefix)];
