@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { cleanEnv, fileMode, isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
+import { cleanEnv, fileMode, isolatedSublease, makeTempDir, REPO_ROOT, runSublease } from "../helpers/binary.ts";
 
 let dir: string;
 let registry: string[];
@@ -253,4 +253,26 @@ describe("errors a user meets", () => {
     expect(full.stderr).toMatch(/^sublease: cannot write to stdout: ENOSPC[^\n]*\n$/);
     expect(full.status).toBe(1);
   });
+});
+
+describe("the file registry under Deno", () => {
+  test("Deno and the compiled binary share one registry file: acquire, reuse, release", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    // Deno from source, with the repository's node_modules: the adapters in src/runtime/.
+    const deno = (args: string[]) => spawnSync("npx", ["--no-install", "deno", "run", "-A", "src/cli.ts", ...args], { cwd: REPO_ROOT, encoding: "utf8" });
+    const acquired = deno(["acquire", ...registry, ...host("192.0.2.30"), "--output", "json"]);
+    expect(acquired.stderr).toBe("");
+    expect(acquired.status).toBe(0);
+    const { subnet, outcome } = JSON.parse(acquired.stdout) as { subnet: string; outcome: string };
+    expect(outcome).toBe("allocated");
+
+    const again = await runSublease(["acquire", ...registry, ...host("192.0.2.30", join(dir, "other.env")), "--output", "json"]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ subnet, outcome: "reused" });
+
+    const released = deno(["release", ...registry, ...host("192.0.2.30")]);
+    expect(released.status).toBe(0);
+    const listed = await runSublease(["leases", ...registry, "--output", "json"]);
+    expect(JSON.parse(listed.stdout).leases).toEqual([]);
+  }, 60_000);
 });
