@@ -224,6 +224,26 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
     await revoke(leaseId, callOptions).catch(() => {});
   }
 
+  /**
+   * Revokes an etcd lease our key has just left, unless other keys still ride on it: a
+   * hand-made etcd lease may carry keys that are not ours, and revoking deletes them all.
+   * Quiet, as revokeQuietly: a lease left unrevoked expires on its own.
+   */
+  async function revokeIfUnused(leaseId: string, callOptions: { deadline: number }): Promise<void> {
+    if (leaseId === NO_LEASE) return;
+    try {
+      const status = await leases.leaseTimeToLive({ ID: leaseId, keys: true }, callOptions);
+      if (Number(status.TTL) < 0) return;
+      if (status.keys.length > 0) {
+        options.log.debug(`etcd lease ${leaseId} still carries ${status.keys.length} other keys: left to expire on its own`);
+        return;
+      }
+      await revoke(leaseId, callOptions);
+    } catch {
+      // As revokeQuietly: the lease expires on its own.
+    }
+  }
+
   /** One keep-alive round trip on a stream to whichever host etcd3 picks. */
   async function keepAliveAttempt(leaseId: string, callOptions: { deadline: number }): Promise<boolean> {
     const stream = await leases.leaseKeepAlive(callOptions);
@@ -347,6 +367,24 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
     if (dropped) options.log.info(`removed ${dropped} holder index entries under ${holdersPrefix} whose lease is gone`);
   }
 
+  /**
+   * One TimeToLive answer per etcd lease, shared by every key attached to it (a listing
+   * asks for each key, and many keys may share one etcd lease), until this registry next
+   * writes. Keys are kept as a set: a lease can carry thousands.
+   */
+  const ttlAnswers = new Map<string, Promise<{ ttl: number; keys: Set<string>; sentAt: number }>>();
+  function timeToLive(leaseId: string, callOptions: { deadline: number }): Promise<{ ttl: number; keys: Set<string>; sentAt: number }> {
+    let answer = ttlAnswers.get(leaseId);
+    if (!answer) {
+      const sentAt = Date.now();
+      answer = leases.leaseTimeToLive({ ID: leaseId, keys: true }, callOptions)
+        .then((status) => ({ ttl: Number(status.TTL), keys: new Set(status.keys.map((attached) => attached.toString("latin1"))), sentAt }));
+      ttlAnswers.set(leaseId, answer);
+      answer.catch(() => ttlAnswers.delete(leaseId));
+    }
+    return answer;
+  }
+
   /** The key ranges holding every lease that could overlap `area` (see src/survey-area.ts). */
   function nearRanges(area: Prefix): { key: Buffer; range_end: Buffer }[] {
     const inside = Buffer.from(subnetsPrefix + areaKeyPrefix(area));
@@ -452,6 +490,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
     }),
 
     createLease: (subnet, attrs, ttlSeconds) => call(`creating ${formatSubnetKey(subnet)}`, async (callOptions) => {
+      ttlAnswers.clear();
       const key = keyOf(subnet);
       const value = encodeLeaseAttrs(attrs);
       const sentAt = Date.now();
@@ -472,6 +511,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
     }),
 
     updateLease: (current, attrs, ttlSeconds) => call(`updating ${formatSubnetKey(current.subnet)}`, async (callOptions) => {
+      ttlAnswers.clear();
       const { modRevision, leaseId: oldLease } = parseVersion(current.version);
       const key = keyOfLease(current);
       const value = encodeLeaseAttrs(attrs);
@@ -515,7 +555,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
         await revoke(newLease, callOptions);
         return undefined;
       }
-      await revokeQuietly(oldLease, callOptions);
+      await revokeIfUnused(oldLease, callOptions);
       return leaseAt(current.key, current.subnet, attrs, revision, newLease, ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null);
     }),
 
@@ -526,16 +566,15 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
         const [entry] = (await kv.range({ key }, callOptions)).kvs;
         return entry && entry.lease === NO_LEASE ? null : undefined;
       }
-      const sentAt = Date.now();
-      const status = await leases.leaseTimeToLive({ ID: leaseId, keys: true }, callOptions);
-      const ttl = Number(status.TTL);
+      const { ttl, keys, sentAt } = await timeToLive(leaseId, callOptions);
       // The etcd lease may outlive our key (deleted, or moved to another etcd lease).
-      if (ttl < 0 || !status.keys.some((attached) => key.equals(attached))) return undefined;
+      if (ttl < 0 || !keys.has(key.toString("latin1"))) return undefined;
       // etcd truncates the remaining TTL to whole seconds: this errs on the early side.
       return sentAt + ttl * 1000;
     }),
 
     deleteLease: (current) => call(`deleting ${formatSubnetKey(current.subnet)}`, async (callOptions) => {
+      ttlAnswers.clear();
       const { modRevision, leaseId } = parseVersion(current.version);
       const key = keyOfLease(current);
       const response = await kv.txn({
@@ -543,7 +582,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
         success: [{ request_delete_range: { key } }, deleteIndex(current.attrs, current.key)],
       }, callOptions);
       if (!response.succeeded) return false;
-      await revokeQuietly(leaseId, callOptions);
+      await revokeIfUnused(leaseId, callOptions);
       return true;
     }),
 

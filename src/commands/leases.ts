@@ -18,8 +18,12 @@ export interface LeasesReport {
 async function expiries(registry: Registry, leases: Lease[]): Promise<(number | null | undefined)[]> {
   const result: (number | null | undefined)[] = leases.map((lease) => lease.expiresAt);
   const unknown = leases.map((_, i) => i).filter((i) => result[i] === undefined);
+  let next = 0;
   const workers = Array.from({ length: Math.min(16, unknown.length) }, async () => {
-    for (let i = unknown.shift(); i !== undefined; i = unknown.shift()) result[i] = await registry.leaseExpiry(leases[i]!);
+    while (next < unknown.length) {
+      const i = unknown[next++]!;
+      result[i] = await registry.leaseExpiry(leases[i]!);
+    }
   });
   await Promise.all(workers);
   return result;

@@ -95,6 +95,24 @@ describe("etcd v3 registry", () => {
     expect(leases.filter((lease) => lease.expiresAt === null).map((lease) => lease.attrs.PublicIP)).toEqual(["192.0.2.200"]);
   });
 
+  test("keys sharing one etcd lease: one TimeToLive for their expiries, and deleting one leaves the others", async () => {
+    const prefix = freshPrefix();
+    const granted = /lease ([0-9a-f]+) granted/.exec(etcd.etcdctl(["lease", "grant", "600"]))![1]!;
+    for (let i = 1; i <= 30; i++) etcd.etcdctl(["put", `${prefix}/subnets/10.5.${i}.0-24`, JSON.stringify(host(i)), `--lease=${granted}`]);
+    const registry = await open({ prefix });
+    const { leases } = await registry.listLeases();
+    const before = await grpcCalls(etcd);
+    const expiries = await Promise.all(leases.map((lease) => registry.leaseExpiry(lease)));
+    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ LeaseTimeToLive: 1 });
+    for (const expiry of expiries) expect(expiry! - Date.now()).toBeGreaterThan(590_000);
+    // After deleting one of them, its expiry is asked for again and is gone; the etcd lease
+    // still carries the others, so it is not revoked with them.
+    expect(await registry.deleteLease(leases[0]!)).toBe(true);
+    expect(await registry.leaseExpiry(leases[0]!)).toBeUndefined();
+    expect(await registry.leaseExpiry(leases[1]!)).toBeGreaterThan(Date.now());
+    expect((await registry.listLeases()).leases).toHaveLength(29);
+  });
+
   test("renewing with the same TTL keeps the key's own etcd lease and refreshes it (no lease per renewal)", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
