@@ -13,10 +13,9 @@ import { silentLogger } from "./log.ts";
 import { LeaseManager, type ManagerOptions } from "./manager.ts";
 import type { LeaseListing, LeaseSurvey, Registry } from "./registry.ts";
 import { rejectedError } from "../test/helpers/expect-error.ts";
+import { host, v4 } from "../test/helpers/leases.ts";
 
-const host = (n: number, extra: Partial<LeaseAttrs> = {}): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: null, ...extra });
 const dualHost = (n: number): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: `2001:db8::${n}` });
-const v4 = (text: string): SubnetKey => ({ ipv4: parsePrefix(text, 4)! });
 const dual = (a: string, b: string): SubnetKey => ({ ipv4: parsePrefix(a, 4)!, ipv6: parsePrefix(b, 6)! });
 const config = (object: unknown): Promise<NetworkConfig> => parseConfigText(JSON.stringify(object));
 const key = (subnet: SubnetKey) => formatSubnetKey(subnet);

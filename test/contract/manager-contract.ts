@@ -12,6 +12,7 @@ import { formatSubnetKey, type LeaseAttrs, type SubnetKey } from "../../src/leas
 import { silentLogger } from "../../src/log.ts";
 import { LeaseManager } from "../../src/manager.ts";
 import type { Registry } from "../../src/registry.ts";
+import { host, v4 } from "../helpers/leases.ts";
 
 export interface RegistryFixture {
   /** A fresh, empty registry (its own prefix or file) for one test. */
@@ -21,8 +22,6 @@ export interface RegistryFixture {
   cleanup?(): Promise<void>;
 }
 
-const host = (n: number, extra: Partial<LeaseAttrs> = {}): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: null, ...extra });
-const v4 = (text: string): SubnetKey => ({ ipv4: parsePrefix(text, 4)! });
 const config = (object: unknown): Promise<NetworkConfig> => parseConfigText(JSON.stringify(object));
 const subnetText = (subnet: SubnetKey) => formatSubnetKey(subnet);
 

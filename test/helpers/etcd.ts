@@ -5,6 +5,7 @@
  * still stops every member and removes the directory.
  */
 import { spawn, spawnSync, type Subprocess } from "bun";
+import { afterAll, beforeAll } from "bun:test";
 import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -424,4 +425,22 @@ export function registryOpener(api: "etcd-v3" | "etcd-v2", endpoints: () => stri
     },
     closeAll: () => Promise.all(opened.map((registry) => registry.close())),
   };
+}
+
+/**
+ * One etcd for the calling test file: started before its tests (`started` receives it),
+ * stopped after them, with a registry opener on it whose registries are closed first.
+ */
+export function etcdForThisFile(api: "etcd-v3" | "etcd-v2", started: (cluster: EtcdCluster) => void) {
+  let cluster: EtcdCluster | undefined;
+  const opener = registryOpener(api, () => [cluster!.endpoint]);
+  beforeAll(async () => {
+    cluster = await startEtcd();
+    started(cluster);
+  }, 60_000);
+  afterAll(async () => {
+    await opener.closeAll();
+    await cluster?.stop();
+  });
+  return opener;
 }

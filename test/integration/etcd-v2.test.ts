@@ -2,29 +2,18 @@
  * The etcd v2 registry against a real etcd (v2 API enabled): flanneld v0.17's wire format
  * (key TTLs, prevExist=false, prevIndex) and one recursive GET per listing.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { parsePrefix } from "../../src/ip.ts";
-import { formatSubnetKey, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
+import { formatSubnetKey, type SubnetKey } from "../../src/lease.ts";
 import { managerContract } from "../contract/manager-contract.ts";
-import { deadEndpoint, startBlackhole, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { deadEndpoint, startBlackhole, etcdForThisFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { host, v4 } from "../helpers/leases.ts";
 import { capturingLogger } from "../helpers/capture-log.ts";
 import { rejectedError } from "../helpers/expect-error.ts";
 import { expectSurveyAgreesWithListing, flanneldStyleLeases } from "../helpers/survey.ts";
 
 let etcd: EtcdCluster;
-const { open, freshPrefix, closeAll } = registryOpener("etcd-v2", () => [etcd.endpoint]);
-
-beforeAll(async () => {
-  etcd = await startEtcd();
-}, 60_000);
-
-afterAll(async () => {
-  await closeAll();
-  await etcd?.stop();
-});
-
-const v4 = (text: string): SubnetKey => ({ ipv4: parsePrefix(text, 4)! });
-const host = (n: number, extra: Partial<LeaseAttrs> = {}): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: null, ...extra });
+const { open, freshPrefix } = etcdForThisFile("etcd-v2", (started) => { etcd = started; });
 
 interface RawNode {
   key: string;

@@ -3,30 +3,20 @@
  * acquire cost the same at 20 leases or 20,000, and what keeps it right when flanneld
  * (which writes no index) shares the cluster.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { parseConfigText } from "../../src/config.ts";
 import { containsAddress, formatPrefix, parsePrefix } from "../../src/ip.ts";
-import type { LeaseAttrs, SubnetKey } from "../../src/lease.ts";
+import type { LeaseAttrs } from "../../src/lease.ts";
 import { silentLogger } from "../../src/log.ts";
 import { LeaseManager } from "../../src/manager.ts";
-import { callDelta, grpcCalls, keyLeaseId, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, grpcCalls, keyLeaseId, etcdForThisFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { host, v4 } from "../helpers/leases.ts";
 import { rejectedError } from "../helpers/expect-error.ts";
 import { expectSurveyAgreesWithListing, flanneldStyleLeases } from "../helpers/survey.ts";
 
 let etcd: EtcdCluster;
-const { open, freshPrefix, closeAll } = registryOpener("etcd-v3", () => [etcd.endpoint]);
+const { open, freshPrefix } = etcdForThisFile("etcd-v3", (started) => { etcd = started; });
 
-beforeAll(async () => {
-  etcd = await startEtcd();
-}, 60_000);
-
-afterAll(async () => {
-  await closeAll();
-  await etcd?.stop();
-});
-
-const v4 = (text: string): SubnetKey => ({ ipv4: parsePrefix(text, 4)! });
-const host = (n: number): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: null });
 const otherHost = (n: number): LeaseAttrs => ({ PublicIP: `198.51.100.${n}`, PublicIPv6: null });
 const keysUnder = (prefix: string) => etcd.etcdctl(["get", "--prefix", prefix, "--keys-only"]).split("\n").filter(Boolean).sort();
 /** The etcd lease id a Lease.version of this registry names. */

@@ -3,32 +3,22 @@
  * and the faults of flanneld it must not copy (a TimeToLive per lease when listing, a
  * leaked etcd lease per renewal or lost race).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { parseConfigText } from "../../src/config.ts";
 import { parsePrefix } from "../../src/ip.ts";
 import { LeaseManager } from "../../src/manager.ts";
-import { formatSubnetKey, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
+import { formatSubnetKey } from "../../src/lease.ts";
 import { silentLogger } from "../../src/log.ts";
 import { openRegistry } from "../../src/registry.ts";
 import { managerContract } from "../contract/manager-contract.ts";
-import { callDelta, deadEndpoint, etcdLeaseIds, grpcCalls, keyLeaseId, startBlackhole, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, deadEndpoint, etcdLeaseIds, grpcCalls, keyLeaseId, startBlackhole, etcdForThisFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { host, v4 } from "../helpers/leases.ts";
 import { capturingLogger } from "../helpers/capture-log.ts";
 import { rejectedError } from "../helpers/expect-error.ts";
 
 let etcd: EtcdCluster;
-const { open, freshPrefix, closeAll } = registryOpener("etcd-v3", () => [etcd.endpoint]);
+const { open, freshPrefix } = etcdForThisFile("etcd-v3", (started) => { etcd = started; });
 
-beforeAll(async () => {
-  etcd = await startEtcd();
-}, 60_000);
-
-afterAll(async () => {
-  await closeAll();
-  await etcd?.stop();
-});
-
-const v4 = (text: string): SubnetKey => ({ ipv4: parsePrefix(text, 4)! });
-const host = (n: number, extra: Partial<LeaseAttrs> = {}): LeaseAttrs => ({ PublicIP: `192.0.2.${n}`, PublicIPv6: null, ...extra });
 /** The etcd lease id a Lease.version of this registry names. */
 const leaseIdOf = (version: string) => version.split("/")[1]!;
 
