@@ -27,6 +27,8 @@ interface V2Node {
 
 interface V2Answer {
   status: number;
+  /** This host's clock when the answer arrived: node TTLs count from it. */
+  receivedAt: number;
   node?: V2Node;
   errorCode?: number;
   message?: string;
@@ -39,6 +41,17 @@ const NODE_EXISTS = 105;
 // Transient: the member is stopping, or the cluster is between leaders.
 const RAFT_INTERNAL = 300;
 const LEADER_ELECTION = 301;
+
+/**
+ * When a key expires, on this host's clock; null without a TTL (a reservation). From the
+ * remaining `ttl`, not the absolute `expiration`: that one is the server's clock, and a
+ * skew between the two would shift every --renew-margin decision. etcd rounds the
+ * remaining time up to whole seconds, so one is taken off: this errs on the early side.
+ */
+export function v2Expiry(node: { ttl?: number; expiration?: string }, receivedAt: number): number | null {
+  if (node.ttl !== undefined) return receivedAt + (node.ttl - 1) * 1000;
+  return node.expiration ? Date.parse(node.expiration) : null;
+}
 
 /** Each path segment escaped: dual-stack keys carry `&` and `:`. */
 const keyPath = (key: string) => `/v2/keys${key.split("/").map(encodeURIComponent).join("/")}`;
@@ -117,7 +130,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
         continue;
       }
       preferred = index;
-      return { ...body, status: response.status };
+      return { ...body, status: response.status, receivedAt: Date.now() };
     }
   }
 
@@ -127,9 +140,8 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
   }
 
   const ok = (answer: V2Answer) => answer.status >= 200 && answer.status < 300 && answer.node !== undefined;
-  const expiryOf = (node: V2Node): number | null => node.expiration ? Date.parse(node.expiration) : null;
-  const leaseFrom = (subnet: SubnetKey, attrs: LeaseAttrs, node: V2Node): Lease =>
-    ({ key: node.key.slice(node.key.lastIndexOf("/") + 1), subnet, attrs, expiresAt: expiryOf(node), version: String(node.modifiedIndex) });
+  const leaseFrom = (subnet: SubnetKey, attrs: LeaseAttrs, node: V2Node, receivedAt: number): Lease =>
+    ({ key: node.key.slice(node.key.lastIndexOf("/") + 1), subnet, attrs, expiresAt: v2Expiry(node, receivedAt), version: String(node.modifiedIndex) });
 
   /**
    * Every live lease under subnets/, in one recursive GET. `wanted` (the key's last
@@ -158,7 +170,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
         options.log.warn(`skipping ${node.key}: its value is not a flannel lease`);
         continue;
       }
-      leases.push(leaseFrom(subnet, attrs, node));
+      leases.push(leaseFrom(subnet, attrs, node, answer.receivedAt));
     }
     return leases;
   }
@@ -208,7 +220,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       const answer = await request(action, "PUT", keyOf(subnet), { prevExist: false, ttl: ttlSeconds > 0 ? ttlSeconds : undefined }, encodeLeaseAttrs(attrs));
       if (answer.errorCode === NODE_EXISTS) return undefined;
       if (!ok(answer)) fail(action, answer);
-      return leaseFrom(subnet, attrs, answer.node!);
+      return leaseFrom(subnet, attrs, answer.node!, answer.receivedAt);
     },
 
     async updateLease(current, attrs, ttlSeconds) {
@@ -218,7 +230,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
         { prevIndex: parseVersion(current), ttl: ttlSeconds > 0 ? ttlSeconds : undefined }, encodeLeaseAttrs(attrs));
       if (answer.errorCode === COMPARE_FAILED || answer.errorCode === KEY_NOT_FOUND) return undefined;
       if (!ok(answer)) fail(action, answer);
-      return leaseFrom(current.subnet, attrs, answer.node!);
+      return leaseFrom(current.subnet, attrs, answer.node!, answer.receivedAt);
     },
 
     async leaseExpiry(lease) {
@@ -228,7 +240,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       if (!ok(answer)) fail(action, answer);
       // A key created after we read it is someone else's lease at the same subnet.
       if (answer.node!.createdIndex > parseVersion(lease)) return undefined;
-      return expiryOf(answer.node!);
+      return v2Expiry(answer.node!, answer.receivedAt);
     },
 
     async deleteLease(current) {
