@@ -83,5 +83,7 @@ export function keyAroundArea(area: Prefix): (key: string) => boolean {
  * escape that could spell it. A cheap test that never misses; the caller decodes the
  * values it lets through and compares for real. A Buffer will do: it is searched as is.
  */
-export const valueMayName = (value: { includes(text: string): boolean }, holder: string): boolean =>
-  value.includes(JSON.stringify(holder)) || value.includes("\\");
+export function valueMayName(holder: string): (value: { includes(text: string): boolean }) => boolean {
+  const quoted = JSON.stringify(holder);
+  return (value) => value.includes(quoted) || value.includes("\\");
+}

@@ -208,7 +208,8 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       const around = area ? keyAroundArea(area) : () => false;
       const held: Lease[] = [];
       const near: Lease[] = [];
-      for (const lease of await readLeases((name, value) => around(name) || valueMayName(value, holder))) {
+      const mayName = valueMayName(holder);
+      for (const lease of await readLeases((name, value) => around(name) || mayName(value))) {
         if ((lease.attrs.PublicIP || lease.attrs.PublicIPv6) === holder) held.push(lease);
         if (around(lease.key)) near.push(lease);
       }

@@ -320,11 +320,12 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
     }, callOptions);
     const [all, index] = response.responses.map((op) => op.response_range?.kvs ?? []);
     const around = area ? keyAroundArea(area) : () => false;
+    const mayName = valueMayName(holder);
     const held: Lease[] = [];
     const near: Lease[] = [];
     for (const entry of all ?? []) {
       const isNear = around(entry.key.toString("utf8", start.length));
-      if (!isNear && !valueMayName(entry.value, holder)) continue;
+      if (!isNear && !mayName(entry.value)) continue;
       const lease = leaseFromEntry(entry);
       if (!lease) continue;
       if (holderOf(lease.attrs) === holder) held.push(lease);
