@@ -46,6 +46,10 @@ try {
   // Same flags as scripts/build.ts, so the difference is sublease's code and nothing else.
   run([process.execPath, "build", "scripts/bench/empty.ts", "--compile", "--bytecode", "--format=esm", "--minify",
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", join(bin, "empty")]);
+  // Floors: what the required libraries cost on their own, built the same way.
+  run([process.execPath, "build", "scripts/bench/floor-parse-config.ts", "--compile", "--bytecode", "--format=esm", "--minify",
+    "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", join(bin, "floor-parse-config")]);
+  run([process.execPath, "scripts/build.ts", "--entry", "scripts/bench/floor-etcd3-put.ts", "--outfile", join(bin, "floor-etcd3-put")]);
   const machine = describeMachine(run([binary, "version"]).trim());
 
   const sections: Section[] = [];
@@ -60,7 +64,7 @@ try {
   console.log("etcd");
   const etcdDir = join(work, "etcd");
   mkdirSync(etcdDir);
-  sections.push(await benchEtcd(binary, etcdDir));
+  sections.push(await benchEtcd(binary, etcdDir, join(bin, "floor-etcd3-put")));
 
   writeFileSync(out, renderReport(machine, sections, performance.now() - started));
   for (const goal of sections.flatMap((section) => section.goals)) {

@@ -1,5 +1,6 @@
 /**
  * Builds the single executable: `bun scripts/build.ts [--target bun-linux-arm64] [--outfile PATH]`.
+ * `--entry FILE` builds another program the same way (the bench's etcd3 floor).
  * Bytecode makes startup cheap; the autoload switches keep a compiled binary from
  * reading `.env` or `bunfig.toml` out of whatever directory it is run in.
  *
@@ -16,7 +17,7 @@ import { embedEtcd3Protos } from "./build/embed-etcd3-protos.ts";
 import { trimGrpcStartup } from "./build/trim-grpc.ts";
 
 const { values } = parseArgs({
-  options: { target: { type: "string" }, outfile: { type: "string" } },
+  options: { target: { type: "string" }, outfile: { type: "string" }, entry: { type: "string" } },
 });
 const target = values.target as Bun.Build.CompileTarget | undefined;
 const outfile = values.outfile ?? (target ? `dist/sublease-${target.replace(/^bun-/, "")}` : "dist/sublease");
@@ -32,7 +33,7 @@ try {
 }
 
 const result = await Bun.build({
-  entrypoints: ["src/cli.ts"],
+  entrypoints: [values.entry ?? "src/cli.ts"],
   // Same settings as `bun build --compile --splitting --bytecode --format=esm --minify
   // --no-compile-autoload-dotenv --no-compile-autoload-bunfig --define ... [--target ...]
   // --outfile ...`: the JS API is needed for the plugin.
@@ -56,4 +57,4 @@ if (!result.success) {
   for (const message of result.logs) console.error(message);
   process.exit(1);
 }
-console.log(`built ${outfile} (sublease ${version}, ${commit})`);
+console.log(`built ${outfile} (${values.entry ?? "sublease"} ${version}, ${commit})`);

@@ -63,6 +63,8 @@ interface Api {
   floorLabel: string;
   floorArgv: (i: number) => string[];
   floorEnv: Record<string, string>;
+  /** The same one write through the client library sublease must use, where that is not the floor's. */
+  clientFloor?: { label: string; argv: (i: number) => string[] };
   /** A Go (or C) client reading every lease under the prefix: what any client that lists pays. */
   listLabel: string;
   listArgv: (prefix: string) => string[];
@@ -103,13 +105,17 @@ async function inParallel<T>(items: T[], width: number, work: (item: T, index: n
   }));
 }
 
-function v3Api(etcd: EtcdCluster): Api {
+function v3Api(etcd: EtcdCluster, etcd3Floor: string): Api {
   return {
     name: "etcd-v3",
     writesIndex: true,
     floorLabel: "`etcdctl put`",
     floorArgv: (i) => ["etcdctl", "--endpoints", etcd.endpoint, "put", `/bench-floor/${i}`, "x"],
     floorEnv: { ...CHILD_ENV, ETCDCTL_API: "3" },
+    clientFloor: {
+      label: "one put through the etcd3 package",
+      argv: (i) => [etcd3Floor, etcd.endpoint, `/bench-floor-etcd3/${i}`, "x"],
+    },
     listLabel: "`etcdctl get --prefix .../subnets/`",
     listArgv: (prefix) => ["etcdctl", "--endpoints", etcd.endpoint, "get", "--prefix", `${prefix}/subnets/`, "-w", "protobuf"],
     async putConfig(prefix, json) {
@@ -201,11 +207,17 @@ interface Cluster {
   label: string;
 }
 
-async function measureLevels(binary: string, api: Api, etcd: EtcdCluster, dir: string, cluster: Cluster): Promise<Level[]> {
+/**
+ * Acquire at each level of prefilled leases. The `alongside` commands (the floors) run
+ * in turn with the acquires at 0 leases, so the ratio between them is taken under the
+ * same conditions of the machine and of etcd.
+ */
+async function measureLevels(binary: string, api: Api, etcd: EtcdCluster, dir: string, cluster: Cluster, alongside: Command[] = []): Promise<{ levels: Level[]; alongside: Sample[] }> {
   const keys = await randomLeaseKeys(NETWORK, LEVELS[LEVELS.length - 1]!);
   const { prefix } = cluster;
   await api.putConfig(prefix, NETWORK);
   const levels: Level[] = [];
+  const alongsideTimes: number[][] = alongside.map(() => []);
   let filled = 0;
   let host = 0;
   for (const leases of LEVELS) {
@@ -213,7 +225,12 @@ async function measureLevels(binary: string, api: Api, etcd: EtcdCluster, dir: s
     filled = leases;
     const times: number[] = [];
     let requests: Record<string, number> = {};
+    const companions = leases === 0 ? alongside : [];
+    for (const { argv, env } of companions) await timeOk(typeof argv === "function" ? argv(-1) : argv, dir, env); // warms the page cache
     for (let run = 0; run < RUNS; run++) {
+      for (const [c, { argv, env }] of companions.entries()) {
+        alongsideTimes[c]!.push((await timeOk(typeof argv === "function" ? argv(run) : argv, dir, env)).ms);
+      }
       // A new host each run: every run creates a lease (the measured ones add < 0.1% to the level).
       const before = await api.requests();
       const result = await timeOk(acquireArgv(binary, api.name, etcd, prefix, join(dir, `${api.name}-${cluster.indexed}-${host}.env`), host++), dir);
@@ -227,10 +244,15 @@ async function measureLevels(binary: string, api: Api, etcd: EtcdCluster, dir: s
     const listing = cluster.indexed ? undefined : await floor(api.listArgv(prefix), api.floorEnv, dir);
     levels.push({ leases, time: summarize(times), requests, rssMiB: peak.mib, listing });
   }
-  return levels;
+  return { levels, alongside: alongsideTimes.map(summarize) };
 }
 
-async function floor(argv: string[] | ((i: number) => string[]), env: Record<string, string>, dir: string): Promise<Sample> {
+interface Command {
+  argv: string[] | ((i: number) => string[]);
+  env: Record<string, string>;
+}
+
+async function floor(argv: Command["argv"], env: Record<string, string>, dir: string): Promise<Sample> {
   const times: number[] = [];
   for (let i = 0; i < FLOOR_RUNS + 1; i++) {
     const run = await timeOk(typeof argv === "function" ? argv(i) : argv, dir, env);
@@ -239,7 +261,7 @@ async function floor(argv: string[] | ((i: number) => string[]), env: Record<str
   return summarize(times);
 }
 
-function apiReport(api: Api, floorTime: Sample, levels: Level[], cluster: Cluster, first: boolean): { body: string; goals: Goal[] } {
+function apiReport(api: Api, floorTime: Sample, clientFloorTime: Sample | undefined, levels: Level[], cluster: Cluster, first: boolean): { body: string; goals: Goal[] } {
   const base = levels[0]!;
   const name = cluster.label ? `${api.name} (${cluster.label})` : api.name;
   const listed = levels.some((level) => level.listing);
@@ -250,7 +272,8 @@ function apiReport(api: Api, floorTime: Sample, levels: Level[], cluster: Cluste
   ]);
   const goals: Goal[] = first ? [{
     goal: `${api.name}: acquire at 0 leases within ${FLOOR_GOAL}x ${api.floorLabel}`,
-    result: `${ratio(base.time.median, floorTime.median)} (${ms(base.time.median)} vs ${ms(floorTime.median)})`,
+    result: `${ratio(base.time.median, floorTime.median)} (${ms(base.time.median)} vs ${ms(floorTime.median)})` +
+      (clientFloorTime ? `; ${api.clientFloor!.label} alone: ${ratio(clientFloorTime.median, floorTime.median)}` : ""),
     met: base.time.median <= FLOOR_GOAL * floorTime.median,
   }] : [];
   for (const level of levels.slice(1)) {
@@ -278,14 +301,24 @@ function apiReport(api: Api, floorTime: Sample, levels: Level[], cluster: Cluste
 
 ${table(["existing leases", "acquire wall time", "vs 0 leases", "etcd requests (most in one run)", "peak RSS", ...(listed ? [`${api.listLabel} alone, vs floor`] : [])], rows)}
 
-Floor: ${api.floorLabel} ${msSample(floorTime)}; acquire at 0 leases is ${ratio(base.time.median, floorTime.median)} of it.
+Floor: ${api.floorLabel} ${msSample(floorTime)}; acquire at 0 leases is ${ratio(base.time.median, floorTime.median)} of it.${clientFloorTime && first ? `
+${clientFloorNote(api, floorTime, clientFloorTime)}` : ""}
 For context only, ${FLANNELD[api.name]}.
 ${cluster.indexed ? INDEXED_NOTE : api.writesIndex ? UNINDEXED_NOTE : V2_NOTE}`,
     goals,
   };
 }
 
-export async function benchEtcd(binary: string, dir: string): Promise<Section> {
+/** What the required client library costs by itself, so the floor goal can be read against it. */
+function clientFloorNote(api: Api, floorTime: Sample, clientFloorTime: Sample): string {
+  const ratioToFloor = ratio(clientFloorTime.median, floorTime.median);
+  return `${api.clientFloor!.label[0]!.toUpperCase()}${api.clientFloor!.label.slice(1)} (\`scripts/bench/floor-etcd3-put.ts\`, built like sublease): ` +
+    `${msSample(clientFloorTime)}, ${ratioToFloor} of ${api.floorLabel}. It pays for loading grpc-js and etcd3 and ` +
+    `for one request on a new HTTP/2 connection` +
+    (clientFloorTime.median > FLOOR_GOAL * floorTime.median ? `: with this library ${FLOOR_GOAL}x is out of reach.` : ".");
+}
+
+export async function benchEtcd(binary: string, dir: string, etcd3Floor: string): Promise<Section> {
   const title = "etcd registries";
   let etcd: EtcdCluster;
   try {
@@ -302,7 +335,7 @@ export async function benchEtcd(binary: string, dir: string): Promise<Section> {
     for (let i = 0; i < FLOOR_RUNS - 1; i++) versionTimes.push((await timeOk(["etcdctl", "version"], dir)).ms);
     parts.push(`Process start alone: \`etcdctl version\` ${msSample(summarize(versionTimes))}.\n`);
 
-    for (const api of [v3Api(etcd), v2Api(etcd)]) {
+    for (const api of [v3Api(etcd, etcd3Floor), v2Api(etcd)]) {
       const apiDir = join(dir, api.name);
       mkdirSync(apiDir);
       const reason = await unavailable(binary, api, etcd, apiDir);
@@ -311,13 +344,20 @@ export async function benchEtcd(binary: string, dir: string): Promise<Section> {
         parts.push(`### ${api.name}\n\nSkipped: etcd registry not available (${reason}).\n`);
         continue;
       }
-      const floorTime = await floor(api.floorArgv, api.floorEnv, apiDir);
+      const floorCommands: Command[] = [
+        { argv: api.floorArgv, env: api.floorEnv },
+        ...(api.clientFloor ? [{ argv: api.clientFloor.argv, env: CHILD_ENV }] : []),
+      ];
+      let floorTime: Sample | undefined;
+      let clientFloorTime: Sample | undefined;
       const clusters: Cluster[] = api.writesIndex
         ? [{ prefix: PREFIX, indexed: true, label: "leases written by sublease" }, { prefix: `/bench-flanneld${PREFIX}`, indexed: false, label: "leases written by flanneld" }]
         : [{ prefix: PREFIX, indexed: false, label: "" }];
       for (const [i, cluster] of clusters.entries()) {
-        console.log(`${api.name}: ${i === 0 ? "floor, then " : ""}acquire at ${LEVELS.join(", ")} leases${cluster.label ? `, ${cluster.label}` : ""}`);
-        const report = apiReport(api, floorTime, await measureLevels(binary, api, etcd, apiDir, cluster), cluster, i === 0);
+        console.log(`${api.name}: ${i === 0 ? "floors alongside " : ""}acquire at ${LEVELS.join(", ")} leases${cluster.label ? `, ${cluster.label}` : ""}`);
+        const measured = await measureLevels(binary, api, etcd, apiDir, cluster, i === 0 ? floorCommands : []);
+        if (i === 0) [floorTime, clientFloorTime] = measured.alongside;
+        const report = apiReport(api, floorTime!, clientFloorTime, measured.levels, cluster, i === 0);
         parts.push(report.body);
         goals.push(...report.goals);
       }
@@ -349,7 +389,8 @@ started for this run. Leases are prefilled in flannel's format under \`${PREFIX}
 keys share one etcd lease). One compiled \`acquire\` per run, a new host each time,
 median of ${RUNS}; requests are what etcd counted during the run (v3:
 \`grpc_server_started_total\`, streams included; v2: \`etcd_http_received_total\`), the
-most any run needed; peak RSS from one more run.
+most any run needed; peak RSS from one more run. The floors run in turn with the
+acquires at 0 leases, one of each per round, so both see the same machine and etcd.
 
 ${parts.join("\n")}`,
       goals,
