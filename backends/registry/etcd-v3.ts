@@ -245,7 +245,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   }
 
   /** One keep-alive round trip on a stream to whichever host etcd3 picks. */
-  async function keepAliveAttempt(leaseId: string, callOptions: { deadline: number }): Promise<boolean> {
+  async function keepAliveAttempt(leaseId: string, callOptions: { deadline: number }): Promise<number> {
     const stream = await leases.leaseKeepAlive(callOptions);
     try {
       const reply = await new Promise<{ TTL: string }>((resolve, reject) => {
@@ -254,7 +254,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
         stream.on("end", () => reject(new KeepAliveEnded()));
         stream.write({ ID: leaseId });
       });
-      return Number(reply.TTL) > 0;
+      return Number(reply.TTL);
     } finally {
       // The server answers the half-close by ending the call; the listeners above stay
       // attached so a late error lands on a settled promise instead of going unhandled.
@@ -263,11 +263,12 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   }
 
   /**
-   * Refreshes an etcd lease to its full TTL; false when it no longer exists. Streams get
-   * no retry or failover from etcd3, so a member that is down or between leaders is
-   * skipped here, within the call's deadline.
+   * Refreshes an etcd lease to its full TTL and returns that TTL (the one it was granted
+   * with); 0 or less when the lease no longer exists. Streams get no retry or failover
+   * from etcd3, so a member that is down or between leaders is skipped here, within the
+   * call's deadline.
    */
-  async function keepAliveOnce(leaseId: string, callOptions: { deadline: number }): Promise<boolean> {
+  async function keepAliveOnce(leaseId: string, callOptions: { deadline: number }): Promise<number> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await keepAliveAttempt(leaseId, callOptions);
@@ -513,29 +514,33 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
 
     updateLease: (current, attrs, ttlSeconds) => call(`updating ${formatSubnetKey(current.subnet)}`, async (callOptions) => {
       ttlAnswers.clear();
-      const { modRevision, leaseId: oldLease } = parseVersion(current.version);
+      let { modRevision, leaseId: oldLease } = parseVersion(current.version);
       const key = keyOfLease(current);
       const value = encodeLeaseAttrs(attrs);
 
       if (ttlSeconds > 0 && oldLease !== NO_LEASE) {
+        // A renewal usually asks for the TTL the key's etcd lease was granted with, so the
+        // key is rewritten on that lease, rather than on a new one per renewal as flanneld
+        // does, and the lease refreshed after. The keep-alive's answer is the granted TTL:
+        // no TimeToLive round trip, and nothing refreshed unless the key was still ours.
         const sentAt = Date.now();
-        const status = await leases.leaseTimeToLive({ ID: oldLease }, callOptions);
-        // TTL -1: the etcd lease expired, and the key went with it.
-        if (Number(status.TTL) < 0) return undefined;
-        if (Number(status.grantedTTL) === ttlSeconds) {
-          // Same TTL: keep the key on its own etcd lease and refresh that, rather than
-          // granting a new one per renewal as flanneld does.
-          let outcome: Awaited<ReturnType<typeof putIf>>;
-          try {
-            outcome = await putIf(key, modRevision, value, oldLease, callOptions, moveIndex(current, attrs, oldLease));
-          } catch (error) {
-            if (error instanceof EtcdLeaseInvalidError) return undefined;
-            throw error;
-          }
-          if (!outcome.response.succeeded) return undefined;
-          if (!(await keepAliveOnce(oldLease, callOptions))) return undefined;
+        let outcome: Awaited<ReturnType<typeof putIf>>;
+        try {
+          outcome = await putIf(key, modRevision, value, oldLease, callOptions, moveIndex(current, attrs, oldLease));
+        } catch (error) {
+          // The etcd lease expired, and the key went with it.
+          if (error instanceof EtcdLeaseInvalidError) return undefined;
+          throw error;
+        }
+        if (!outcome.response.succeeded) return undefined;
+        const grantedTtl = await keepAliveOnce(oldLease, callOptions);
+        if (grantedTtl <= 0) return undefined;
+        if (grantedTtl === ttlSeconds) {
           return leaseAt(current.key, current.subnet, attrs, outcome.response.header.revision, oldLease, sentAt + ttlSeconds * 1000);
         }
+        // Another TTL: the key moves to a new etcd lease below, from what was just written.
+        modRevision = outcome.response.header.revision;
+        current = { ...current, attrs };
       }
 
       // A reservation stays without a lease; otherwise a fresh etcd lease with the new TTL,
