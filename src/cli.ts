@@ -7,7 +7,7 @@ import { cac, type Command } from "cac";
 import { EXIT_CODES, oneLine, SubleaseError, usageError } from "./errors.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
 import { parseDataFormat, type DataFormat } from "./output.ts";
-import { DASH_TOKEN, fromDash, settingSource, type SettingSource } from "./settings.ts";
+import { protectArgument, settingSource, verbatim, type SettingSource } from "./settings.ts";
 import { parseDurationMs } from "./duration.ts";
 import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE, DEFAULT_SUBNET_FILE } from "./defaults.ts";
 import { registryChoice } from "./registry-settings.ts";
@@ -31,11 +31,17 @@ export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
 
 type Options = Record<string, unknown>;
 
+/** What cac may put in the options without any command: "--" holds what followed a bare "--". */
+const GLOBAL_OPTIONS = ["--", "logLevel", "version", "v", "help", "h"];
+
+/** etcd's MaxLeaseTTL; the file registry keeps to it too, so a TTL means the same everywhere. */
+const MAX_TTL_SECONDS = 9_000_000_000;
+
 const optional = <T>(value: string | undefined, parse: (text: string) => T): T | undefined =>
   value === undefined ? undefined : parse(value);
 
 function loggerFrom(options: Options) {
-  const level = String(options.logLevel ?? process.env.SUBLEASE_LOG_LEVEL ?? "warn") as LogLevel;
+  const level = (settingSource(options).string("log-level") ?? "warn") as LogLevel;
   if (!LOG_LEVELS.includes(level)) throw usageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   return createLogger(level);
 }
@@ -103,6 +109,7 @@ export function buildCli(only?: CommandName) {
   const ttlSeconds = (settings: SettingSource) => {
     const ms = parseDurationMs(settings.string("ttl") ?? "24h", "--ttl");
     if (ms !== 0 && ms < 1000) throw usageError("--ttl must be 0 (a reservation) or at least 1s");
+    if (ms > MAX_TTL_SECONDS * 1000) throw usageError(`--ttl must be at most ${MAX_TTL_SECONDS}s (etcd's limit, about 285 years)`);
     return Math.round(ms / 1000);
   };
 
@@ -118,9 +125,9 @@ export function buildCli(only?: CommandName) {
     .example("echo '{\"Network\":\"10.5.0.0/16\"}' | sublease parse-config -")
     .example("sublease parse-config --etcd-endpoints http://10.0.0.5:2379   # the config stored in etcd")
     .action(async (fileArg: string | undefined, options: Options) => {
-      const file = fromDash(fileArg);
+      const file = verbatim(fileArg);
       const log = loggerFrom(options);
-      const format = parseDataFormat(options.output as string | undefined) as DataFormat;
+      const format = parseDataFormat(settingSource(options).string("output")) as DataFormat;
       const { parseConfigCommand } = await import("./commands/parse-config.ts");
       if (file !== undefined) {
         write(await parseConfigCommand({ file }, format, log));
@@ -135,8 +142,9 @@ export function buildCli(only?: CommandName) {
   if (wants("config")) registryFlags(command("config"))
     .example("sublease config put net.json --registry-file /var/lib/sublease/registry.json")
     .example("sublease config get --etcd-endpoints http://10.0.0.5:2379")
-    .action(async (action: string, fileArg: string | undefined, options: Options) => {
-      const file = fromDash(fileArg);
+    .action(async (actionArg: string, fileArg: string | undefined, options: Options) => {
+      const action = verbatim(actionArg);
+      const file = verbatim(fileArg);
       const { log, choice } = session(options);
       const { configGet, configPut } = await import("./commands/config.ts");
       if (action === "put") {
@@ -184,7 +192,7 @@ export function buildCli(only?: CommandName) {
       const { renewCommand } = await import("./commands/renew.ts");
       const report = await renewCommand(flags, choice, log);
       if (output === "json") write(`${JSON.stringify(report, null, 2)}\n`);
-      else if (report.renewed) write(`renewed ${report.subnet ?? report.ipv6Subnet} until ${report.expiresAt}\n`);
+      else if (report.renewed) write(`renewed ${report.subnet ?? report.ipv6Subnet} ${report.expiresAt === null ? "as a reservation (no expiry)" : `until ${report.expiresAt}`}\n`);
       else write(`not renewed ${report.subnet ?? report.ipv6Subnet}: ${report.reason}${report.expiresAt ? ` (expires ${report.expiresAt})` : ""}\n`);
     });
 
@@ -244,24 +252,40 @@ export function buildCli(only?: CommandName) {
       }, log));
     });
 
-  if (wants("version")) command("version").action(() => {
+  if (wants("version")) command("version").example("sublease version").action(() => {
     write(`sublease ${VERSION} (${COMMIT})\n`);
   });
 
+  // Not cac's version(): it prints "sublease/0.1.0 linux-x64 <runtime>", without the commit.
+  cli.option("-v, --version", "Print the version and the commit it was built from");
   cli.help();
-  cli.version(VERSION);
   return cli;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const cli = buildCli(COMMAND_NAMES.find((name) => name === argv[0]));
+  const args = ["sublease", "sublease", ...argv.map(protectArgument)];
+  // The command is usually the first argument; when an option comes first
+  // (`sublease --log-level info acquire`), cac finds it among the bare commands and the
+  // CLI is built again with that command's options and action.
+  const guess = COMMAND_NAMES.find((name) => name === argv[0]);
+  let cli = buildCli(guess);
   try {
-    cli.parse(["sublease", "sublease", ...argv.map((arg) => (arg === "-" ? DASH_TOKEN : arg))], { run: false });
+    cli.parse(args, { run: false });
+    if (guess === undefined && cli.matchedCommand && !cli.options.help) {
+      cli = buildCli(cli.matchedCommandName as CommandName);
+      cli.parse(args, { run: false });
+    }
+    if (cli.options.version) {
+      write(`sublease ${VERSION} (${COMMIT})\n`);
+      return EXIT_CODES.ok;
+    }
     if (!cli.matchedCommand) {
-      if (cli.options.help || cli.options.version) return EXIT_CODES.ok;
-      if (cli.args.length > 0) throw usageError(`unknown command "${cli.args[0]}": run sublease --help for the list`);
-      cli.outputHelp();
-      return EXIT_CODES.usage;
+      if (cli.options.help) return EXIT_CODES.ok;
+      // An unknown option before the command takes the command's name as its value.
+      const unknown = Object.keys(cli.options).find((name) => !GLOBAL_OPTIONS.includes(name));
+      if (unknown) throw usageError(`unknown option --${unknown.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: run sublease --help for the options`);
+      if (cli.args.length > 0) throw usageError(`unknown command "${verbatim(String(cli.args[0]))}": run sublease --help for the list`);
+      throw usageError("no command given: run sublease --help for the list");
     }
     if (cli.options.help) return EXIT_CODES.ok;
     await cli.runMatchedCommand();

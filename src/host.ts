@@ -45,11 +45,12 @@ export interface PublicAddresses {
 
 /** Rejects malformed address flags up front, before any registry is touched. */
 export function checkHostFlags(input: { publicIP?: string; publicIPv6?: string }): void {
-  if (input.publicIP !== undefined && !parseAddress(input.publicIP, 4)) {
-    throw usageError(`--public-ip "${input.publicIP}" is not an IPv4 address`);
-  }
-  if (input.publicIPv6 !== undefined && !parseAddress(input.publicIPv6, 6)) {
-    throw usageError(`--public-ipv6 "${input.publicIPv6}" is not an IPv6 address`);
+  for (const [flag, text, family] of [["--public-ip", input.publicIP, 4], ["--public-ipv6", input.publicIPv6, 6]] as const) {
+    if (text === undefined) continue;
+    const address = parseAddress(text, family);
+    if (!address) throw usageError(`${flag} "${text}" is not an IPv${family} address`);
+    // Peers would route this host's subnet to "any address": never what was meant.
+    if (address.value === 0n) throw usageError(`${flag} "${text}" is the unspecified address: give this host's own address`);
   }
 }
 

@@ -264,7 +264,9 @@ export class LeaseManager {
       throw new SubleaseError("conflict",
         `lease ${formatSubnetKey(lease.subnet)} changed while renewing (another process or host wrote it); run sublease acquire`);
     }
-    return { lease: updated, renewed: true, expiresAt: updated.expiresAt ?? (Date.now() + ttlSeconds * 1000) };
+    // --ttl 0 makes the lease a reservation: no expiry, rather than "expires now".
+    const expiresAt = updated.expiresAt !== undefined ? updated.expiresAt : ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : null;
+    return { lease: updated, renewed: true, expiresAt };
   }
 
   /** Deletes this host's lease if it is still ours; undefined when there was none. */

@@ -37,9 +37,19 @@ export function registryChoice(settings: SettingSource, log: Logger): RegistryCh
       tls: { caFile: settings.string("etcd-cafile"), certFile, keyFile },
       username: settings.string("etcd-username"),
       password: settings.string("etcd-password"),
-      timeoutMs: parseDurationMs(settings.string("timeout") ?? "5s", "--timeout"),
+      timeoutMs: timeoutMs(settings.string("timeout") ?? "5s"),
       registryFile: settings.string("registry-file") ?? DEFAULT_REGISTRY_FILE,
       log,
     },
   };
+}
+
+/** Timers hold at most 2^31 - 1 ms; past that they fire at once, so every call would time out. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+function timeoutMs(text: string): number {
+  const ms = parseDurationMs(text, "--timeout");
+  if (ms <= 0) throw usageError(`--timeout must be more than 0, got "${text}"`);
+  if (ms > MAX_TIMEOUT_MS) throw usageError(`--timeout must be at most 24d, got "${text}"`);
+  return ms;
 }

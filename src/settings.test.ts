@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { DASH_TOKEN, fromDash, settingSource } from "./settings.ts";
+import { protectArgument, settingSource, verbatim } from "./settings.ts";
 import { thrownError } from "../test/helpers/expect-error.ts";
 
 const usage = (run: () => unknown) => thrownError(run, "usage");
@@ -42,11 +42,27 @@ describe("where a value comes from", () => {
     }
   });
 
-  test("'-' survives as stdin/stdout", () => {
-    expect(settingSource({ subnetFile: DASH_TOKEN }, {}).string("subnet-file")).toBe("-");
-    expect(fromDash<string>(DASH_TOKEN)).toBe("-");
-    expect(fromDash("/run/flannel/subnet.env")).toBe("/run/flannel/subnet.env");
-    expect(fromDash(undefined)).toBeUndefined();
+  test("arguments cac's parser would change reach sublease as typed", () => {
+    // What mri, under cac, would turn into numbers, drop ("-") or read as short options ("-5s").
+    for (const typed of ["-", "007", "0x10", "1e3", " ", "1500", "-5s", "-1"]) {
+      const marked = protectArgument(typed);
+      expect(marked).not.toBe(typed);
+      expect(verbatim(marked)).toBe(typed);
+      expect(settingSource({ subnetFile: marked }, {}).string("subnet-file")).toBe(typed);
+    }
+    expect(verbatim(protectArgument(""))).toBe("");
+    expect(protectArgument("--subnet-file=007")).not.toBe("--subnet-file=007");
+    expect(verbatim(protectArgument("--subnet-file=007").split("=")[1])).toBe("007");
+    // Options, and values cac leaves alone, pass through untouched.
+    for (const kept of ["--subnet-file", "--subnet-file=/run/x.env", "-f", "acquire", "/run/flannel/subnet.env", "10.5.0.0/16"]) {
+      expect(protectArgument(kept)).toBe(kept);
+    }
+    expect(verbatim(undefined)).toBeUndefined();
+  });
+
+  test("an empty flag value is a usage error, an empty variable is unset", () => {
+    expect(usage(() => settingSource({ subnetFile: verbatim("") }, {}).string("subnet-file")).message).toContain("--subnet-file needs a value");
+    expect(settingSource({}, { SUBLEASE_SUBNET_FILE: "" }).string("subnet-file")).toBeUndefined();
   });
 
   test("a string flag without a value is a usage error", () => {
@@ -101,7 +117,7 @@ describe("integers with bounds", () => {
   });
 
   test("out of bounds, signed, fractional or not a number: a usage error naming the flag, the bounds and the value", () => {
-    for (const value of ["67", "65536", "-1", "+1450", "1450.0", "1.5", "1e3", "0x5dc", "abc", "", "1 450", "99999999999999999999"]) {
+    for (const value of ["67", "65536", "-1", "+1450", "1450.0", "1.5", "1e3", "0x5dc", "abc", " ", "1 450", "99999999999999999999"]) {
       const error = usage(() => integer(value));
       expect(error.message).toContain("--iface-mtu");
       expect(error.message).toContain("68");
@@ -110,7 +126,8 @@ describe("integers with bounds", () => {
     }
   });
 
-  test("a flag with no value is a usage error", () => {
-    usage(() => integer(true));
+  test("a flag with no value, or an empty one, is a usage error", () => {
+    expect(usage(() => integer(true)).message).toContain("--iface-mtu needs a value");
+    expect(usage(() => integer("")).message).toContain("--iface-mtu needs a value");
   });
 });

@@ -9,11 +9,32 @@ import { usageError } from "./errors.ts";
 type Env = Record<string, string | undefined>;
 
 /**
- * cac drops a bare "-" (the shell's name for stdin/stdout), so main() swaps it for this
- * token before parsing and `fromDash` swaps it back.
+ * cac's parser (mri) turns every number-like option value into a number ("007" becomes
+ * 7, "" becomes 0, "1e3" becomes 1000), drops a bare "-" (the shell's name for stdin),
+ * and reads "-5s" as short options. main() marks such arguments with this prefix before
+ * parsing, so they reach sublease as typed, and `verbatim` takes the mark off.
  */
-export const DASH_TOKEN = "\u0000-";
-export const fromDash = <T extends string | undefined>(value: T): T => (value === DASH_TOKEN ? "-" : value) as T;
+const MARK = "\u0000";
+
+/** mri's own test for "make this a number", which includes "" and blanks. */
+const numberLike = (text: string) => {
+  const value = +text;
+  return value * 0 === 0;
+};
+
+export function protectArgument(arg: string): string {
+  if (arg === "-" || /^-\d/.test(arg)) return MARK + arg;
+  if (arg.startsWith("-")) {
+    const equals = arg.indexOf("=");
+    return arg.startsWith("--") && equals > 0 && numberLike(arg.slice(equals + 1))
+      ? `${arg.slice(0, equals + 1)}${MARK}${arg.slice(equals + 1)}`
+      : arg;
+  }
+  return numberLike(arg) ? MARK + arg : arg;
+}
+
+export const verbatim = <T extends string | undefined>(value: T): T =>
+  (value !== undefined && value.startsWith(MARK) ? value.slice(MARK.length) : value) as T;
 
 const envName = (prefix: string, flag: string) => `${prefix}_${flag.toUpperCase().replace(/-/g, "_")}`;
 const camel = (flag: string) => flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
@@ -35,8 +56,11 @@ export function settingSource(options: Record<string, unknown>, env: Env = proce
     string(flag) {
       const value = raw(flag);
       if (value === undefined) return undefined;
-      if (value === true || value === false) throw usageError(`--${flag} needs a value`);
-      return fromDash(String(value));
+      const text = value === true || value === false ? "" : verbatim(String(value));
+      // Only a flag can be empty here (an empty variable counts as unset): a typo'd
+      // `--subnet-file "$UNSET"` should stop, not write to some default.
+      if (text === "") throw usageError(`--${flag} needs a value`);
+      return text;
     },
     boolean(flag) {
       const value = raw(flag);

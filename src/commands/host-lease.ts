@@ -3,6 +3,9 @@ import { findBackend } from "../backend.ts";
 import type { NetworkConfig } from "../config.ts";
 import { interfaceMtu, resolvePublicAddresses } from "../host.ts";
 import type { LeaseAttrs } from "../lease.ts";
+import { usageError } from "../errors.ts";
+
+const MIN_IPV4_MTU = 68;
 
 export interface HostFlags {
   publicIP?: string;
@@ -21,8 +24,12 @@ export async function hostLease(config: NetworkConfig, flags: HostFlags): Promis
   const publicIP = addresses.publicIP ?? "0.0.0.0";
   const publicIPv6 = families.ipv6 ? addresses.publicIPv6 ?? null : null;
   const data = plugin.leaseData(config.backend, { publicIP, publicIPv6, vtepMac: flags.vtepMac }, families);
-  return {
-    attrs: { PublicIP: publicIP, PublicIPv6: publicIPv6, ...data },
-    mtu: plugin.mtu(config.backend, interfaceMtu(flags.ifaceMtu, addresses.iface)),
-  };
+  const ifaceMtu = interfaceMtu(flags.ifaceMtu, addresses.iface);
+  const mtu = plugin.mtu(config.backend, ifaceMtu);
+  // Docker and the kernel refuse an IPv4 MTU under 68: better to stop before any lease is taken.
+  if (mtu < MIN_IPV4_MTU) {
+    throw usageError(`an interface MTU of ${ifaceMtu} leaves ${mtu} for containers after the ${config.backendType} backend's overhead; ` +
+      `IPv4 needs at least ${MIN_IPV4_MTU} (check --iface-mtu)`);
+  }
+  return { attrs: { PublicIP: publicIP, PublicIPv6: publicIPv6, ...data }, mtu };
 }

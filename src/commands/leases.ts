@@ -69,8 +69,9 @@ export function formatLeasesTable(report: LeasesReport, now = Date.now()): strin
   const shown = rows.map((row) => (hasV6 ? row : row.filter((_, i) => i !== 1)));
   const widths = shown[0]!.map((_, column) => Math.max(...shown.map((row) => row[column]!.length)));
   let text = shown.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
-  if (report.ipv4) text += `${report.leases.length} leases; ${report.ipv4.free} of ${report.ipv4.total} IPv4 subnets free\n`;
+  const count = `${report.leases.length} ${report.leases.length === 1 ? "lease" : "leases"}`;
+  if (report.ipv4) text += `${count}; ${report.ipv4.free} of ${report.ipv4.total} IPv4 subnets free\n`;
   if (report.ipv6) text += `${report.ipv6.free} of ${report.ipv6.total} IPv6 subnets free\n`;
-  if (!report.ipv4 && !report.ipv6) text += `${report.leases.length} leases (no network config stored, so no free count)\n`;
+  if (!report.ipv4 && !report.ipv6) text += `${count} (no network config stored, so no free count)\n`;
   return text;
 }

@@ -255,6 +255,78 @@ describe("errors a user meets", () => {
   });
 });
 
+describe("the command line as typed", () => {
+  test("an option before the command works as after it", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    const before = await runSublease(["--log-level", "info", "acquire", ...registry, ...host("192.0.2.20")]);
+    expect(before.code).toBe(0);
+    expect(before.stdout).toContain("FLANNEL_SUBNET=10.5.");
+    expect(readFileSync(subnetFile(), "utf8")).toBe(before.stdout);
+    expect(before.stderr).toContain("leased");
+    const listed = await runSublease(["--log-level=warn", "leases", ...registry, "--output", "json"]);
+    expect(JSON.parse(listed.stdout).leases).toHaveLength(1);
+    // An unknown option before the command is reported, not ignored with the command.
+    const unknown = await runSublease(["--bogus", "acquire", ...registry, ...host("192.0.2.21")]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toBe("sublease: unknown option --bogus: run sublease --help for the options\n");
+  });
+
+  test("values are taken as typed: numbers, leading zeros and a negative duration stay text", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    const result = await runSublease(["acquire", ...registry, "--public-ip", "192.0.2.22", "--iface-mtu", "1500", "--subnet-file", "007"], { cwd: dir });
+    expect(result.code).toBe(0);
+    expect(readFileSync(join(dir, "007"), "utf8")).toBe(result.stdout);
+    expect(existsSync(join(dir, "7"))).toBe(false);
+    const negative = await runSublease(["acquire", ...registry, ...host("192.0.2.23"), "--wait", "-5s"]);
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toBe('sublease: --wait "-5s" is not a duration: use e.g. 24h, 90m, 30s or 1500ms\n');
+  });
+
+  test("bad values are one line and exit 2, with nothing written", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    const registryText = readFileSync(join(dir, "state/registry.json"), "utf8");
+    const cases: [string[], string][] = [
+      [["--subnet-file", ""], "--subnet-file needs a value"],
+      [["--public-ip", "0.0.0.0"], "unspecified address"],
+      [["--ttl", "999999999999h"], "--ttl must be at most 9000000000s"],
+      [["--timeout", "30d"], "--timeout must be at most 24d"],
+      [["--timeout", "0"], "--timeout must be more than 0"],
+      [["--iface-mtu", "90"], "leaves 62 for containers after the udp backend's overhead"],
+      [["--output", "json", "--output", "text"], "--output must be one of env, json"],
+    ];
+    for (const [args, message] of cases) {
+      const { code, stderr } = await runSublease(["acquire", ...registry, ...host("192.0.2.24"), ...args]);
+      expect({ args, code }).toEqual({ args, code: 2 });
+      expect(stderr.trimEnd().split("\n")).toEqual([expect.stringContaining(message)]);
+    }
+    expect(readFileSync(join(dir, "state/registry.json"), "utf8")).toBe(registryText);
+    expect(existsSync(subnetFile())).toBe(false);
+    const parse = await runSublease(["parse-config", join(dir, "net.json"), "--output", "1"]);
+    expect(parse.code).toBe(2);
+    expect(parse.stderr).toBe('sublease: --output must be one of json, yaml, got "1"\n');
+  });
+
+  test("no command is one line on stderr; -v and version print the version with its commit", async () => {
+    const bare = await runSublease([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toBe("");
+    expect(bare.stderr).toBe("sublease: no command given: run sublease --help for the list\n");
+    const version = await runSublease(["version"]);
+    expect(version.stdout).toMatch(/^sublease \d+\.\d+\.\d+ \(\S+\)\n$/);
+    for (const flag of ["-v", "--version"]) expect((await runSublease([flag])).stdout).toBe(version.stdout);
+  });
+
+  test("renew --ttl 0 says the lease became a reservation", async () => {
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    expect((await runSublease(["acquire", ...registry, ...host("192.0.2.25")])).code).toBe(0);
+    const text = await runSublease(["renew", ...registry, ...host("192.0.2.25"), "--ttl", "0"]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^renewed 10\.5\.\d+\.0\/24 as a reservation \(no expiry\)\n$/);
+    const json = await runSublease(["renew", ...registry, ...host("192.0.2.25"), "--ttl", "0", "--output", "json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ reservation: true, expiresAt: null });
+  });
+});
+
 describe("the file registry under Deno", () => {
   test("Deno and the compiled binary share one registry file: acquire, reuse, release", async () => {
     await putConfig('{"Network":"10.5.0.0/16"}');
