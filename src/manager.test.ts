@@ -126,6 +126,18 @@ describe("lost races: retried after listing again, within a bound", () => {
     expect(registry.leases.size).toBe(0);
   });
 
+  test("a subnet every create refuses but no listing shows (a key that is not a lease) is not tried again", async () => {
+    const registry = new FakeRegistry();
+    const net = await config({ Network: "10.7.0.0/28", SubnetLen: 30 });
+    // SubnetMin..SubnetMax are 10.7.0.4, .8 and .12 (/30s): two leased, one held by an undecodable key.
+    registry.put(v4("10.7.0.8/30"), host(2));
+    registry.put(v4("10.7.0.12/30"), host(3));
+    registry.beforeCreate = (subnet) => (key(subnet) === "10.7.0.4-30" ? "lose" : undefined);
+    const { manager } = managerFor(registry);
+    await rejection(manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600 }), "exhausted");
+    expect(registry.calls.create).toBe(1);
+  });
+
   test("by default it retries at least as often as flanneld (10 tries), and still gives up", async () => {
     const registry = new FakeRegistry();
     registry.beforeCreate = () => "lose";

@@ -78,6 +78,10 @@ function overlapsLeases(subnet: SubnetKey, leases: Lease[], except?: Lease): boo
     (!!subnet.ipv6 && overlapsAny(subnet.ipv6, others.map((lease) => lease.subnet.ipv6)));
 }
 
+/** A refused subnet as a lease of nobody, so every check that avoids leases avoids it too. */
+const refusedLease = (subnet: SubnetKey): Lease =>
+  ({ key: formatSubnetKey(subnet), subnet, attrs: { PublicIP: "", PublicIPv6: null }, expiresAt: null, version: "refused" });
+
 export class LeaseManager {
   private readonly maxAttempts: number;
   private readonly randomBelow: RandomBelow;
@@ -93,8 +97,12 @@ export class LeaseManager {
   async acquire(request: LeaseRequest & { previous?: SubnetKey }): Promise<AcquireResult> {
     let lostRaces = 0;
     const fullAreas = new Set<bigint>();
+    // Subnets whose create failed. Usually another host took them, and the next look shows
+    // that; but a key the registry holds and cannot decode (not a flannel lease) is skipped
+    // by every look and refused by every create: it must not be tried again and again.
+    const refused: SubnetKey[] = [];
     for (;;) {
-      const result = await this.tryAcquire(request, fullAreas);
+      const result = await this.tryAcquire(request, fullAreas, refused);
       // Bounded: each full area is remembered, and after MAX_FULL_AREAS the attempt lists everything.
       if (result === AREA_FULL) continue;
       if (result) return { ...result, lostRaces };
@@ -141,9 +149,11 @@ export class LeaseManager {
     return { leases: (await this.registry.listLeases()).leases };
   }
 
-  private async tryAcquire(request: LeaseRequest & { previous?: SubnetKey }, fullAreas: Set<bigint>): Promise<Omit<AcquireResult, "lostRaces"> | undefined | typeof AREA_FULL> {
+  private async tryAcquire(request: LeaseRequest & { previous?: SubnetKey }, fullAreas: Set<bigint>, refused: SubnetKey[]): Promise<Omit<AcquireResult, "lostRaces"> | undefined | typeof AREA_FULL> {
     const { config, attrs, ttlSeconds, previous } = request;
-    const { leases, area } = await this.look(config, attrs, this.chooseArea(config, previous, fullAreas), "allocate");
+    const looked = await this.look(config, attrs, this.chooseArea(config, previous, fullAreas), "allocate");
+    const { area } = looked;
+    const leases = [...looked.leases, ...refused.map(refusedLease)];
     const ours = leases.filter((lease) => isOurs(lease, config, attrs));
 
     const fitting = ours.filter((lease) => fitsConfig(lease.subnet, config));
@@ -172,6 +182,7 @@ export class LeaseManager {
     const wantedSeen = !area || (!!wanted?.ipv4 && containsAddress(area, wanted.ipv4.address));
     if (wanted && wantedSeen && fitsConfig(wanted, config) && !overlapsLeases(wanted, leases)) {
       const created = await this.create(wanted, attrs, ttlSeconds);
+      if (!created) refused.push(wanted);
       return created ? { lease: created, outcome: "previous" } : undefined;
     }
 
@@ -181,6 +192,7 @@ export class LeaseManager {
       return AREA_FULL;
     }
     const created = await this.create(subnet, attrs, ttlSeconds);
+    if (!created) refused.push(subnet);
     return created ? { lease: created, outcome: "allocated" } : undefined;
   }
 
