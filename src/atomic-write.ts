@@ -2,7 +2,7 @@
  * Replace a file so readers see the old content or the new, never half of either:
  * write a temp file beside it, fsync, rename over, fsync the directory.
  */
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 export interface AtomicWriteOptions {
@@ -21,6 +21,7 @@ export function writeFileAtomic(path: string, data: string, options: AtomicWrite
   } catch {
     // a new file: the requested mode
   }
+  removeOrphanedTemps(dir, basename(path));
   const temp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
   let fd: number | undefined;
   try {
@@ -44,6 +45,54 @@ export function writeFileAtomic(path: string, data: string, options: AtomicWrite
     throw error;
   }
   syncDirectory(dir);
+}
+
+/**
+ * A writer killed between creating its temp file and renaming it leaves the file behind for
+ * good (in /run/flannel, beside the registry), so each write sweeps the ones for its own
+ * target whose writer is gone. A live PID keeps its file: that writer may be about to rename
+ * it, and a PID reused by an unrelated process only means a file left for a later write.
+ * Nothing here may fail the write itself.
+ */
+const ORPHAN_AGE_MS = 60_000;
+
+function removeOrphanedTemps(dir: string, base: string): void {
+  // The exact shape the writer below produces; the random part has no dots, so a longer
+  // target name sharing this prefix (".reg.json.1.<pid>...") cannot match.
+  const escaped = base.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const pattern = new RegExp(`^\\.${escaped}\\.([1-9][0-9]{0,9})\\.[0-9a-z]{1,8}\\.tmp$`);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = pattern.exec(name);
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid === process.pid || isAlive(pid)) continue;
+    try {
+      // A writer in another PID namespace (a container sharing the directory) looks dead from
+      // here: its temp file lives for milliseconds, so only an old one is an orphan.
+      if (statSync(join(dir, name)).mtimeMs > Date.now() - ORPHAN_AGE_MS) continue;
+      unlinkSync(join(dir, name));
+    } catch {
+      // another writer swept it first
+    }
+  }
+}
+
+/** Only ESRCH proves the writer is gone; EPERM, a refused permission or an odd PID count as alive. */
+function isAlive(pid: number): boolean {
+  // kill(2) takes an int32: a larger number could wrap to a process group, or to -1 (every process).
+  if (pid > 0x7fffffff) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException | null)?.code !== "ESRCH";
+  }
 }
 
 /** Makes a rename durable; some file systems refuse fsync on directories, which is harmless. */
