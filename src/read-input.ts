@@ -1,6 +1,8 @@
 /** Reads a small text input (a config, a subnet.env) from a file or stdin, with a size cap. */
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { SubleaseError, type ErrorKind } from "./errors.ts";
+
+const CHUNK_BYTES = 64 * 1024;
 
 export async function readSmallText(path: string, limit: number, kind: ErrorKind = "usage"): Promise<string> {
   if (path === "-") return readStdin(limit);
@@ -13,11 +15,44 @@ export async function readSmallText(path: string, limit: number, kind: ErrorKind
     if (error instanceof SubleaseError) throw error;
     throw new SubleaseError(kind, `cannot read ${path}: ${describeFsError(error)}`);
   }
+  // Cheap early answer for regular files; the bounded read below is what actually holds the cap.
   if (size > limit) throw new SubleaseError(kind, `${path} is ${size} bytes, more than the ${limit} allowed`);
+  return readBounded(path, limit, kind).toString("utf8");
+}
+
+/**
+ * Devices, FIFOs and /proc files report a stat size of 0 (and a regular file can grow after
+ * the stat), so the size is only known by reading: stop at limit + 1 bytes, never more.
+ */
+function readBounded(path: string, limit: number, kind: ErrorKind): Buffer {
+  let fd: number;
   try {
-    return readFileSync(path, "utf8");
+    fd = openSync(path, "r");
   } catch (error) {
     throw new SubleaseError(kind, `cannot read ${path}: ${describeFsError(error)}`);
+  }
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, limit + 1 - total));
+      let count: number;
+      try {
+        count = readSync(fd, chunk, 0, chunk.length, null);
+      } catch (error) {
+        throw new SubleaseError(kind, `cannot read ${path}: ${describeFsError(error)}`);
+      }
+      if (count === 0) return Buffer.concat(chunks, total);
+      chunks.push(chunk.subarray(0, count));
+      total += count;
+      if (total > limit) throw new SubleaseError(kind, `${path} is more than the ${limit} bytes allowed`);
+    }
+  } finally {
+    try {
+      closeSync(fd);
+    } catch {
+      // A read-only fd loses nothing if close fails; the read's own outcome matters more.
+    }
   }
 }
 
