@@ -6,6 +6,7 @@
  * meets a key on two lines, as only parsing it whole keeps JSON's last-one-wins exactly.
  */
 import type { Prefix } from "../../src/ip.ts";
+import { leaseAttrsFromValue, parseSubnetKey } from "../../src/lease.ts";
 import { areaKeyPrefix } from "../../src/survey-area.ts";
 import {
   FORMAT, canonicalLine, leaseLine, lineEnd, lineOpening, parseLine, scanCanonical, serializeLines,
@@ -136,7 +137,7 @@ export class RegistryDocument {
     // One pass: small registries are written this way by every host that boots, under the lock.
     for (const key in leases) {
       const stored = leases[key];
-      if (hasExpired(stored, now, nowText)) delete leases[key];
+      if (hasExpired(key, stored, now, nowText)) delete leases[key];
       else all.push(leaseLine(key, stored!));
     }
     // Pruned, the parsed leases are what the text says.
@@ -208,15 +209,17 @@ export class RegistryDocument {
     // Line start -> its new text, or null to drop it.
     const edits = new Map<number, string | null>();
     for (const start of layout.expired) {
-      if (this.locate(lines, parseLine(text, start)[0]) === REPEATED) return undefined;
-      edits.set(start, null);
+      const [key, stored] = parseLine(text, start);
+      if (this.locate(lines, key) === REPEATED) return undefined;
+      // The scan judged the expiry only: an odd entry stays.
+      if (isLeaseEntry(key, stored)) edits.set(start, null);
     }
     const appended: string[] = [];
     let publicIpFirst = layout.publicIpFirst;
     for (const [key, stored] of changes) {
       const start = this.locate(lines, key);
       if (start === REPEATED) return undefined;
-      const line = stored && !hasExpired(stored, now, nowText) ? leaseLine(key, stored) : null;
+      const line = stored && !hasExpired(key, stored, now, nowText) ? leaseLine(key, stored) : null;
       if (line) {
         const kind = canonicalLine(line);
         if (!kind) return undefined;
@@ -250,13 +253,17 @@ function applyChanges(leases: Record<string, StoredLease>, changes: Map<string, 
 
 /**
  * Whether a write drops the entry. Expired leases are free, and dropping them keeps the
- * file from growing without bound; only those with a readable expiry: anything odd stays
- * for a person to look at.
+ * file from growing without bound; only well-formed leases with a readable expiry:
+ * anything odd stays for a person to look at (the registry never overwrites it either).
  */
-function hasExpired(stored: StoredLease | undefined, now: number, nowText: string): boolean {
+function hasExpired(key: string, stored: StoredLease | undefined, now: number, nowText: string): boolean {
   if (typeof stored?.expires !== "string") return false;
   // ISO times of one format compare as strings: a cheap first test before Date.parse.
   if (stored.expires.length === nowText.length && stored.expires > nowText) return false;
-  return Date.parse(stored.expires) <= now;
+  return Date.parse(stored.expires) <= now && isLeaseEntry(key, stored);
 }
+
+/** Whether the key names a subnet and the value is a lease: what the registry can decode, expiry aside. */
+const isLeaseEntry = (key: string, stored: StoredLease): boolean =>
+  !!parseSubnetKey(key) && !!leaseAttrsFromValue(stored.value);
 

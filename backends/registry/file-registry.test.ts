@@ -1,13 +1,17 @@
 /** The file registry's survey and writes on files as people and older versions leave them. */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rejectedError } from "../../test/helpers/expect-error.ts";
+import { capturingLogger } from "../../test/helpers/capture-log.ts";
+import { parseConfigText } from "../../src/config.ts";
 import { containsAddress, parsePrefix, type Prefix } from "../../src/ip.ts";
-import type { Lease } from "../../src/lease.ts";
-import { silentLogger } from "../../src/log.ts";
+import { formatSubnetKey, type Lease } from "../../src/lease.ts";
+import { silentLogger, type Logger } from "../../src/log.ts";
+import { LeaseManager } from "../../src/manager.ts";
 import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, type Registry } from "../../src/registry.ts";
+import { fileLocker } from "../../src/runtime/file-lock.ts";
 import { openFileRegistry } from "./file.ts";
 import { serializeRegistry, type RegistryFile, type StoredLease } from "./file-layout.ts";
 
@@ -24,13 +28,13 @@ const area = parsePrefix("10.37.0.0/16", 4)!;
 const v4 = (text: string) => ({ ipv4: parsePrefix(text, 4)! });
 const attrs = (publicIp: string) => ({ PublicIP: publicIp, PublicIPv6: null });
 
-async function registryWith(text: string): Promise<{ registry: Registry; path: string }> {
+const openAt = (path: string, log: Logger = silentLogger, timeoutMs = 5000): Promise<Registry> =>
+  openFileRegistry({ prefix: DEFAULT_PREFIX, endpoints: DEFAULT_ENDPOINTS, tls: {}, timeoutMs, log, registryFile: path });
+
+async function registryWith(text: string, log: Logger = silentLogger): Promise<{ registry: Registry; path: string }> {
   const path = join(dir, `registry-${++count}.json`);
   writeFileSync(path, text);
-  const registry = await openFileRegistry({
-    prefix: DEFAULT_PREFIX, endpoints: DEFAULT_ENDPOINTS, tls: {}, timeoutMs: 5000, log: silentLogger, registryFile: path,
-  });
-  return { registry, path };
+  return { registry: await openAt(path, log), path };
 }
 
 const keysOf = (leases: Lease[]) => leases.map((lease) => lease.key).sort();
@@ -141,5 +145,138 @@ describe("writes on the file registry", () => {
       expect(error.message).toContain("not JSON");
     }
     expect(readFileSync(path, "utf8")).toBe(broken);
+  });
+});
+
+describe("entries the file registry cannot decode", () => {
+  // Hand edits and damage: they are not leases, but might stand for one a person meant to keep.
+  const odd = {
+    "10.37.1.0-24": { value: "notanobject", expires: inHours(24), revision: 1 },
+    "10.37.2.0-24": { value: { PublicIP: "192.0.2.2", PublicIPv6: null }, expires: "next tuesday", revision: 2 },
+    "10.37.3.0-24": { value: { Owner: "192.0.2.3" }, expires: inHours(-1), revision: 3 },
+  } as unknown as Record<string, StoredLease>;
+  const oddKeys = Object.keys(odd);
+  const leasesIn = (path: string) => (JSON.parse(readFileSync(path, "utf8")) as RegistryFile).leases;
+  /** The lease a caller would hold if it had read the entry under `key` as a lease. */
+  const heldAs = (key: string, version: string): Lease =>
+    ({ key, subnet: v4(key.replace("-", "/")), attrs: attrs("192.0.2.9"), expiresAt: Date.now() + 3_600_000, version });
+
+  test("a create for their key is refused, the file left byte for byte, and a warning names the key", async () => {
+    const log = capturingLogger();
+    const text = serializeRegistry(file({ ...odd, "10.37.4.0-24": stored("192.0.2.4", inHours(24), 4) }));
+    const { registry, path } = await registryWith(text, log);
+    for (const key of oddKeys) {
+      expect(await registry.createLease(v4(key.replace("-", "/")), attrs("192.0.2.9"), 600)).toBeUndefined();
+      expect(log.warnings.some((warning) => warning.includes(`"${key}"`) && warning.includes(path))).toBe(true);
+    }
+    expect(log.warnings.some((warning) => warning.includes("next tuesday"))).toBe(true);
+    expect(readFileSync(path, "utf8")).toBe(text);
+    // A free subnet beside them is still created, and that write keeps them all, the expired one too.
+    expect((await registry.createLease(v4("10.37.5.0/24"), attrs("192.0.2.9"), 600))?.key).toBe("10.37.5.0-24");
+    const after = leasesIn(path);
+    for (const key of oddKeys) expect(after[key]).toEqual(odd[key]!);
+    expect(Object.keys(after).sort()).toEqual([...oddKeys, "10.37.4.0-24", "10.37.5.0-24"]);
+  });
+
+  test("an update or delete whose version matches their revision leaves them as they are", async () => {
+    const text = serializeRegistry(file(odd));
+    const { registry, path } = await registryWith(text);
+    for (const [key, entry] of Object.entries(odd)) {
+      const lease = heldAs(key, String(entry.revision));
+      expect(await registry.updateLease(lease, attrs("192.0.2.9"), 600)).toBeUndefined();
+      expect(await registry.deleteLease(lease)).toBe(false);
+      expect(await registry.leaseExpiry(lease)).toBeUndefined();
+    }
+    expect(readFileSync(path, "utf8")).toBe(text);
+  });
+
+  test("listing and survey skip them with a warning; an expiry that is not a time is never taken for expired", async () => {
+    const log = capturingLogger();
+    const { registry } = await registryWith(serializeRegistry(file({ ...odd, "10.37.4.0-24": stored("192.0.2.4", inHours(24), 4) })), log);
+    expect(keysOf((await registry.listLeases()).leases)).toEqual(["10.37.4.0-24"]);
+    expect(keysOf((await registry.survey!("192.0.2.2", area))!.near)).toEqual(["10.37.4.0-24"]);
+    for (const key of oddKeys) expect(log.warnings.some((warning) => warning.includes(`skipping entry "${key}"`))).toBe(true);
+  });
+
+  // Large canonical files are kept as text and their expired lines dropped by a splice.
+  test("a write to a large canonical file keeps an odd entry whose expiry has passed", async () => {
+    const padding = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`10.200.${i % 256}.${(i >> 8) * 64}-26`, stored(`100.65.0.${i % 256}`, inHours(24), 10 + i)]));
+    const { registry, path } = await registryWith(serializeRegistry(file({
+      "10.37.3.0-24": odd["10.37.3.0-24"]!,
+      "10.37.6.0-24": stored("192.0.2.6", inHours(-1), 5),
+      ...padding,
+    })));
+    expect(await registry.createLease(v4("10.37.3.0/24"), attrs("192.0.2.9"), 600)).toBeUndefined();
+    expect(await registry.createLease(v4("10.37.5.0/24"), attrs("192.0.2.9"), 600)).toBeDefined();
+    const after = leasesIn(path);
+    expect(after["10.37.3.0-24"]).toEqual(odd["10.37.3.0-24"]!);
+    // A well-formed expired lease is still dropped.
+    expect(after["10.37.6.0-24"]).toBeUndefined();
+  });
+
+  test("the manager, sent to such a subnet as this host's previous one, allocates another and leaves the entry", async () => {
+    const text = serializeRegistry(file(odd));
+    const { registry, path } = await registryWith(text);
+    const manager = new LeaseManager(registry, silentLogger, { sleep: async () => {} });
+    const config = await parseConfigText(JSON.stringify({ Network: "10.37.0.0/16" }));
+    for (const key of oddKeys) {
+      const { lease, outcome } = await manager.acquire({ config, attrs: attrs("192.0.2.9"), ttlSeconds: 600, previous: v4(key.replace("-", "/")) });
+      expect(outcome).toBe("allocated");
+      expect(oddKeys).not.toContain(formatSubnetKey(lease.subnet));
+      expect(await registry.deleteLease(lease)).toBe(true);
+    }
+    const after = leasesIn(path);
+    expect(Object.keys(after).sort()).toEqual(oddKeys);
+    for (const key of oddKeys) expect(after[key]).toEqual(odd[key]!);
+  });
+});
+
+describe("a registry path that is a symlink", () => {
+  test("stays a symlink: reads, writes and the lock go to the file it leads to", async () => {
+    const base = join(dir, `linked-${++count}`);
+    mkdirSync(join(base, "real"), { recursive: true });
+    const target = join(base, "real", "reg.json");
+    const link = join(base, "link.json");
+    writeFileSync(target, serializeRegistry(file({ "10.37.1.0-24": stored("192.0.2.1", inHours(24), 1) })));
+    symlinkSync(join("real", "reg.json"), link);
+    const registry = await openAt(link);
+    expect(keysOf((await registry.listLeases()).leases)).toEqual(["10.37.1.0-24"]);
+    expect(await registry.createLease(v4("10.37.2.0/24"), attrs("192.0.2.2"), 600)).toBeDefined();
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(link)).toBe(join("real", "reg.json"));
+    expect(Object.keys((JSON.parse(readFileSync(target, "utf8")) as RegistryFile).leases).sort()).toEqual(["10.37.1.0-24", "10.37.2.0-24"]);
+    expect(existsSync(`${target}.lock`)).toBe(true);
+    expect(existsSync(`${link}.lock`)).toBe(false);
+    // One lock for both paths: while the target's is held, the link's registry waits, and times out.
+    const waiting = await openAt(link, silentLogger, 100);
+    const held = await (await fileLocker()).lock(`${target}.lock`, 1000);
+    try {
+      const error = await rejectedError(waiting.listLeases(), "unavailable");
+      expect(error.message).toContain(`${target}.lock`);
+    } finally {
+      held.release();
+    }
+    expect(keysOf((await waiting.listLeases()).leases)).toEqual(["10.37.1.0-24", "10.37.2.0-24"]);
+  });
+
+  test("whose target does not exist yet: the file is created there, and the link kept", async () => {
+    const base = join(dir, `dangling-${++count}`);
+    mkdirSync(base);
+    const target = join(base, "later.json");
+    const link = join(base, "link.json");
+    symlinkSync("later.json", link);
+    const registry = await openAt(link);
+    await registry.putNetworkConfig(JSON.stringify({ Network: "10.37.0.0/16" }));
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect((JSON.parse(readFileSync(target, "utf8")) as RegistryFile).config).toEqual({ Network: "10.37.0.0/16" });
+    expect(existsSync(`${target}.lock`)).toBe(true);
+  });
+
+  test("a path that does not exist yet is created as a plain file", async () => {
+    const path = join(dir, `new-${++count}`, "registry.json");
+    const registry = await openAt(path);
+    await registry.putNetworkConfig(JSON.stringify({ Network: "10.37.0.0/16" }));
+    expect(lstatSync(path).isFile()).toBe(true);
+    expect(existsSync(`${path}.lock`)).toBe(true);
   });
 });
