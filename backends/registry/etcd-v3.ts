@@ -86,17 +86,21 @@ const isUnreachable = (error: unknown) =>
  * host, with a growing pause while the --timeout budget lasts. When every host refused
  * the connection it gives up at once: etcd is down, and waiting is --wait's job.
  */
-function retryWithinBudget(timeoutMs: number, hostCount: number, retryable: (error: unknown) => boolean) {
+function retryWithinBudget(timeoutMs: number, hostCount: number, retryable: (error: unknown) => boolean, timedOut: (error: unknown) => boolean) {
   return {
     async execute<T>(fn: (context: { signal: AbortSignal; attempt: number }) => Promise<T>): Promise<T> {
       const started = Date.now();
       const signal = new AbortController().signal;
       let unreachableInARow = 0;
+      let timedOutInARow = 0;
       let pauses = 0;
       for (let attempt = 0; ; attempt++) {
         try {
           return await fn({ signal, attempt });
         } catch (error) {
+          // An attempt gets only its share of the budget when there are several hosts (see
+          // attemptDeadline): one that hangs costs that share, then the next host is asked.
+          if (hostCount > 1 && timedOut(error) && ++timedOutInARow < hostCount && Date.now() - started < timeoutMs) continue;
           if (!retryable(error)) throw error;
           unreachableInARow = isUnreachable(error) ? unreachableInARow + 1 : 0;
           if (unreachableInARow >= hostCount) throw error;
@@ -110,15 +114,48 @@ function retryWithinBudget(timeoutMs: number, hostCount: number, retryable: (err
   };
 }
 
-// etcd3's default per-host circuit breaker refuses calls for 5 s after three failures,
-// which would turn a retry after etcd comes back into a spurious failure; a run-once CLI
-// wants every call to try for real.
-// (async: etcd3 relies on execute() returning a rejected promise, never throwing.)
-const direct = {
-  execute: async <T>(fn: (context: { signal: AbortSignal }) => T) => fn({ signal: new AbortController().signal }),
-};
+/** A call's options: gRPC's deadline for the attempt at hand, and the end of the whole call's budget. */
+interface CallBudget {
+  readonly deadline: number;
+  readonly end: number;
+}
 
-function clientOptions(options: RegistryOptions, connection: EtcdConnection, retryable: (error: unknown) => boolean, channelFactory: ReturnType<typeof sharedChannelFactory>): IOptions {
+/** The least one attempt gets when the budget is shared among several hosts. */
+const MIN_ATTEMPT_MS = 1000;
+
+/** Thrown, without calling, for a host that hung earlier in this run: etcd3 then asks the next. */
+class SkippedHungHost extends Error {}
+
+/**
+ * etcd3's default per-host circuit breaker refuses calls for 5 s after three failures,
+ * which would turn a retry after etcd comes back into a spurious failure; a run-once CLI
+ * wants every call to try for real. The one exception: a host whose request timed out
+ * (it accepts connections and never answers: a member without a leader, a stuck proxy)
+ * is passed over for the rest of the run while another host has not hung, so only the
+ * first call pays for it. etcd3 shuffles the hosts for every call.
+ * (async: etcd3 relies on execute() returning a rejected promise, never throwing.)
+ */
+function hostPolicies(hostCount: number, timedOut: (error: unknown) => boolean) {
+  const hung = new Set<object>();
+  return () => {
+    const policy = {
+      async execute<T>(fn: (context: { signal: AbortSignal }) => T): Promise<Awaited<T>> {
+        if (hung.has(policy) && hung.size < hostCount) throw new SkippedHungHost();
+        try {
+          const result = await fn({ signal: new AbortController().signal });
+          hung.delete(policy);
+          return result;
+        } catch (error) {
+          if (timedOut(error)) hung.add(policy);
+          throw error;
+        }
+      },
+    };
+    return policy;
+  };
+}
+
+function clientOptions(options: RegistryOptions, connection: EtcdConnection, retryable: (error: unknown) => boolean, timedOut: (error: unknown) => boolean, channelFactory: ReturnType<typeof sharedChannelFactory>): IOptions {
   const { endpoints: hosts, tls } = connection;
   // Without --etcd-cafile the system's trusted roots verify the server.
   const credentials = tls && { rootCertificate: tls.ca as Buffer, privateKey: tls.key, certChain: tls.cert };
@@ -128,8 +165,8 @@ function clientOptions(options: RegistryOptions, connection: EtcdConnection, ret
     auth: options.username !== undefined ? { username: options.username, password: options.password ?? "" } : undefined,
     defaultCallOptions: () => ({ deadline: Date.now() + options.timeoutMs }),
     faultHandling: {
-      host: () => direct as never,
-      global: retryWithinBudget(options.timeoutMs, hosts.length, retryable) as never,
+      host: hostPolicies(hosts.length, timedOut) as never,
+      global: retryWithinBudget(options.timeoutMs, hosts.length, retryable, timedOut) as never,
     },
     grpcOptions: {
       // A listing of tens of thousands of leases outgrows gRPC's 4 MiB default.
@@ -150,11 +187,17 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   // gRPC and the protobuf definitions load only here, when an etcd v3 registry is opened.
   const [{ Etcd3, EtcdLeaseInvalidError, GRPCDeadlineExceededError, isRecoverableError }, { Channel }] =
     await Promise.all([import("etcd3"), import("@grpc/grpc-js")]);
-  // Past the deadline a retry cannot succeed: the budget is shared by all of a call's requests.
-  const retryable = (error: unknown) =>
-    error instanceof Error && isRecoverableError(error) && !(error instanceof GRPCDeadlineExceededError);
+  // A timeout is not retried with a pause like other recoverable errors: with one host the
+  // budget is spent; with several, the next host is asked at once (retryWithinBudget).
+  const timedOut = (error: unknown) => error instanceof GRPCDeadlineExceededError;
+  const retryable = (error: unknown) => error instanceof Error && isRecoverableError(error) && !timedOut(error);
   if (connection.tls) await omitIpServerNames();
-  const client: Etcd3 = new Etcd3(clientOptions(options, connection, retryable, sharedChannelFactory(Channel)));
+  const client: Etcd3 = new Etcd3(clientOptions(options, connection, retryable, timedOut, sharedChannelFactory(Channel)));
+  /**
+   * With several hosts, one attempt may use only its share of the call's budget, so a host
+   * that hangs leaves time to ask another; never less than a second, never past the end.
+   */
+  const attemptMs = hosts.length > 1 ? Math.max(MIN_ATTEMPT_MS, Math.floor(options.timeoutMs / hosts.length)) : options.timeoutMs;
   const kv = client.kv;
   const leases = client.leaseClient;
 
@@ -184,17 +227,27 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   const INDEX_VOUCH_MS = 10_000;
   let closed = false;
 
-  /** Runs one registry call under one deadline shared by all its round trips. */
-  async function call<T>(action: string, body: (deadline: { deadline: number }) => Promise<T>): Promise<T> {
+  /**
+   * Runs one registry call under one budget shared by all its round trips. `deadline` is
+   * read by gRPC for each attempt (etcd3 copies the options per attempt), `end` by our own
+   * loops.
+   */
+  async function call<T>(action: string, body: (callOptions: CallBudget) => Promise<T>): Promise<T> {
     if (closed) throw new SubleaseError("failure", `${target.api} registry used after close while ${action}`);
-    const deadline = Date.now() + options.timeoutMs;
+    const end = Date.now() + options.timeoutMs;
+    const callOptions: CallBudget = {
+      end,
+      get deadline() {
+        return Math.min(end, Date.now() + attemptMs);
+      },
+    };
     let timer: ReturnType<typeof setTimeout> | undefined;
     // gRPC deadlines cover each request; this also bounds auth, retries and failover.
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new EtcdDeadlineError()), options.timeoutMs);
     });
     try {
-      return await Promise.race([body({ deadline }), expired]);
+      return await Promise.race([body(callOptions), expired]);
     } catch (error) {
       throw etcdError(target, action, error);
     } finally {
@@ -202,11 +255,11 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
     }
   }
 
-  async function grant(ttlSeconds: number, callOptions: { deadline: number }): Promise<string> {
+  async function grant(ttlSeconds: number, callOptions: CallBudget): Promise<string> {
     return (await leases.leaseGrant({ TTL: ttlSeconds }, callOptions)).ID;
   }
 
-  async function revoke(leaseId: string, callOptions: { deadline: number }): Promise<void> {
+  async function revoke(leaseId: string, callOptions: CallBudget): Promise<void> {
     if (leaseId === NO_LEASE) return;
     try {
       await leases.leaseRevoke({ ID: leaseId }, callOptions);
@@ -220,8 +273,9 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
    * Cleanup whose failure changes nothing for the caller: the etcd lease has no key left
    * (or never got one) and expires on its own, so errors are not reported.
    */
-  async function revokeQuietly(leaseId: string, callOptions = { deadline: Date.now() + Math.min(options.timeoutMs, 2000) }): Promise<void> {
-    await revoke(leaseId, callOptions).catch(() => {});
+  async function revokeQuietly(leaseId: string): Promise<void> {
+    const end = Date.now() + Math.min(options.timeoutMs, 2000);
+    await revoke(leaseId, { end, deadline: end }).catch(() => {});
   }
 
   /**
@@ -229,7 +283,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
    * hand-made etcd lease may carry keys that are not ours, and revoking deletes them all.
    * Quiet, as revokeQuietly: a lease left unrevoked expires on its own.
    */
-  async function revokeIfUnused(leaseId: string, callOptions: { deadline: number }): Promise<void> {
+  async function revokeIfUnused(leaseId: string, callOptions: CallBudget): Promise<void> {
     if (leaseId === NO_LEASE) return;
     try {
       const status = await leases.leaseTimeToLive({ ID: leaseId, keys: true }, callOptions);
@@ -245,7 +299,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   }
 
   /** One keep-alive round trip on a stream to whichever host etcd3 picks. */
-  async function keepAliveAttempt(leaseId: string, callOptions: { deadline: number }): Promise<number> {
+  async function keepAliveAttempt(leaseId: string, callOptions: CallBudget): Promise<number> {
     const stream = await leases.leaseKeepAlive(callOptions);
     try {
       const reply = await new Promise<{ TTL: string }>((resolve, reject) => {
@@ -268,13 +322,13 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
    * from etcd3, so a member that is down or between leaders is skipped here, within the
    * call's deadline.
    */
-  async function keepAliveOnce(leaseId: string, callOptions: { deadline: number }): Promise<number> {
+  async function keepAliveOnce(leaseId: string, callOptions: CallBudget): Promise<number> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await keepAliveAttempt(leaseId, callOptions);
       } catch (error) {
         const transient = error instanceof KeepAliveEnded || [1, 13, 14].includes((error as { code?: number }).code ?? -1);
-        if (!transient || Date.now() + retryPause(attempt) >= callOptions.deadline) throw error;
+        if (!transient || Date.now() + retryPause(attempt) >= callOptions.end) throw error;
         await sleep(retryPause(attempt));
       }
     }
@@ -285,7 +339,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
    * back on failure so a transaction that the client retried after it had already been
    * applied is recognised as ours.
    */
-  async function putIf(key: Buffer, expected: "absent" | string, value: string, leaseId: string, callOptions: { deadline: number }, alongside: IRequestOp[]): Promise<{ response: ITxnResponse; current?: IKeyValue }> {
+  async function putIf(key: Buffer, expected: "absent" | string, value: string, leaseId: string, callOptions: CallBudget, alongside: IRequestOp[]): Promise<{ response: ITxnResponse; current?: IKeyValue }> {
     const condition = expected === "absent"
       ? { key, target: "Version" as const, result: "Equal" as const, version: 0 }
       : { key, target: "Mod" as const, result: "Equal" as const, mod_revision: expected };
@@ -310,7 +364,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
    * name the holder are decoded. The index entries come in the same read, so stale ones
    * can be cleared (see dropStaleIndexEntries).
    */
-  async function surveyEveryLease(holder: string, area: Prefix | undefined, callOptions: { deadline: number }): Promise<LeaseSurvey> {
+  async function surveyEveryLease(holder: string, area: Prefix | undefined, callOptions: CallBudget): Promise<LeaseSurvey> {
     const start = Buffer.from(subnetsPrefix);
     const indexStart = Buffer.from(holdersPrefix);
     const response = await kv.txn({
@@ -343,7 +397,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
    * since it was read, so an entry written meanwhile by a new lease stays. Cleanup of our
    * own keys only: a failure here changes nothing for the caller.
    */
-  async function dropStaleIndexEntries(leaseEntries: IKeyValue[], indexEntries: IKeyValue[], callOptions: { deadline: number }): Promise<void> {
+  async function dropStaleIndexEntries(leaseEntries: IKeyValue[], indexEntries: IKeyValue[], callOptions: CallBudget): Promise<void> {
     if (indexEntries.length === 0) return;
     const leasesByKey = new Map(leaseEntries.map((entry) => [entry.key.toString("utf8", subnetsPrefix.length), entry]));
     const stale = indexEntries.filter((entry) => {
@@ -375,7 +429,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
    * writes. Keys are kept as a set: a lease can carry thousands.
    */
   const ttlAnswers = new Map<string, Promise<{ ttl: number; keys: Set<string>; sentAt: number }>>();
-  function timeToLive(leaseId: string, callOptions: { deadline: number }): Promise<{ ttl: number; keys: Set<string>; sentAt: number }> {
+  function timeToLive(leaseId: string, callOptions: CallBudget): Promise<{ ttl: number; keys: Set<string>; sentAt: number }> {
     let answer = ttlAnswers.get(leaseId);
     if (!answer) {
       const sentAt = Date.now();

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { parseConfigText } from "../../src/config.ts";
 import { parsePrefix } from "../../src/ip.ts";
 import { LeaseManager } from "../../src/manager.ts";
-import { formatSubnetKey } from "../../src/lease.ts";
+import { formatSubnetKey, type Lease } from "../../src/lease.ts";
 import { silentLogger } from "../../src/log.ts";
 import { openRegistry } from "../../src/registry.ts";
 import { managerContract } from "../contract/manager-contract.ts";
@@ -328,6 +328,28 @@ describe("etcd v3 registry", () => {
       expect(await registry.createLease(v4(`10.5.${i + 1}.0/24`), host(i + 1), 600)).toBeDefined();
     }
     expect((await registry.listLeases()).leases).toHaveLength(10);
+  });
+
+  test("fails over from an endpoint that accepts connections but never answers", async () => {
+    const hole = await startBlackhole();
+    try {
+      for (const endpoints of [[hole.endpoint, etcd.endpoint], [etcd.endpoint, hole.endpoint]]) {
+        // etcd3 asks the hosts in a random order for every call: with the hung one asked
+        // first by about half of these calls, each must still reach the live member.
+        const registry = await open({ endpoints, timeoutMs: 2000 });
+        expect(await registry.getNetworkConfig()).toBeUndefined();
+        const created: Lease[] = [];
+        for (let i = 1; i <= 4; i++) created.push((await registry.createLease(v4(`10.5.${i}.0/24`), host(i), 600))!);
+        expect(created.every(Boolean)).toBe(true);
+        const renewed = (await registry.updateLease(created[0]!, host(1), 600))!;
+        expect(renewed).toBeDefined();
+        expect(await registry.leaseExpiry(renewed)).toBeGreaterThan(Date.now());
+        expect(await registry.deleteLease(renewed)).toBe(true);
+        expect((await registry.listLeases()).leases).toHaveLength(3);
+      }
+    } finally {
+      await hole.close();
+    }
   });
 
   test("close() releases the gRPC client so the process can exit", async () => {
