@@ -31,6 +31,8 @@ export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
 
 type Options = Record<string, unknown>;
 
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
 /** What cac may put in the options without any command: "--" holds what followed a bare "--". */
 const GLOBAL_OPTIONS = ["--", "logLevel", "version", "v", "help", "h"];
 
@@ -283,7 +285,7 @@ export async function main(argv: string[]): Promise<number> {
       if (cli.options.help) return EXIT_CODES.ok;
       // An unknown option before the command takes the command's name as its value.
       const unknown = Object.keys(cli.options).find((name) => !GLOBAL_OPTIONS.includes(name));
-      if (unknown) throw usageError(`unknown option --${unknown.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: run sublease --help for the options`);
+      if (unknown) throw usageError(`unknown option --${kebab(unknown)}: run sublease --help for the options`);
       if (cli.args.length > 0) throw usageError(`unknown command "${verbatim(String(cli.args[0]))}": run sublease --help for the list`);
       throw usageError("no command given: run sublease --help for the list");
     }
@@ -296,7 +298,9 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode;
     }
     if (error instanceof Error && error.name === "CACError") {
-      process.stderr.write(`sublease: ${oneLine(error)} (see sublease --help)\n`);
+      // cac names options in its camelCase ("--publicIp"): give them back as typed.
+      const message = oneLine(error).replace(/`(--?)([^`]+)`/g, (_, dashes: string, name: string) => `${dashes}${kebab(name)}`);
+      process.stderr.write(`sublease: ${message.charAt(0).toLowerCase()}${message.slice(1)} (see sublease --help)\n`);
       return EXIT_CODES.usage;
     }
     process.stderr.write(`sublease: unexpected error: ${oneLine(error)}\n`);

@@ -41,8 +41,16 @@ const KNOWN_FIELDS = [
 
 const invalid = (message: string) => new SubleaseError("usage", `invalid network config: ${message}`);
 
-/** Decodes JSON (tried first: flannel's own format) or YAML into a plain object. */
-export async function decodeConfigText(text: string): Promise<Record<string, unknown>> {
+/**
+ * Where a config comes from decides what it may be written in: a file or stdin may be
+ * YAML (config put stores it as JSON), but one stored in the registry must be JSON, the
+ * only format flanneld reads: sublease accepting YAML there would hide a config that
+ * every flanneld on the network rejects.
+ */
+export type ConfigSource = "file" | "registry";
+
+/** Decodes JSON (tried first: flannel's own format) or, from a file, YAML into a plain object. */
+export async function decodeConfigText(text: string, source: ConfigSource = "file"): Promise<Record<string, unknown>> {
   if (text.length > MAX_CONFIG_BYTES) throw invalid(`larger than ${MAX_CONFIG_BYTES} bytes`);
   if (text.includes("\u0000")) throw invalid("contains NUL bytes: not a text file");
   if (text.trim() === "") throw invalid("empty");
@@ -50,6 +58,7 @@ export async function decodeConfigText(text: string): Promise<Record<string, unk
   try {
     value = JSON.parse(text);
   } catch (jsonError) {
+    if (source === "registry") throw invalid(`not JSON, the only format flanneld reads: ${(jsonError as Error).message.split("\n")[0]}`);
     try {
       // yaml is loaded only for YAML input: JSON configs should not pay for it at startup.
       const { parse: parseYaml } = await import("yaml");
@@ -175,7 +184,8 @@ export function checkConfig(object: Record<string, unknown>): NetworkConfig {
   return { ipv4, ipv6, enableNFTables, backendType, backend, unknownKeys: fields.unknownKeys(KNOWN_FIELDS) };
 }
 
-export const parseConfigText = async (text: string): Promise<NetworkConfig> => checkConfig(await decodeConfigText(text));
+export const parseConfigText = async (text: string, source: ConfigSource = "file"): Promise<NetworkConfig> =>
+  checkConfig(await decodeConfigText(text, source));
 
 /** How many subnets a family can hand out between SubnetMin and SubnetMax inclusive. */
 export const subnetCount = (family: FamilyConfig): bigint =>

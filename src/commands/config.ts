@@ -3,7 +3,7 @@ import { checkConfig, decodeConfigText, MAX_CONFIG_BYTES } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { readSmallText } from "../read-input.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
-import { readConfigText, withRegistry } from "./session.ts";
+import { readConfigText, retrying, withRegistry } from "./session.ts";
 
 /** Checks the config with parse-config's rules, then stores it as JSON (flanneld reads only JSON). */
 export async function configPut(file: string, choice: RegistryChoice, log: Logger): Promise<void> {
@@ -11,7 +11,8 @@ export async function configPut(file: string, choice: RegistryChoice, log: Logge
   const config = checkConfig(decoded);
   for (const key of config.unknownKeys) log.warn(`config field "${key}" is not a flannel field and is ignored`);
   await withRegistry(choice, log, async (registry) => {
-    await registry.putNetworkConfig(JSON.stringify(decoded));
+    // --wait covers an etcd that is not up yet; writing the same config again is harmless.
+    await retrying(choice.waitMs, log, () => registry.putNetworkConfig(JSON.stringify(decoded)));
     log.info(`stored the network config in ${registry.description} under ${choice.options.prefix}/config`);
   });
 }

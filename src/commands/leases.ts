@@ -5,7 +5,7 @@ import type { Logger } from "../log.ts";
 import type { Registry } from "../registry.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
 import { formatRemaining, viewLease, type LeaseView } from "./lease-view.ts";
-import { withRegistry } from "./session.ts";
+import { retrying, withRegistry } from "./session.ts";
 import type { Lease } from "../lease.ts";
 
 export interface LeasesReport {
@@ -31,10 +31,11 @@ async function expiries(registry: Registry, leases: Lease[]): Promise<(number | 
 
 export async function leasesCommand(choice: RegistryChoice, log: Logger): Promise<LeasesReport> {
   return withRegistry(choice, log, async (registry) => {
-    const configText = await registry.getNetworkConfig();
+    // The first request: --wait covers an etcd that is not up yet, as for every command.
+    const configText = await retrying(choice.waitMs, log, () => registry.getNetworkConfig());
     let config: NetworkConfig | undefined;
     try {
-      config = configText === undefined ? undefined : await parseConfigText(configText);
+      config = configText === undefined ? undefined : await parseConfigText(configText, "registry");
     } catch (error) {
       log.warn(`the stored network config is invalid, so free counts are not shown: ${(error as Error).message}`);
     }

@@ -9,8 +9,10 @@ export async function parseConfigCommand(
   format: DataFormat,
   log: Logger,
 ): Promise<string> {
-  const text = "file" in source ? await readSmallText(source.file, MAX_CONFIG_BYTES) : source.text;
-  const config = await parseConfigText(text);
+  // `text` is the config stored in the registry, which must be JSON like flanneld's.
+  const config = "file" in source
+    ? await parseConfigText(await readSmallText(source.file, MAX_CONFIG_BYTES))
+    : await parseConfigText(source.text, "registry");
   for (const key of config.unknownKeys) log.warn(`config field "${key}" is not a flannel field and is ignored`);
   return formatData(describeConfig(config), format);
 }

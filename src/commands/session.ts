@@ -14,7 +14,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * Retries `attempt` while it fails with a retriable kind and the deadline allows: hosts
  * that boot before etcd, or before anyone stored the config, wait instead of failing.
  */
-async function retrying<T>(waitMs: number, log: Logger, attempt: () => Promise<T>): Promise<T> {
+export async function retrying<T>(waitMs: number, log: Logger, attempt: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + waitMs;
   let pause = 200;
   for (;;) {
@@ -55,10 +55,10 @@ export async function readConfigText(registry: Registry, choice: RegistryChoice,
 export async function loadNetworkConfig(registry: Registry, choice: RegistryChoice, log: Logger): Promise<NetworkConfig> {
   const text = await readConfigText(registry, choice, log);
   try {
-    return await parseConfigText(text);
+    return await parseConfigText(text, "registry");
   } catch (error) {
     if (error instanceof SubleaseError && error.kind === "usage") {
-      throw new SubleaseError("usage", `the network config in ${registry.description} is ${error.message.replace(/^invalid network config: /, "invalid: ")}; fix it with sublease config put`);
+      throw new SubleaseError("usage", `the network config in ${registry.description} is invalid: ${error.message.replace(/^invalid network config: /, "")}; fix it with sublease config put`);
     }
     throw error;
   }

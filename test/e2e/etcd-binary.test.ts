@@ -158,6 +158,20 @@ describe("compiled binary against etcd", () => {
   }, 30_000);
 });
 
+test("a config stored in etcd by hand as YAML is refused: flanneld reads only JSON", async () => {
+  const prefix = "/yaml/coreos.com/network";
+  etcd.etcdctl(["put", `${prefix}/config`, "Network: 10.5.0.0/16"]);
+  const common = ["--etcd-endpoints", etcd.endpoint, "--etcd-prefix", prefix];
+  const dir = makeTempDir("e2e-yaml");
+  for (const args of [["acquire", "--public-ip", "192.0.2.50", "--subnet-file", join(dir, "subnet.env"), "--iface-mtu", "1500"], ["parse-config"]]) {
+    const { code, stdout, stderr } = await runSublease([...args, ...common]);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(/^sublease: the network config in etcd v3 at \S+ is invalid: not JSON, the only format flanneld reads: [^\n]*; fix it with sublease config put\n$|^sublease: invalid network config: not JSON, the only format flanneld reads: [^\n]*\n$/);
+  }
+  expect(existsSync(join(dir, "subnet.env"))).toBe(false);
+});
+
 describe("compiled binary against etcd v3 with authentication", () => {
   // Its own etcd: turning authentication on would change the shared one for other tests.
   let authed: EtcdCluster;
@@ -220,5 +234,19 @@ describe("compiled binary waiting for etcd", () => {
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ outcome: "allocated", publicIP: "192.0.2.40" });
     expect(existsSync(join(dir, "subnet.env"))).toBe(true);
+  }, 60_000);
+
+  test("--wait also covers leases and config put", async () => {
+    const prefix = "/late2/coreos.com/network";
+    const common = ["--registry", "etcd-v3", "--etcd-endpoints", late.endpoint, "--etcd-prefix", prefix, "--timeout", "1s", "--wait", "30s"];
+    await late.members[0]!.stop();
+    const put = runSublease(["config", "put", "-", ...common], { stdin: CONFIG });
+    const listed = runSublease(["leases", ...common, "--output", "json"]);
+    await Bun.sleep(1500);
+    await late.members[0]!.start();
+    expect(await put).toMatchObject({ code: 0, stderr: "" });
+    const { code, stdout } = await listed;
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).leases).toEqual([]);
   }, 60_000);
 });
