@@ -27,6 +27,14 @@ interface V2Node {
 
 interface V2Answer {
   status: number;
+  /**
+   * An earlier attempt of this request timed out or met a 5xx answer, after which it was
+   * repeated: a write may have been applied by that attempt, and this answer is then the
+   * repeat's (e.g. "node exists" for our own create).
+   */
+  uncertain: boolean;
+  action?: string;
+  prevNode?: V2Node;
   /** This host's clock when the answer arrived: node TTLs count from it. */
   receivedAt: number;
   node?: V2Node;
@@ -72,17 +80,35 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
   let preferred = 0;
   let closed = false;
 
+  /** With several endpoints, the least one attempt gets of the call's budget. */
+  const MIN_ATTEMPT_MS = 1000;
   /**
-   * One HTTP request under the --timeout budget. A refused or broken connection moves on
-   * to the next endpoint at once (the request never reached etcd, so even a write is
-   * safe to repeat) and fails when every endpoint refused: etcd is down, and waiting is
-   * --wait's job. A member that answers "Raft Internal Error" or "during leader election"
-   * (stopping, or between leaders) is retried on the next endpoint with a growing pause
-   * while the budget lasts. A timeout ends the call: the budget is spent.
+   * One attempt's share of the budget: all of it with one endpoint; with several, an equal
+   * share (at least MIN_ATTEMPT_MS), so a member that hangs leaves time to ask another.
    */
-  async function request(action: string, method: string, key: string, query: Record<string, string | number | boolean | undefined>, value?: string): Promise<V2Answer> {
+  const attemptMs = endpoints.length > 1 ? Math.max(MIN_ATTEMPT_MS, Math.floor(options.timeoutMs / endpoints.length)) : options.timeoutMs;
+
+  /**
+   * One HTTP request under the --timeout budget (or the rest of `deadline`, for a call's
+   * later requests). A refused or broken connection moves on to the next endpoint at once
+   * (the request never reached etcd, so even a write is safe to repeat). So does an
+   * attempt that timed out when there are several endpoints: each attempt gets only its
+   * share of the budget (attemptMs), so a member that accepts connections and never
+   * answers (no leader, a stuck proxy) costs that share, and the endpoint that answers is
+   * asked first by later calls. When every endpoint in a row refused or timed out the call
+   * fails: etcd is down, and waiting is --wait's job. A member that answers "Raft Internal
+   * Error" or "during leader election" (stopping, or between leaders) is retried on the
+   * next endpoint with a growing pause while the budget lasts.
+   *
+   * A write repeated after a timeout or a 5xx answer may have been applied the first time:
+   * the answer says so in `uncertain`. Every write here is conditional or idempotent, so the
+   * repeat cannot clobber anything: create-if-absent (prevExist=false) and compare-and-swap
+   * (prevIndex) fail if the first attempt took effect, even when a hung member applies it
+   * late, and the callers then check whether the key holds their own write
+   * (ownCreateOrUpdate, ownDelete); the config PUT writes the same value again.
+   */
+  async function request(action: string, method: string, key: string, query: Record<string, string | number | boolean | undefined>, value?: string, deadline = Date.now() + options.timeoutMs): Promise<V2Answer> {
     if (closed) throw new SubleaseError("failure", `${target.api} registry used after close while ${action}`);
-    const deadline = Date.now() + options.timeoutMs;
     const search = new URLSearchParams();
     for (const [name, setting] of Object.entries(query)) if (setting !== undefined) search.set(name, String(setting));
     const path = `${keyPath(key)}${search.size ? `?${search}` : ""}`;
@@ -92,7 +118,10 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       (init.headers as Record<string, string>)["content-type"] = "application/x-www-form-urlencoded";
     }
     let lastError: unknown;
-    let unreachableInARow = 0;
+    // Endpoints in a row that gave no answer (refused, broken or timed out), and whether one timed out.
+    let noAnswerInARow = 0;
+    let timedOutInRow = false;
+    let uncertain = false;
     let pauses = 0;
     for (let attempt = 0; ; attempt++) {
       const index = (preferred + attempt) % endpoints.length;
@@ -101,17 +130,22 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       let response: Response;
       let text: string;
       try {
-        response = await client.fetch(`${endpoints[index]}${path}`, { ...init, signal: AbortSignal.timeout(remaining) });
+        response = await client.fetch(`${endpoints[index]}${path}`, { ...init, signal: AbortSignal.timeout(Math.min(remaining, attemptMs)) });
         text = await response.text();
       } catch (error) {
         if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
-          throw etcdError(target, action, new EtcdDeadlineError());
+          // The request may have reached etcd: a write may have been applied.
+          uncertain = true;
+          timedOutInRow = true;
+          lastError = new EtcdDeadlineError();
+        } else {
+          lastError = new EtcdConnectionError(error);
         }
-        lastError = new EtcdConnectionError(error);
-        if (++unreachableInARow >= endpoints.length) throw etcdError(target, action, lastError);
+        if (++noAnswerInARow >= endpoints.length) throw etcdError(target, action, timedOutInRow ? new EtcdDeadlineError() : lastError);
         continue;
       }
-      unreachableInARow = 0;
+      noAnswerInARow = 0;
+      timedOutInRow = false;
       let body: Partial<V2Answer> & { cause?: string };
       try {
         body = JSON.parse(text) as Partial<V2Answer>;
@@ -123,6 +157,8 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
         throw etcdError(target, action, new EtcdHttpError(response.status, undefined, `HTTP ${response.status}: ${text.trim().slice(0, 120)}`));
       }
       if (response.status >= 500 && (body.errorCode === RAFT_INTERNAL || body.errorCode === LEADER_ELECTION)) {
+        // "Raft Internal Error" is also etcd's own "request timed out": applied or not, unknown.
+        uncertain = true;
         lastError = new EtcdHttpError(response.status, body.errorCode, [body.message, body.cause].filter(Boolean).join(": "));
         const pause = retryPause(pauses++);
         if (Date.now() + pause >= deadline) throw etcdError(target, action, lastError);
@@ -130,8 +166,37 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
         continue;
       }
       preferred = index;
-      return { ...body, status: response.status, receivedAt: Date.now() };
+      return { ...body, status: response.status, receivedAt: Date.now(), uncertain };
     }
+  }
+
+  /**
+   * After a create or compare-and-swap that was repeated (see request) failed because the
+   * key exists or changed: the key as our own earlier attempt left it, or undefined when it
+   * holds something else. Ours means our exact value, a TTL or none as we asked, and for an
+   * update (`prevIndex`) the same key (created no later than the version we replaced)
+   * modified since. Another writer leaving that same value can only be this host again.
+   */
+  async function ownCreateOrUpdate(action: string, key: string, value: string, ttlSeconds: number, deadline: number, prevIndex?: number): Promise<{ node: V2Node; receivedAt: number } | undefined> {
+    const answer = await request(action, "GET", key, { quorum: true }, undefined, deadline);
+    if (answer.errorCode === KEY_NOT_FOUND) return undefined;
+    if (!ok(answer)) fail(action, answer);
+    const node = answer.node!;
+    if (node.dir || node.value !== value || (ttlSeconds > 0) !== (node.ttl !== undefined)) return undefined;
+    if (prevIndex !== undefined && !(node.createdIndex <= prevIndex && node.modifiedIndex > prevIndex)) return undefined;
+    return { node, receivedAt: answer.receivedAt };
+  }
+
+  /**
+   * After a compare-and-delete that was repeated (see request) found the key gone or
+   * changed: whether our earlier attempt deleted it. The key is gone or was re-created, so
+   * this asks the v2 event history for the key's first change after `prevIndex` (answered
+   * at once: there is one); ours is a compareAndDelete of exactly that version. When the history no longer
+   * reaches back that far (it keeps 1000 events), the answer is "not ours", as it was before.
+   */
+  async function ownDelete(action: string, key: string, prevIndex: number, deadline: number): Promise<boolean> {
+    const answer = await request(action, "GET", key, { wait: true, waitIndex: prevIndex + 1 }, undefined, deadline);
+    return answer.status === 200 && answer.action === "compareAndDelete" && answer.prevNode?.modifiedIndex === prevIndex;
   }
 
   /** Turns an error answer that is not one of `expected` into the user-facing error. */
@@ -218,18 +283,29 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
 
     async createLease(subnet, attrs, ttlSeconds) {
       const action = `creating ${formatSubnetKey(subnet)}`;
-      const answer = await request(action, "PUT", keyOf(subnet), { prevExist: false, ttl: ttlSeconds > 0 ? ttlSeconds : undefined }, encodeLeaseAttrs(attrs));
-      if (answer.errorCode === NODE_EXISTS) return undefined;
+      const deadline = Date.now() + options.timeoutMs;
+      const value = encodeLeaseAttrs(attrs);
+      const answer = await request(action, "PUT", keyOf(subnet), { prevExist: false, ttl: ttlSeconds > 0 ? ttlSeconds : undefined }, value, deadline);
+      if (answer.errorCode === NODE_EXISTS) {
+        const own = answer.uncertain ? await ownCreateOrUpdate(action, keyOf(subnet), value, ttlSeconds, deadline) : undefined;
+        return own && leaseFrom(subnet, attrs, own.node, own.receivedAt);
+      }
       if (!ok(answer)) fail(action, answer);
       return leaseFrom(subnet, attrs, answer.node!, answer.receivedAt);
     },
 
     async updateLease(current, attrs, ttlSeconds) {
       const action = `updating ${formatSubnetKey(current.subnet)}`;
+      const deadline = Date.now() + options.timeoutMs;
+      const value = encodeLeaseAttrs(attrs);
+      const prevIndex = parseVersion(current);
       // Without ttl the v2 API makes the key permanent: that is how a reservation stays one.
       const answer = await request(action, "PUT", keyOfLease(current),
-        { prevIndex: parseVersion(current), ttl: ttlSeconds > 0 ? ttlSeconds : undefined }, encodeLeaseAttrs(attrs));
-      if (answer.errorCode === COMPARE_FAILED || answer.errorCode === KEY_NOT_FOUND) return undefined;
+        { prevIndex, ttl: ttlSeconds > 0 ? ttlSeconds : undefined }, value, deadline);
+      if (answer.errorCode === COMPARE_FAILED || answer.errorCode === KEY_NOT_FOUND) {
+        const own = answer.uncertain ? await ownCreateOrUpdate(action, keyOfLease(current), value, ttlSeconds, deadline, prevIndex) : undefined;
+        return own && leaseFrom(current.subnet, attrs, own.node, own.receivedAt);
+      }
       if (!ok(answer)) fail(action, answer);
       return leaseFrom(current.subnet, attrs, answer.node!, answer.receivedAt);
     },
@@ -246,8 +322,12 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
 
     async deleteLease(current) {
       const action = `deleting ${formatSubnetKey(current.subnet)}`;
-      const answer = await request(action, "DELETE", keyOfLease(current), { prevIndex: parseVersion(current) });
-      if (answer.errorCode === COMPARE_FAILED || answer.errorCode === KEY_NOT_FOUND) return false;
+      const deadline = Date.now() + options.timeoutMs;
+      const prevIndex = parseVersion(current);
+      const answer = await request(action, "DELETE", keyOfLease(current), { prevIndex }, undefined, deadline);
+      if (answer.errorCode === COMPARE_FAILED || answer.errorCode === KEY_NOT_FOUND) {
+        return answer.uncertain ? await ownDelete(action, keyOfLease(current), prevIndex, deadline) : false;
+      }
       if (!ok(answer)) fail(action, answer);
       return true;
     },
