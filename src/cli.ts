@@ -59,7 +59,7 @@ const write = (text: string) => {
  * bare, for the command list (`--help`) and unknown commands. cac's option objects for
  * all commands cost more start-up time than parse-config's own work.
  */
-export function buildCli(only?: CommandName) {
+export function buildCli(only?: CommandName, withHelp = true) {
   const cli = cac("sublease");
   const wants = (name: CommandName) => only === name;
   const command = (name: CommandName) => cli.command(COMMANDS[name].usage, COMMANDS[name].summary);
@@ -260,7 +260,7 @@ export function buildCli(only?: CommandName) {
 
   // Not cac's version(): it prints "sublease/0.1.0 linux-x64 <runtime>", without the commit.
   cli.option("-v, --version", "Print the version and the commit it was built from");
-  cli.help();
+  if (withHelp) cli.help();
   return cli;
 }
 
@@ -270,11 +270,14 @@ export async function main(argv: string[]): Promise<number> {
   // (`sublease --log-level info acquire`), cac finds it among the bare commands and the
   // CLI is built again with that command's options and action.
   const guess = COMMAND_NAMES.find((name) => name === argv[0]);
-  let cli = buildCli(guess);
+  // A command after the options: a first parse (help off, so cac prints nothing yet) finds
+  // it. `sublease --help` names no command and is parsed once, as start-up counts there.
+  const later = guess === undefined && argv.some((arg) => (COMMAND_NAMES as string[]).includes(arg));
+  let cli = buildCli(guess, !later);
   try {
     cli.parse(args, { run: false });
-    if (guess === undefined && cli.matchedCommand && !cli.options.help) {
-      cli = buildCli(cli.matchedCommandName as CommandName);
+    if (later) {
+      cli = buildCli(cli.matchedCommandName as CommandName | undefined);
       cli.parse(args, { run: false });
     }
     if (cli.options.version) {

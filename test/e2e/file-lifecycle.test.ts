@@ -265,6 +265,10 @@ describe("the command line as typed", () => {
     expect(before.stderr).toContain("leased");
     const listed = await runSublease(["--log-level=warn", "leases", ...registry, "--output", "json"]);
     expect(JSON.parse(listed.stdout).leases).toHaveLength(1);
+    const help = await runSublease(["--log-level", "info", "acquire", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("$ sublease acquire");
+    expect(help.stdout).toContain("--public-ip <ip>");
     // An unknown option before the command is reported, not ignored with the command.
     const unknown = await runSublease(["--bogus", "acquire", ...registry, ...host("192.0.2.21")]);
     expect(unknown.code).toBe(2);
