@@ -28,6 +28,11 @@ export interface BackendPlugin<Options extends Record<string, unknown> = Record<
   leaseData(options: Options, host: HostFacts, families: { ipv4: boolean; ipv6: boolean }): BackendLeaseData;
   /** The MTU containers get, given the external interface's MTU. */
   mtu(options: Options, ifaceMtu: number): number;
+  /**
+   * Fields flanneld's backend of this type reads that parseOptions has no use for (they
+   * shape devices sublease does not create): accepted without an "unknown field" warning.
+   */
+  readonly unusedFlannelFields?: readonly string[];
 }
 
 // Adding a backend is one file under backends/network/ and one line here.

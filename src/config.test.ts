@@ -125,3 +125,15 @@ test("unknown fields are reported, not fatal", async () => {
   const config = await parseConfigText(JSON.stringify({ Network: "10.3.0.0/16", SubnetLenght: 26 }));
   expect(config.unknownKeys).toEqual(["SubnetLenght"]);
 });
+
+test("unknown Backend fields are reported too; flannel's own ones, in any case, are not", async () => {
+  const vxlan = await parseConfigText(JSON.stringify({
+    Network: "10.3.0.0/16",
+    Backend: { type: "vxlan", vni: 2, Port: 4789, DirectRoute: true, MacPrefix: "0E:2A", gbp: false, Learning: false, MTU: 1400, DirectRouting: true },
+  }));
+  expect(vxlan.unknownKeys).toEqual(["Backend.DirectRoute"]);
+  const udp = await parseConfigText(JSON.stringify({ Network: "10.3.0.0/16", Backend: { Type: "udp", Port: 8285, VNI: 1 } }));
+  expect(udp.unknownKeys).toEqual(["Backend.VNI"]);
+  const hostGw = await parseConfigText(JSON.stringify({ Network: "10.3.0.0/16", Backend: { Type: "host-gw" } }));
+  expect(hostGw.unknownKeys).toEqual([]);
+});

@@ -181,7 +181,13 @@ export function checkConfig(object: Record<string, unknown>): NetworkConfig {
   const backendType = typeValue ?? "";
   const plugin = findBackend(backendType);
   const backend = plugin.parseOptions(backendObject);
-  return { ipv4, ipv6, enableNFTables, backendType, backend, unknownKeys: fields.unknownKeys(KNOWN_FIELDS) };
+  // A Backend field is known when sublease reads it or flanneld's backend of that type does.
+  const backendFields = ["Type", ...Object.keys(backend), ...(plugin.unusedFlannelFields ?? [])];
+  const unknownKeys = [
+    ...fields.unknownKeys(KNOWN_FIELDS),
+    ...readFields(backendObject).unknownKeys(backendFields).map((key) => `Backend.${key}`),
+  ];
+  return { ipv4, ipv6, enableNFTables, backendType, backend, unknownKeys };
 }
 
 export const parseConfigText = async (text: string, source: ConfigSource = "file"): Promise<NetworkConfig> =>

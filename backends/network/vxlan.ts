@@ -116,6 +116,8 @@ function vxlanLeaseData(options: VxlanOptions, host: HostFacts, families: { ipv4
 export const vxlanBackend: BackendPlugin<VxlanOptions> = {
   type: "vxlan",
   parseOptions: parseVxlanOptions,
+  // flannel's vxlan config also has MacPrefix (the VTEP MAC prefix on Windows hosts).
+  unusedFlannelFields: ["MacPrefix"],
   leaseData: vxlanLeaseData,
   // flanneld (Backend.MTU arrived in flannel PR #1736, 2023) reads it as the underlay MTU
   // and subtracts the overhead from it, as it does from the interface MTU by default.
