@@ -6,6 +6,7 @@ import { renderSubnetEnv, subnetNamedIn, writeSubnetEnv } from "../subnet-env.ts
 import { hostLease, type HostFlags } from "./host-lease.ts";
 import { viewLease, type LeaseView } from "./lease-view.ts";
 import { loadNetworkConfig, withRegistry } from "./session.ts";
+import { withSubnetFileLock } from "./subnet-file-lock.ts";
 
 export interface AcquireFlags extends HostFlags {
   subnetFile: string;
@@ -24,7 +25,9 @@ export interface AcquireReport extends LeaseView {
 }
 
 export async function acquireCommand(flags: AcquireFlags, choice: RegistryChoice, log: Logger): Promise<AcquireReport> {
-  return withRegistry(choice, log, async (registry) => {
+  // A run that overlaps ours may be waiting for etcd as long as we would.
+  const lockWaitMs = choice.options.timeoutMs + choice.waitMs;
+  return withSubnetFileLock(flags.subnetFile, lockWaitMs, () => withRegistry(choice, log, async (registry) => {
     const config = await loadNetworkConfig(registry, choice, log);
     const { attrs, mtu } = await hostLease(config, flags);
     const previous = await subnetNamedIn(flags.subnetFile, log);
@@ -52,5 +55,5 @@ export async function acquireCommand(flags: AcquireFlags, choice: RegistryChoice
       lostRaces,
       subnetEnv,
     };
-  });
+  }));
 }

@@ -81,6 +81,22 @@ describe("compiled binary against etcd", () => {
     console.log(`50 concurrent acquires (compiled binary, etcd v3): ${elapsed} ms`);
   }, 60_000);
 
+  test("overlapping acquires on one host (same subnet.env) leave it one lease, and subnet.env names it", async () => {
+    for (const registry of ["etcd-v3", "etcd-v2"]) {
+      const prefix = `/e2e-overlap-${registry}/coreos.com/network`;
+      const common = ["--registry", registry, "--etcd-endpoints", etcd.endpoint, "--etcd-prefix", prefix];
+      expect((await runSublease(["config", "put", "-", ...common], { stdin: '{"Network":"10.0.0.0/8"}' })).code).toBe(0);
+      const dir = makeTempDir("e2e-overlap");
+      const host = ["--public-ip", "192.0.2.77", "--subnet-file", join(dir, "subnet.env"), "--iface-mtu", "1500"];
+      const runs = await Promise.all(Array.from({ length: 8 }, () => runSublease(["acquire", ...common, ...host])));
+      for (const run of runs) expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: "" });
+      const listed = JSON.parse((await runSublease(["leases", ...common, "--output", "json"])).stdout);
+      expect({ registry, leases: listed.leases.length }).toEqual({ registry, leases: 1 });
+      expect(new Set(runs.map((run) => run.stdout)).size).toBe(1);
+      expect(subnetEnv(join(dir, "subnet.env")).FLANNEL_SUBNET).toBe(listed.leases[0].subnet.replace(".0/", ".1/"));
+    }
+  }, 60_000);
+
   test("etcd v3: the binary keeps the holder index and, with every lease indexed, never lists; after a reboot the host gets its subnet back", async () => {
     const prefix = "/e2e-index/coreos.com/network";
     const common = ["--registry", "etcd-v3", "--etcd-endpoints", etcd.endpoint, "--etcd-prefix", prefix, "--iface-mtu", "1500"];
