@@ -59,3 +59,14 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 
 /** Pause before the n-th retry (from 0): quick at first, then at most half a second. */
 export const retryPause = (attempt: number) => Math.min(25 * 2 ** attempt, 500);
+
+/** The least one attempt gets when the budget is shared among several endpoints. */
+const MIN_ATTEMPT_MS = 1000;
+
+/**
+ * One request attempt's share of a call's --timeout budget: all of it with one endpoint;
+ * with several, an equal share (at least a second), so a member that accepts connections
+ * and never answers leaves time to ask another.
+ */
+export const attemptShareMs = (timeoutMs: number, endpointCount: number): number =>
+  endpointCount > 1 ? Math.max(MIN_ATTEMPT_MS, Math.floor(timeoutMs / endpointCount)) : timeoutMs;

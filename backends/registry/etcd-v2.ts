@@ -9,7 +9,7 @@ import { SubleaseError } from "../../src/errors.ts";
 import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import type { Registry, RegistryOptions } from "../../src/registry.ts";
 import { keyAroundArea, valueMayName } from "../../src/survey-area.ts";
-import { etcdConnection, retryPause, sleep } from "./etcd-connection.ts";
+import { attemptShareMs, etcdConnection, retryPause, sleep } from "./etcd-connection.ts";
 import { EtcdConnectionError, EtcdDeadlineError, etcdError, EtcdHttpError, type EtcdTarget } from "./etcd-errors.ts";
 import { httpClient } from "./tls-fetch.ts";
 
@@ -80,20 +80,14 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
   let preferred = 0;
   let closed = false;
 
-  /** With several endpoints, the least one attempt gets of the call's budget. */
-  const MIN_ATTEMPT_MS = 1000;
-  /**
-   * One attempt's share of the budget: all of it with one endpoint; with several, an equal
-   * share (at least MIN_ATTEMPT_MS), so a member that hangs leaves time to ask another.
-   */
-  const attemptMs = endpoints.length > 1 ? Math.max(MIN_ATTEMPT_MS, Math.floor(options.timeoutMs / endpoints.length)) : options.timeoutMs;
+  const attemptMs = attemptShareMs(options.timeoutMs, endpoints.length);
 
   /**
    * One HTTP request under the --timeout budget (or the rest of `deadline`, for a call's
    * later requests). A refused or broken connection moves on to the next endpoint at once
    * (the request never reached etcd, so even a write is safe to repeat). So does an
    * attempt that timed out when there are several endpoints: each attempt gets only its
-   * share of the budget (attemptMs), so a member that accepts connections and never
+   * share of the budget (attemptShareMs), so a member that accepts connections and never
    * answers (no leader, a stuck proxy) costs that share, and the endpoint that answers is
    * asked first by later calls. When every endpoint in a row refused or timed out the call
    * fails: etcd is down, and waiting is --wait's job. A member that answers "Raft Internal

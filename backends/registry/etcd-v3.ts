@@ -22,7 +22,7 @@ import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, ty
 import type { Prefix } from "../../src/ip.ts";
 import type { LeaseListing, LeaseSurvey, Registry, RegistryOptions } from "../../src/registry.ts";
 import { areaKeyPrefix, enclosingKeys, keyAroundArea, valueMayName } from "../../src/survey-area.ts";
-import { etcdConnection, retryPause, sleep, type EtcdConnection } from "./etcd-connection.ts";
+import { attemptShareMs, etcdConnection, retryPause, sleep, type EtcdConnection } from "./etcd-connection.ts";
 import { EtcdDeadlineError, etcdError, type EtcdTarget } from "./etcd-errors.ts";
 import { sharedChannelFactory } from "./etcd-v3-channels.ts";
 import { omitIpServerNames } from "./tls-ip-servername.ts";
@@ -99,7 +99,7 @@ function retryWithinBudget(timeoutMs: number, hostCount: number, retryable: (err
           return await fn({ signal, attempt });
         } catch (error) {
           // An attempt gets only its share of the budget when there are several hosts (see
-          // attemptDeadline): one that hangs costs that share, then the next host is asked.
+          // attemptShareMs): one that hangs costs that share, then the next host is asked.
           if (hostCount > 1 && timedOut(error) && ++timedOutInARow < hostCount && Date.now() - started < timeoutMs) continue;
           if (!retryable(error)) throw error;
           unreachableInARow = isUnreachable(error) ? unreachableInARow + 1 : 0;
@@ -119,9 +119,6 @@ interface CallBudget {
   readonly deadline: number;
   readonly end: number;
 }
-
-/** The least one attempt gets when the budget is shared among several hosts. */
-const MIN_ATTEMPT_MS = 1000;
 
 /** Thrown, without calling, for a host that hung earlier in this run: etcd3 then asks the next. */
 class SkippedHungHost extends Error {}
@@ -193,11 +190,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   const retryable = (error: unknown) => error instanceof Error && isRecoverableError(error) && !timedOut(error);
   if (connection.tls) await omitIpServerNames();
   const client: Etcd3 = new Etcd3(clientOptions(options, connection, retryable, timedOut, sharedChannelFactory(Channel)));
-  /**
-   * With several hosts, one attempt may use only its share of the call's budget, so a host
-   * that hangs leaves time to ask another; never less than a second, never past the end.
-   */
-  const attemptMs = hosts.length > 1 ? Math.max(MIN_ATTEMPT_MS, Math.floor(options.timeoutMs / hosts.length)) : options.timeoutMs;
+  const attemptMs = attemptShareMs(options.timeoutMs, hosts.length);
   const kv = client.kv;
   const leases = client.leaseClient;
 
