@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { parsePrefix, type Prefix } from "./ip.ts";
-import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, sameSubnet, type LeaseAttrs, type SubnetKey } from "./lease.ts";
+import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, leaseHolder, parseSubnetKey, sameSubnet, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 
 const v4 = (text: string) => parsePrefix(text, 4)!;
 const v6 = (text: string) => parsePrefix(text, 6)!;
@@ -142,5 +142,21 @@ describe("lease values: flanneld's JSON byte for byte", () => {
       PublicIP: "10.0.0.1", PublicIPv6: null, BackendType: "x", BackendData: [1, "two", { three: [3] }], BackendV6Data: "raw",
     });
     expect(encodeLeaseAttrs(decodeLeaseAttrs(text)!)).toBe(text);
+  });
+});
+
+describe("leaseHolder", () => {
+  test("an IPv4 lease is its PublicIP's", () => {
+    expect(leaseHolder({ PublicIP: "192.0.2.1", PublicIPv6: null })).toBe("192.0.2.1");
+  });
+  test("a dual-stack lease is matched on its IPv4 address", () => {
+    expect(leaseHolder({ PublicIP: "192.0.2.1", PublicIPv6: "2001:db8::1" })).toBe("192.0.2.1");
+  });
+  test("an IPv6-only lease (PublicIP 0.0.0.0 or empty) is its PublicIPv6's", () => {
+    expect(leaseHolder({ PublicIP: "0.0.0.0", PublicIPv6: "2001:db8::1" })).toBe("2001:db8::1");
+    expect(leaseHolder({ PublicIP: "", PublicIPv6: "2001:db8::1" })).toBe("2001:db8::1");
+  });
+  test("a value naming no address has no holder", () => {
+    expect(leaseHolder({ PublicIP: "", PublicIPv6: null })).toBeUndefined();
   });
 });

@@ -36,6 +36,22 @@ export interface Lease {
   readonly expiresAt?: number | null;
   /** Opaque compare-and-swap token of the registry (etcd revision, file generation). */
   readonly version: string;
+  /**
+   * When the registry created this key, as an order: a lease created later has a larger
+   * stamp (etcd v3's create revision, etcd v2's createdIndex, the file registry's revision
+   * at creation). Decides which of one host's racing leases survives: the oldest.
+   */
+  readonly created?: bigint;
+}
+
+/**
+ * Whose lease this is: the address flannel matches a host's leases on. That is the public
+ * IPv4 address, or the IPv6 one on an IPv6-only host (flanneld writes PublicIP "0.0.0.0"
+ * there, its IPv4 type's zero value). Undefined when the value names neither.
+ */
+export function leaseHolder(attrs: Pick<LeaseAttrs, "PublicIP" | "PublicIPv6">): string | undefined {
+  if (attrs.PublicIP && attrs.PublicIP !== "0.0.0.0") return attrs.PublicIP;
+  return attrs.PublicIPv6 || undefined;
 }
 
 /** "10.5.34.0-24", "10.5.34.0-24&fc00:0:0:1::-64", IPv6 only: "0.0.0.0-0&fc00::-64". */

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export const REPO_ROOT = resolve(import.meta.dir, "../..");
-const BUILT_BINARY = join(REPO_ROOT, "dist/sublease");
+// SUBLEASE_BINARY points the tests at another build (say one made with --outfile elsewhere).
+const BUILT_BINARY = process.env.SUBLEASE_BINARY ? resolve(process.env.SUBLEASE_BINARY) : join(REPO_ROOT, "dist/sublease");
 
 let isolatedBinary: string | undefined;
 
