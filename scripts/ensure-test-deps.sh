@@ -2,17 +2,29 @@
 # Installs, from Debian's packages, what the tests need and the machine lacks: etcd and
 # etcdctl (etcd-server, etcd-client: the tests start their own etcd on free loopback
 # ports), openssl (test certificates), systemd-analyze (unit checks), cloud-init (schema
-# check), curl (the cloud-init install path). Does nothing when all are there.
+# check), curl (the cloud-init install path), dpkg-deb and lintian (the .deb packages),
+# qemu-aarch64-static and the arm64 glibc, libstdc++ and libgcc (the arm64 binary runs
+# under user-mode emulation: no binfmt registration, nothing system-wide but the files).
+# Only missing packages are installed; does nothing when all are there.
 set -eu
 
 missing=""
+# need COMMAND PACKAGE: PACKAGE is installed when COMMAND is not on PATH.
 need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+# need_file PATH PACKAGE: PACKAGE is installed when PATH does not exist.
+need_file() { [ -e "$1" ] || missing="$missing $2"; }
 need etcd etcd-server
 need etcdctl etcd-client
 need openssl openssl
 need systemd-analyze systemd
 need cloud-init cloud-init
 need curl curl
+need dpkg-deb dpkg
+need lintian lintian
+need qemu-aarch64-static qemu-user-static
+need_file /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 libc6-arm64-cross
+need_file /usr/aarch64-linux-gnu/lib/libstdc++.so.6 libstdc++6-arm64-cross
+need_file /usr/aarch64-linux-gnu/lib/libgcc_s.so.1 libgcc-s1-arm64-cross
 [ -z "$missing" ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
