@@ -99,7 +99,8 @@ export function buildCli(only?: CommandName, withHelp = true) {
     const values = {
       publicIP: settings.string("public-ip"),
       publicIPv6: settings.string("public-ipv6"),
-      iface: settings.string("iface"),
+      iface: [settings.string("iface")].filter((name): name is string => name !== undefined),
+      ifaceRegex: [] as string[],
       ifaceMtu: settings.integer("iface-mtu", 68, 65535),
       vtepMac: optional(settings.string("vtep-mac"), parseVtepMac),
       subnetFile: settings.string("subnet-file") ?? DEFAULT_SUBNET_FILE,

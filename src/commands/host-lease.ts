@@ -1,5 +1,5 @@
 /** The lease value and MTU this host publishes, from the config's backend and the host's addresses. */
-import { findBackend } from "../backend.ts";
+import { findBackend } from "../../backends/network/index.ts";
 import type { NetworkConfig } from "../config.ts";
 import { interfaceMtu, resolvePublicAddresses } from "../host.ts";
 import type { LeaseAttrs } from "../lease.ts";
@@ -10,7 +10,12 @@ const MIN_IPV4_MTU = 68;
 export interface HostFlags {
   publicIP?: string;
   publicIPv6?: string;
-  iface?: string;
+  /** --iface: interface names or local addresses, tried in order; empty when not given. */
+  iface: string[];
+  /** --iface-regex: patterns matched against interface names and addresses; empty when not given. */
+  ifaceRegex: string[];
+  /** --iface-can-reach: the interface the kernel would route this address through. */
+  ifaceCanReach?: string;
   ifaceMtu?: number;
   vtepMac?: string;
 }
@@ -18,12 +23,12 @@ export interface HostFlags {
 export async function hostLease(config: NetworkConfig, flags: HostFlags): Promise<{ attrs: LeaseAttrs; mtu: number }> {
   const families = { ipv4: !!config.ipv4, ipv6: !!config.ipv6 };
   const { networkInterfaces } = await import("node:os");
-  const addresses = resolvePublicAddresses(flags, families, networkInterfaces());
+  const addresses = resolvePublicAddresses({ ...flags, iface: flags.iface[0] }, families, networkInterfaces());
   const plugin = findBackend(config.backendType);
   // flanneld writes 0.0.0.0 as PublicIP on IPv6-only hosts (its IP4 type's zero value).
   const publicIP = addresses.publicIP ?? "0.0.0.0";
   const publicIPv6 = families.ipv6 ? addresses.publicIPv6 ?? null : null;
-  const data = plugin.leaseData(config.backend, { publicIP, publicIPv6, vtepMac: flags.vtepMac }, families);
+  const data = await plugin.leaseData(config.backend, { publicIP, publicIPv6, vtepMac: flags.vtepMac }, families);
   const ifaceMtu = interfaceMtu(flags.ifaceMtu, addresses.iface);
   const mtu = plugin.mtu(config.backend, ifaceMtu);
   // Docker and the kernel refuse an IPv4 MTU under 68: better to stop before any lease is taken.
