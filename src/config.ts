@@ -3,7 +3,7 @@
  * (pkg/subnet/config.go), plus the checks flannel forgot (SubnetMin above SubnetMax, a
  * missing Network). Every error names the field and the rule it broke.
  */
-import { findBackend } from "./backend.ts";
+import { findBackend } from "../backends/network/index.ts";
 import { isPlainObject, readFields, type FieldReader } from "./case-insensitive.ts";
 import { SubleaseError } from "./errors.ts";
 import {

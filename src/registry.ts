@@ -1,11 +1,11 @@
 /**
  * The storage seam. A Registry offers only atomic primitives; reuse, allocation and
- * retries live once in the manager, above every registry.
+ * retries live once in the manager, above every registry. The plugins and the table that
+ * opens them by name live in backends/registry/.
  */
 import type { Prefix } from "./ip.ts";
 import type { Lease, LeaseAttrs, SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
-import { SubleaseError } from "./errors.ts";
 
 export interface LeaseListing {
   /** Live leases only: expired ones are free and not listed. */
@@ -72,26 +72,12 @@ export interface RegistryOptions {
   /** The file registry's path. */
   registryFile: string;
   log: Logger;
+  /**
+   * For commands that only read (leases, config get, parse-config): the registry creates
+   * no file or directory, takes no lock and needs no write permission, and a registry that
+   * does not exist yet is an error (notFound) instead of an empty one. Writes are refused.
+   */
+  readOnly?: boolean;
 }
 
 export { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE } from "./defaults.ts";
-
-type RegistryOpener = (options: RegistryOptions) => Promise<Registry>;
-
-// Each plugin is imported only when chosen, so `--registry file` never loads gRPC.
-// Adding a registry is one file under backends/registry/ and one line here.
-const REGISTRIES: Record<string, RegistryOpener> = {
-  file: async (options) => (await import("../backends/registry/file.ts")).openFileRegistry(options),
-  "etcd-v3": async (options) => (await import("../backends/registry/etcd-v3.ts")).openEtcdV3Registry(options),
-  "etcd-v2": async (options) => (await import("../backends/registry/etcd-v2.ts")).openEtcdV2Registry(options),
-};
-
-export const knownRegistries = (): string[] => Object.keys(REGISTRIES);
-
-export async function openRegistry(name: string, options: RegistryOptions): Promise<Registry> {
-  const opener = Object.hasOwn(REGISTRIES, name) ? REGISTRIES[name] : undefined;
-  if (!opener) {
-    throw new SubleaseError("usage", `unknown registry "${name}": --registry must be one of ${knownRegistries().join(", ")}`);
-  }
-  return opener(options);
-}

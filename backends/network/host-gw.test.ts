@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { findBackend } from "../../src/backend.ts";
+import { findBackend } from "./index.ts";
 import { encodeLeaseAttrs } from "../../src/lease.ts";
 import { hostGwBackend } from "./host-gw.ts";
 

@@ -4,7 +4,7 @@
  */
 import type { BackendPlugin } from "../../src/backend.ts";
 import { readFields } from "../../src/case-insensitive.ts";
-import { usageError } from "../../src/errors.ts";
+import { readInteger } from "./options.ts";
 
 export interface UdpOptions extends Record<string, unknown> {
   Type: "udp";
@@ -14,27 +14,12 @@ export interface UdpOptions extends Record<string, unknown> {
 const DEFAULT_PORT = 8285;
 const ENCAP_OVERHEAD = 28;
 
-/** A value quoted for an error line; never throws (YAML may hand us a bigint or a Date). */
-function shown(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
-
-function readPort(value: unknown): number {
-  // Go's encoding/json leaves a field at its default when the value is null.
-  if (value === undefined || value === null) return DEFAULT_PORT;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 65535) {
-    throw usageError(`invalid network config: Backend.Port must be a UDP port from 1 to 65535, got ${shown(value)}`);
-  }
-  return value;
-}
-
 export const udpBackend: BackendPlugin<UdpOptions> = {
   type: "udp",
-  parseOptions: (raw) => ({ Type: "udp", Port: readPort(readFields(raw).get("Port")) }),
+  parseOptions: (raw) => ({
+    Type: "udp",
+    Port: readInteger(readFields(raw), "Port", DEFAULT_PORT, (n) => n >= 1 && n <= 65535, "a UDP port from 1 to 65535"),
+  }),
   // flanneld's udp backend stores only PublicIP/PublicIPv6: no BackendType, no BackendData.
   leaseData: () => ({}),
   mtu: (_options, ifaceMtu) => ifaceMtu - ENCAP_OVERHEAD,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { findBackend } from "../../src/backend.ts";
+import { findBackend } from "./index.ts";
 import { parseConfigText } from "../../src/config.ts";
 import { SubleaseError } from "../../src/errors.ts";
 import { encodeLeaseAttrs } from "../../src/lease.ts";

@@ -4,8 +4,9 @@
  * ARP/FDB entries from the published VtepMAC, so its shape must match theirs exactly.
  */
 import type { BackendLeaseData, BackendPlugin, HostFacts } from "../../src/backend.ts";
-import { readFields, type FieldReader } from "../../src/case-insensitive.ts";
+import { readFields } from "../../src/case-insensitive.ts";
 import { usageError } from "../../src/errors.ts";
+import { readBoolean, readInteger, readUnderlayMtu, shown } from "./options.ts";
 
 export interface VxlanOptions extends Record<string, unknown> {
   Type: "vxlan";
@@ -20,37 +21,6 @@ export interface VxlanOptions extends Record<string, unknown> {
 
 const ENCAP_OVERHEAD = 50;
 const MAX_VNI = 0xffffff;
-// An underlay MTU below this leaves containers less than IPv4's minimum of 68 bytes.
-const MIN_UNDERLAY_MTU = 68 + ENCAP_OVERHEAD;
-
-/** A value quoted for an error line; never throws (YAML may hand us a bigint or a Date). */
-function shown(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
-
-const invalid = (field: string, rule: string, value: unknown) =>
-  usageError(`invalid network config: Backend.${field} must be ${rule}, got ${shown(value)}`);
-
-// Go's encoding/json leaves a field at its default when the value is null, so null is "unset".
-const isUnset = (value: unknown) => value === undefined || value === null;
-
-function readInteger(fields: FieldReader, field: string, fallback: number, accepts: (n: number) => boolean, rule: string): number {
-  const value = fields.get(field);
-  if (isUnset(value)) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || !accepts(value)) throw invalid(field, rule, value);
-  return value;
-}
-
-function readBoolean(fields: FieldReader, field: string): boolean {
-  const value = fields.get(field);
-  if (isUnset(value)) return false;
-  if (typeof value !== "boolean") throw invalid(field, "true or false", value);
-  return value;
-}
 
 function parseVxlanOptions(raw: Record<string, unknown>): VxlanOptions {
   const fields = readFields(raw);
@@ -59,8 +29,7 @@ function parseVxlanOptions(raw: Record<string, unknown>): VxlanOptions {
     VNI: readInteger(fields, "VNI", 1, (n) => n >= 0 && n <= MAX_VNI, `a whole number from 0 to ${MAX_VNI}`),
     Port: readInteger(fields, "Port", 0, (n) => n >= 0 && n <= 65535,
       "0 (the kernel's default port) or a UDP port from 1 to 65535"),
-    MTU: readInteger(fields, "MTU", 0, (n) => n === 0 || (n >= MIN_UNDERLAY_MTU && n <= 65535),
-      `0 (use the interface MTU) or a whole number from ${MIN_UNDERLAY_MTU} to 65535`),
+    MTU: readUnderlayMtu(fields, ENCAP_OVERHEAD),
     GBP: readBoolean(fields, "GBP"),
     DirectRouting: readBoolean(fields, "DirectRouting"),
     Learning: readBoolean(fields, "Learning"),
@@ -113,13 +82,14 @@ function vxlanLeaseData(options: VxlanOptions, host: HostFacts, families: { ipv4
   return data;
 }
 
-export const vxlanBackend: BackendPlugin<VxlanOptions> = {
+// `satisfies` keeps leaseData synchronous in this plugin's own type.
+export const vxlanBackend = {
   type: "vxlan",
   parseOptions: parseVxlanOptions,
   // flannel's vxlan config also has MacPrefix (the VTEP MAC prefix on Windows hosts).
   unusedFlannelFields: ["MacPrefix"],
   leaseData: vxlanLeaseData,
-  // flanneld (Backend.MTU arrived in flannel PR #1736, 2023) reads it as the underlay MTU
-  // and subtracts the overhead from it, as it does from the interface MTU by default.
+  // flanneld reads Backend.MTU as the underlay MTU and subtracts the overhead from it, as
+  // it does from the interface MTU by default.
   mtu: (options, ifaceMtu) => (options.MTU > 0 ? options.MTU : ifaceMtu) - ENCAP_OVERHEAD,
-};
+} satisfies BackendPlugin<VxlanOptions>;

@@ -5,7 +5,8 @@
 import { parseConfigText, type NetworkConfig } from "../config.ts";
 import { SubleaseError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { openRegistry, type Registry } from "../registry.ts";
+import { openRegistry } from "../../backends/registry/index.ts";
+import type { Registry } from "../registry.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

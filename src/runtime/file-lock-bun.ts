@@ -2,7 +2,7 @@
 import { closeSync, openSync } from "node:fs";
 import { SubleaseError } from "../errors.ts";
 import { describeFsError } from "../read-input.ts";
-import { lockTimeoutError, type FileLocker } from "./file-lock.ts";
+import { lockTimeoutError, type FileLocker } from "./file-locker.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;

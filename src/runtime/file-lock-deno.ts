@@ -1,6 +1,6 @@
 /** flock(2) for Deno through Deno.FsFile.lock, bounded by a timer since the call itself cannot time out. */
 import { SubleaseError } from "../errors.ts";
-import { lockTimeoutError, type FileLocker } from "./file-lock.ts";
+import { lockTimeoutError, type FileLocker } from "./file-locker.ts";
 
 interface DenoFile {
   lock(exclusive: boolean): Promise<void>;

@@ -4,16 +4,9 @@
  * runtime-specific code in sublease: Bun reaches flock through bun:ffi, Deno through
  * Deno.FsFile.lock. The core imports only this file.
  */
-import { SubleaseError } from "../errors.ts";
+import type { FileLocker } from "./file-locker.ts";
 
-export interface HeldLock {
-  release(): void;
-}
-
-export interface FileLocker {
-  /** Waits for the lock up to `timeoutMs`; throws a SubleaseError("unavailable") after that. */
-  lock(path: string, timeoutMs: number): Promise<HeldLock>;
-}
+export type { FileLocker, HeldLock } from "./file-locker.ts";
 
 let locker: Promise<FileLocker> | undefined;
 
@@ -23,7 +16,3 @@ export function fileLocker(): Promise<FileLocker> {
     : import("./file-lock-bun.ts").then((module) => module.bunFileLocker);
   return locker;
 }
-
-export const lockTimeoutError = (path: string, timeoutMs: number) =>
-  new SubleaseError("unavailable",
-    `timed out after ${timeoutMs} ms waiting for the lock on ${path}: another sublease is still writing; try again or raise --timeout`);

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../../src/log.ts";
-import { openRegistry, DEFAULT_ENDPOINTS, DEFAULT_PREFIX } from "../../src/registry.ts";
+import { openRegistry } from "../../backends/registry/index.ts";
+import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX } from "../../src/registry.ts";
 import { managerContract } from "./manager-contract.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sublease-contract-file-"));

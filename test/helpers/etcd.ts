@@ -11,7 +11,8 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../../src/log.ts";
-import { openRegistry, type Registry, type RegistryOptions } from "../../src/registry.ts";
+import { openRegistry } from "../../backends/registry/index.ts";
+import type { Registry, RegistryOptions } from "../../src/registry.ts";
 
 const ETCD = process.env.SUBLEASE_TEST_ETCD ?? "etcd";
 const ETCDCTL = process.env.SUBLEASE_TEST_ETCDCTL ?? "etcdctl";

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { SubleaseError } from "../../src/errors.ts";
 import { parsePrefix } from "../../src/ip.ts";
 import { silentLogger } from "../../src/log.ts";
-import { openRegistry, type Registry, type RegistryOptions, type TlsOptions } from "../../src/registry.ts";
+import { openRegistry } from "../../backends/registry/index.ts";
+import type { Registry, RegistryOptions, TlsOptions } from "../../src/registry.ts";
 import { deadEndpoint, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 
 /** Requires a client certificate from its CA. */

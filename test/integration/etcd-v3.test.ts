@@ -9,7 +9,7 @@ import { parsePrefix } from "../../src/ip.ts";
 import { LeaseManager } from "../../src/manager.ts";
 import { formatSubnetKey, type Lease } from "../../src/lease.ts";
 import { silentLogger } from "../../src/log.ts";
-import { openRegistry } from "../../src/registry.ts";
+import { openRegistry } from "../../backends/registry/index.ts";
 import { managerContract } from "../contract/manager-contract.ts";
 import { callDelta, deadEndpoint, etcdLeaseIds, grpcCalls, keyLeaseId, startBlackhole, etcdForThisFile, type EtcdCluster } from "../helpers/etcd.ts";
 import { host, v4 } from "../helpers/leases.ts";
@@ -354,7 +354,7 @@ describe("etcd v3 registry", () => {
 
   test("close() releases the gRPC client so the process can exit", async () => {
     const script = `
-      import { openRegistry } from ${JSON.stringify(`${import.meta.dir}/../../src/registry.ts`)};
+      import { openRegistry } from ${JSON.stringify(`${import.meta.dir}/../../backends/registry/index.ts`)};
       import { silentLogger } from ${JSON.stringify(`${import.meta.dir}/../../src/log.ts`)};
       const registry = await openRegistry("etcd-v3", { prefix: "/exit", endpoints: [${JSON.stringify(etcd.endpoint)}], tls: {}, timeoutMs: 5000, registryFile: "", log: silentLogger });
       await registry.listLeases();
@@ -375,7 +375,7 @@ describe("etcd v3 registry", () => {
     const port = Number(new URL(etcd.endpoint).port);
     const script = `
       import { readdirSync, readlinkSync, readFileSync } from "node:fs";
-      import { openRegistry } from ${JSON.stringify(`${import.meta.dir}/../../src/registry.ts`)};
+      import { openRegistry } from ${JSON.stringify(`${import.meta.dir}/../../backends/registry/index.ts`)};
       import { silentLogger } from ${JSON.stringify(`${import.meta.dir}/../../src/log.ts`)};
       import { parsePrefix } from ${JSON.stringify(`${import.meta.dir}/../../src/ip.ts`)};
       const registry = await openRegistry("etcd-v3", { prefix: "/one-connection", endpoints: [${JSON.stringify(etcd.endpoint)}], tls: {}, timeoutMs: 5000, registryFile: "", log: silentLogger });

@@ -1,0 +1,26 @@
+/**
+ * The network backend plugins by `Backend.Type`. Adding a backend is one file in this
+ * directory and one line here.
+ */
+import type { BackendPlugin } from "../../src/backend.ts";
+import { SubleaseError } from "../../src/errors.ts";
+import { allocBackend } from "./alloc.ts";
+import { hostGwBackend } from "./host-gw.ts";
+import { udpBackend } from "./udp.ts";
+import { vxlanBackend } from "./vxlan.ts";
+
+const BACKENDS: Record<string, BackendPlugin<any>> = Object.fromEntries(
+  [udpBackend, vxlanBackend, hostGwBackend, allocBackend]
+    .map((plugin) => [plugin.type, plugin]),
+);
+
+export const knownBackendTypes = (): string[] => Object.keys(BACKENDS).sort();
+
+export function findBackend(type: string): BackendPlugin {
+  const plugin = Object.hasOwn(BACKENDS, type) ? BACKENDS[type] : undefined;
+  if (!plugin) {
+    const shown = type === "" ? "Backend has no Type" : `unknown backend type "${type}"`;
+    throw new SubleaseError("usage", `${shown}: Backend.Type must be one of ${knownBackendTypes().join(", ")}`);
+  }
+  return plugin;
+}
