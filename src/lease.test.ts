@@ -126,8 +126,26 @@ describe("lease values: flanneld's JSON byte for byte", () => {
 
   test("junk is not a lease value", () => {
     const junk = ["", "not json", "{", "[]", '["192.168.64.3"]', "null", "42", '"192.168.64.3"', "true", "{}", '{"PublicIP":5}',
-      '{"PublicIP":null,"PublicIPv6":null}', '{"publicip":"1.2.3.4"}', '{"BackendType":"vxlan"}'];
+      '{"PublicIP":null,"PublicIPv6":null}', '{"publicip":5}', '{"BackendType":"vxlan"}'];
     for (const text of junk) expect([text, decodeLeaseAttrs(text)]).toEqual([text, undefined]);
+  });
+
+  test("field names match in any case, as Go's encoding/json matches them: {\"publicip\":\"1.2.3.4\"} is 1.2.3.4's lease", () => {
+    expect(decodeLeaseAttrs('{"publicip":"1.2.3.4"}')).toEqual({ PublicIP: "1.2.3.4", PublicIPv6: null });
+    expect(decodeLeaseAttrs('{"PUBLICIP":"10.0.0.1","publicipv6":"2001:db8::1","backendtype":"vxlan","BACKENDDATA":{"VNI":1},"backendV6data":{"VNI":2}}'))
+      .toEqual({ PublicIP: "10.0.0.1", PublicIPv6: "2001:db8::1", BackendType: "vxlan", BackendData: { VNI: 1 }, BackendV6Data: { VNI: 2 } });
+    expect(leaseHolder(decodeLeaseAttrs('{"publicIPv6":"2001:db8::7","publicip":"0.0.0.0"}')!)).toBe("2001:db8::7");
+  });
+
+  test("of one field spelt twice, the last spelling wins, as in Go", () => {
+    expect(decodeLeaseAttrs('{"PublicIP":"10.0.0.1","publicip":"10.0.0.2"}')?.PublicIP).toBe("10.0.0.2");
+    expect(decodeLeaseAttrs('{"publicip":"10.0.0.2","PublicIP":"10.0.0.1"}')?.PublicIP).toBe("10.0.0.1");
+  });
+
+  test("unknown fields are ignored, and never written back", () => {
+    const attrs = decodeLeaseAttrs('{"PublicIP":"10.0.0.1","PublicIPv6":null,"Comment":"rack 4","BackendType":"udp"}');
+    expect(attrs).toEqual({ PublicIP: "10.0.0.1", PublicIPv6: null, BackendType: "udp" });
+    expect(encodeLeaseAttrs(attrs!)).toBe('{"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendType":"udp"}');
   });
 
   test("an IPv6-only value is read by its PublicIPv6", () => {

@@ -2,6 +2,7 @@
  * A lease as flannel stores it: the key names the subnet(s), the value carries the
  * holder's attributes. Keys and values here are byte-compatible with flanneld's.
  */
+import { readFields } from "./case-insensitive.ts";
 import { formatPrefix, makePrefix, parseAddress, type Prefix } from "./ip.ts";
 
 /** The lease value, flannel's field names and order. */
@@ -96,7 +97,11 @@ export function encodeLeaseAttrs(attrs: LeaseAttrs): string {
   return JSON.stringify(value);
 }
 
-/** Reads a lease value; undefined when it is not a JSON object with a PublicIP string. */
+/**
+ * Reads a lease value as flanneld's encoding/json does: field names in any case (the last
+ * spelling wins), unknown fields ignored. Undefined when it is not a JSON object naming a
+ * public address as a string.
+ */
 export function decodeLeaseAttrs(text: string): LeaseAttrs | undefined {
   try {
     return leaseAttrsFromValue(JSON.parse(text));
@@ -105,20 +110,23 @@ export function decodeLeaseAttrs(text: string): LeaseAttrs | undefined {
   }
 }
 
-/** The same check for a value already parsed (the file registry stores values as objects). */
+/** The same reading of a value already parsed (the file registry stores values as objects). */
 export function leaseAttrsFromValue(value: unknown): LeaseAttrs | undefined {
   if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
-  const record = value as Record<string, unknown>;
-  const publicIP = record.PublicIP;
-  const publicIPv6 = record.PublicIPv6;
+  const fields = readFields(value as Record<string, unknown>);
+  const publicIP = fields.get("PublicIP");
+  const publicIPv6 = fields.get("PublicIPv6");
   if (typeof publicIP !== "string" && typeof publicIPv6 !== "string") return undefined;
   const attrs: LeaseAttrs = {
     PublicIP: typeof publicIP === "string" ? publicIP : "",
     PublicIPv6: typeof publicIPv6 === "string" ? publicIPv6 : null,
   };
-  if (typeof record.BackendType === "string" && record.BackendType) attrs.BackendType = record.BackendType;
-  if (record.BackendData !== undefined && record.BackendData !== null) attrs.BackendData = record.BackendData;
-  if (record.BackendV6Data !== undefined && record.BackendV6Data !== null) attrs.BackendV6Data = record.BackendV6Data;
+  const backendType = fields.get("BackendType");
+  const backendData = fields.get("BackendData");
+  const backendV6Data = fields.get("BackendV6Data");
+  if (typeof backendType === "string" && backendType) attrs.BackendType = backendType;
+  if (backendData !== undefined && backendData !== null) attrs.BackendData = backendData;
+  if (backendV6Data !== undefined && backendV6Data !== null) attrs.BackendV6Data = backendV6Data;
   return attrs;
 }
 
