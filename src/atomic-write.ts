@@ -2,7 +2,7 @@
  * Replace a file so readers see the old content or the new, never half of either:
  * write a temp file beside it, fsync, rename over, fsync the directory.
  */
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 export interface AtomicWriteOptions {
@@ -10,6 +10,11 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Mode for directories that have to be created. */
   dirMode?: number;
+  /**
+   * Never replace: when the file already exists (another writer was first), fail with
+   * EEXIST and leave it as it is. The complete file still appears at once, by link(2).
+   */
+  exclusive?: boolean;
 }
 
 export function writeFileAtomic(path: string, data: string, options: AtomicWriteOptions = {}): void {
@@ -34,7 +39,12 @@ export function writeFileAtomic(path: string, data: string, options: AtomicWrite
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    renameSync(temp, path);
+    if (options.exclusive) {
+      linkSync(temp, path);
+      unlinkSync(temp);
+    } else {
+      renameSync(temp, path);
+    }
   } catch (error) {
     if (fd !== undefined) closeSync(fd);
     try {

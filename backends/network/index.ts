@@ -5,12 +5,15 @@
 import type { BackendPlugin } from "../../src/backend.ts";
 import { SubleaseError } from "../../src/errors.ts";
 import { allocBackend } from "./alloc.ts";
+import { flanneldOnlyBackends } from "./flanneld-only.ts";
 import { hostGwBackend } from "./host-gw.ts";
+import { ipipBackend } from "./ipip.ts";
 import { udpBackend } from "./udp.ts";
 import { vxlanBackend } from "./vxlan.ts";
+import { wireguardBackend } from "./wireguard.ts";
 
 const BACKENDS: Record<string, BackendPlugin<any>> = Object.fromEntries(
-  [udpBackend, vxlanBackend, hostGwBackend, allocBackend]
+  [udpBackend, vxlanBackend, hostGwBackend, allocBackend, ipipBackend, wireguardBackend, ...flanneldOnlyBackends]
     .map((plugin) => [plugin.type, plugin]),
 );
 
