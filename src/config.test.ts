@@ -1,5 +1,8 @@
-import { describe, expect, test } from "bun:test";
-import { describeConfig, parseConfigText } from "./config.ts";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeConfig, parseConfigFile, parseConfigText } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
 
 const normalized = async (config: unknown) =>
@@ -68,6 +71,62 @@ describe("YAML", () => {
   });
 });
 
+describe("JSON is strict JSON, as flanneld reads it", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "config-json-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string) => {
+    writeFileSync(join(dir, name), content);
+    return join(dir, name);
+  };
+  const fileRejection = async (path: string): Promise<SubleaseError> => {
+    try {
+      await parseConfigFile(path);
+    } catch (error) {
+      expect(error).toBeInstanceOf(SubleaseError);
+      return error as SubleaseError;
+    }
+    throw new Error(`${path} was accepted`);
+  };
+
+  test("text starting with { and a trailing comma is exit 2, not read as YAML", async () => {
+    for (const text of ['{"Network":"10.7.0.0/16",}', '  \n{"Network":"10.7.0.0/16","Backend":{"Type":"vxlan",},}']) {
+      const error = await rejection(text);
+      expect(error.exitCode).toBe(2);
+      expect(error.message).toStartWith('invalid network config: not valid JSON (text starting with "{" is read as strict JSON, as flanneld reads it): ');
+    }
+  });
+
+  test("YAML flow style starting with { is not taken either", async () => {
+    expect((await rejection("{Network: 10.7.0.0/16}")).message).toContain("not valid JSON");
+  });
+
+  test("a .json file is strict JSON whatever it starts with", async () => {
+    const error = await fileRejection(file("network.json", "Network: 10.7.0.0/16\n"));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toStartWith("invalid network config: not valid JSON (a .json file is read as strict JSON, as flanneld reads it): ");
+    expect((await fileRejection(file("upper.JSON", '{"Network":"10.7.0.0/16",}'))).message).toContain("a .json file is read as strict JSON");
+  });
+
+  test("a valid .json file, and YAML in a file of another name, are read", async () => {
+    expect((await parseConfigFile(file("ok.json", '{"Network":"10.7.0.0/16"}'))).ipv4?.subnetLen).toBe(24);
+    expect((await parseConfigFile(file("ok.yaml", "Network: 10.7.0.0/16\nSubnetLen: 26\n"))).ipv4?.subnetLen).toBe(26);
+  });
+
+  test("a YAML error is one line with no dangling colon", async () => {
+    for (const text of ["a: b: c", "Network: 10.0.0.0/16\n  - x\n y: z", "Network: [unclosed"]) {
+      const error = await rejection(text);
+      expect(error.message).toStartWith("invalid network config: not valid JSON or YAML: ");
+      expect(error.message).not.toContain("\n");
+      expect(error.message).not.toMatch(/:\s*$/);
+    }
+    expect((await rejection("a: b: c")).message).toBe(
+      "invalid network config: not valid JSON or YAML: Nested mappings are not allowed in compact mappings at line 1, column 4");
+  });
+});
+
 describe("errors name the field and the rule", () => {
   const cases: [string, unknown, RegExp][] = [
     ["empty input", "", /empty/],
@@ -106,7 +165,7 @@ describe("errors name the field and the rule", () => {
     ["Backend without Type", { Network: "10.3.0.0/16", Backend: { VNI: 1 } }, /Backend has no Type.*one of/],
     ["Backend null", { Network: "10.3.0.0/16", Backend: null }, /Backend must be an object/],
     ["Backend a string", { Network: "10.3.0.0/16", Backend: "vxlan" }, /Backend must be an object/],
-    ["unknown backend", { Network: "10.3.0.0/16", Backend: { Type: "gre" } }, /unknown backend type "gre".*alloc, host-gw, udp, vxlan/],
+    ["unknown backend", { Network: "10.3.0.0/16", Backend: { Type: "gre" } }, /unknown backend type "gre": Backend.Type must be one of ali-vpc, alloc, aws-vpc, extension, gce, host-gw, ipip, ipsec, tencent-vpc, udp, vxlan, wireguard$/],
     ["Backend.Type a number", { Network: "10.3.0.0/16", Backend: { Type: 3 } }, /Backend.Type must be a string/],
     ["bad YAML", "Network: [unclosed", /not valid JSON or YAML/],
     ["huge input", "x".repeat((1 << 20) + 1), /larger than/],

@@ -6,6 +6,7 @@
 import { findBackend } from "../backends/network/index.ts";
 import { isPlainObject, readFields, type FieldReader } from "./case-insensitive.ts";
 import { SubleaseError } from "./errors.ts";
+import { readSmallText } from "./read-input.ts";
 import {
   addressBits, blockSize, containsAddress, formatAddress, formatPrefix, isAligned, makePrefix,
   parseAddress, parsePrefix, type Family, type Prefix,
@@ -42,12 +43,17 @@ const KNOWN_FIELDS = [
 const invalid = (message: string) => new SubleaseError("usage", `invalid network config: ${message}`);
 
 /**
- * Where a config comes from decides what it may be written in: a file or stdin may be
- * YAML (config put stores it as JSON), but one stored in the registry must be JSON, the
- * only format flanneld reads: sublease accepting YAML there would hide a config that
- * every flanneld on the network rejects.
+ * Where a config comes from decides what it may be written in. A config stored in the
+ * registry must be JSON, the only format flanneld reads: sublease accepting YAML there would
+ * hide a config that every flanneld on the network rejects. A file (or stdin) may be YAML
+ * (config put stores it as JSON), except a file named `.json` or text starting with `{`:
+ * those are meant as JSON, and YAML's leniency (a trailing comma, unquoted keys) would
+ * accept what flanneld refuses.
  */
-export type ConfigSource = "file" | "registry";
+export type ConfigSource = "file" | "json-file" | "registry";
+
+/** The first line of a parser's message, without the colon that introduced its excerpt. */
+const firstLine = (error: unknown) => String((error as Error).message).split("\n")[0]!.replace(/:\s*$/, "");
 
 /** Decodes JSON (tried first: flannel's own format) or, from a file, YAML into a plain object. */
 export async function decodeConfigText(text: string, source: ConfigSource = "file"): Promise<Record<string, unknown>> {
@@ -58,15 +64,17 @@ export async function decodeConfigText(text: string, source: ConfigSource = "fil
   try {
     value = JSON.parse(text);
   } catch (jsonError) {
-    if (source === "registry") throw invalid(`not JSON, the only format flanneld reads: ${(jsonError as Error).message.split("\n")[0]}`);
+    if (source === "registry") throw invalid(`not JSON, the only format flanneld reads: ${firstLine(jsonError)}`);
+    if (source === "json-file") throw invalid(`not valid JSON (a .json file is read as strict JSON, as flanneld reads it): ${firstLine(jsonError)}`);
+    if (text.trimStart().startsWith("{")) {
+      throw invalid(`not valid JSON (text starting with "{" is read as strict JSON, as flanneld reads it): ${firstLine(jsonError)}`);
+    }
     try {
       // yaml is loaded only for YAML input: JSON configs should not pay for it at startup.
       const { parse: parseYaml } = await import("yaml");
       value = parseYaml(text, { uniqueKeys: false, maxAliasCount: 100 });
     } catch (yamlError) {
-      const looksLikeJson = /^\s*[[{]/.test(text);
-      const detail = (looksLikeJson ? jsonError : yamlError) as Error;
-      throw invalid(`not valid ${looksLikeJson ? "JSON" : "JSON or YAML"}: ${detail.message.split("\n")[0]}`);
+      throw invalid(`not valid JSON or YAML: ${firstLine(yamlError)}`);
     }
   }
   if (!isPlainObject(value)) {
@@ -75,6 +83,14 @@ export async function decodeConfigText(text: string, source: ConfigSource = "fil
   }
   return value;
 }
+
+/** Reads a config file (`-`: standard input) and decodes it; the file's name decides whether YAML is allowed. */
+export async function decodeConfigFile(path: string): Promise<Record<string, unknown>> {
+  const text = await readSmallText(path, MAX_CONFIG_BYTES);
+  return decodeConfigText(text, path.toLowerCase().endsWith(".json") ? "json-file" : "file");
+}
+
+export const parseConfigFile = async (path: string): Promise<NetworkConfig> => checkConfig(await decodeConfigFile(path));
 
 function readBoolean(fields: FieldReader, name: string, fallback: boolean): boolean {
   const value = fields.get(name);
