@@ -1,106 +1,238 @@
 /**
- * Facts about this host that flanneld would find on its own: the public address (of
- * `--iface`, else of the default route's interface) and that interface's MTU.
+ * Facts about this host that flanneld would find on its own. The external interface is
+ * chosen first, in flanneld's order: `--iface` (names or local addresses, tried in order),
+ * else `--iface-regex`, else `--iface-can-reach`, else the default route's interface. The
+ * published address is `--public-ip`/`--public-ipv6` when given, else that interface's; the
+ * MTU is always that interface's, unless `--iface-mtu` says otherwise.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { NetworkInterfaceInfo } from "node:os";
-import { SubleaseError, usageError } from "./errors.ts";
-import { parseAddress } from "./ip.ts";
-
-/** The interface of the IPv4 default route, from the kernel's routing table. */
-export function defaultRouteInterface(routeTable = "/proc/net/route"): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(routeTable, "utf8");
-  } catch {
-    return undefined;
-  }
-  let best: { iface: string; metric: number } | undefined;
-  for (const line of text.split("\n").slice(1)) {
-    const [iface, destination, , , , , metric, mask] = line.trim().split(/\s+/);
-    if (!iface || destination !== "00000000" || mask !== "00000000") continue;
-    const value = Number(metric);
-    if (!best || value < best.metric) best = { iface, metric: value };
-  }
-  return best?.iface;
-}
+import { join } from "node:path";
+import { usageError } from "./errors.ts";
+import { containsAddress, makePrefix, parseAddress, type Family } from "./ip.ts";
+import { defaultRoute, readRoutes, ROUTE_TABLES, routeTo, type Route } from "./route-table.ts";
 
 /** The table of os.networkInterfaces(), passed in so node:os loads only in commands that need it. */
 export type InterfaceTable = NodeJS.Dict<NetworkInterfaceInfo[]>;
 
-function interfaceAddress(interfaces: InterfaceTable, iface: string, family: 4 | 6): string | undefined {
-  const addresses = interfaces[iface];
-  if (!addresses) return undefined;
-  const wanted = family === 4 ? "IPv4" : "IPv6";
-  return addresses.find((address) => String(address.family) === wanted && !address.internal &&
-    !(family === 6 && address.address.toLowerCase().startsWith("fe80")))?.address;
+/** Where the host's facts come from: the live system, or a fixture in tests. */
+export interface HostSystem {
+  interfaces: InterfaceTable;
+  /** One family's routes; undefined when the table cannot be read. */
+  routes(family: Family): Route[] | undefined;
+  /** The directory with one entry per interface, each holding its `mtu`. */
+  sysfs: string;
+}
+
+export const liveSystem = (interfaces: InterfaceTable): HostSystem =>
+  ({ interfaces, routes: (family) => readRoutes(family), sysfs: "/sys/class/net" });
+
+export interface InterfaceFlags {
+  publicIP?: string;
+  publicIPv6?: string;
+  iface: string[];
+  ifaceRegex: string[];
+  ifaceCanReach?: string;
+}
+
+export interface ExternalInterface {
+  name: string;
+  /** How it was found, for messages: `--iface eth1`, `the default route`. */
+  via: string;
+  /** The address that chose it (`--iface 10.0.0.5`, or the route's source), preferred for publishing. */
+  address?: string;
 }
 
 export interface PublicAddresses {
   publicIP?: string;
   publicIPv6?: string;
-  /** The external interface, when known (for its MTU). */
-  iface?: string;
+  /** The external interface; undefined only when nothing chose one and no default route exists. */
+  iface?: ExternalInterface;
 }
 
-/** Rejects malformed address flags up front, before any registry is touched. */
-export function checkHostFlags(input: { publicIP?: string; publicIPv6?: string }): void {
+const familyName = (family: Family) => `IPv${family}`;
+
+/** Addresses no host can be reached at: peers would route this host's subnet nowhere. */
+function neverAHostAddress(family: Family, value: bigint): string | undefined {
+  if (value === 0n) return "the unspecified address";
+  if (family === 4 && value === 0xffffffffn) return "the broadcast address";
+  if (family === 4 && value >> 28n === 0xen) return "a multicast address";
+  if (family === 6 && value >> 120n === 0xffn) return "a multicast address";
+  return undefined;
+}
+
+/** Rejects malformed host flags up front, before any registry is touched. */
+export function checkHostFlags(input: Partial<InterfaceFlags>): void {
   for (const [flag, text, family] of [["--public-ip", input.publicIP, 4], ["--public-ipv6", input.publicIPv6, 6]] as const) {
     if (text === undefined) continue;
     const address = parseAddress(text, family);
     if (!address) throw usageError(`${flag} "${text}" is not an IPv${family} address`);
-    // Peers would route this host's subnet to "any address": never what was meant.
-    if (address.value === 0n) throw usageError(`${flag} "${text}" is the unspecified address: give this host's own address`);
+    const never = neverAHostAddress(family, address.value);
+    if (never) throw usageError(`${flag} "${text}" is ${never}: give this host's own address`);
+  }
+  for (const pattern of input.ifaceRegex ?? []) compileRegex(pattern);
+  if (input.ifaceCanReach !== undefined && !parseAddress(input.ifaceCanReach)) {
+    throw usageError(`--iface-can-reach "${input.ifaceCanReach}" is not an IP address`);
   }
 }
 
-/** Resolves --public-ip / --public-ipv6 / --iface the way flanneld does. */
-export function resolvePublicAddresses(
-  input: { publicIP?: string; publicIPv6?: string; iface?: string },
-  want: { ipv4: boolean; ipv6: boolean },
-  interfaces: InterfaceTable,
-): PublicAddresses {
+function compileRegex(pattern: string): RegExp {
+  try {
+    return new RegExp(pattern);
+  } catch (error) {
+    throw usageError(`--iface-regex "${pattern}" is not a regular expression: ${(error as Error).message}`);
+  }
+}
+
+const sameAddress = (a: string, b: string) => {
+  const [x, y] = [parseAddress(a), parseAddress(b)];
+  return !!x && !!y && x.family === y.family && x.value === y.value;
+};
+
+/** The addresses an interface can publish: IPv6 link-local ones need a zone, so never those. */
+function usableAddresses(system: HostSystem, name: string, family: Family): NetworkInterfaceInfo[] {
+  const list = (system.interfaces[name] ?? []).filter((a) => String(a.family) === familyName(family));
+  if (family === 6) return list.filter((a) => !/^fe[89ab]/i.test(a.address));
+  // As flanneld: an IPv4 link-local address only when the interface has nothing else.
+  const linkLocal = (a: NetworkInterfaceInfo) => a.address.startsWith("169.254.");
+  return [...list.filter((a) => !linkLocal(a)), ...list.filter(linkLocal)];
+}
+
+/** Every interface name: those with addresses, then address-less ones sysfs lists. */
+function interfaceNames(system: HostSystem): string[] {
+  const names = Object.keys(system.interfaces);
+  try {
+    for (const name of readdirSync(system.sysfs)) if (!names.includes(name)) names.push(name);
+  } catch {
+    // no sysfs (a container): the interfaces with addresses are all we can see
+  }
+  return names;
+}
+
+const interfaceExists = (system: HostSystem, name: string) =>
+  system.interfaces[name] !== undefined || (!name.includes("/") && name !== "." && name !== ".." && existsSync(join(system.sysfs, name)));
+
+/**
+ * The families whose address must come from the interface: an interface without one is
+ * passed over, as flanneld passes over an `--iface` it cannot get an address from.
+ */
+function missingFamily(system: HostSystem, name: string, needed: Family[]): Family | undefined {
+  return needed.find((family) => usableAddresses(system, name, family).length === 0);
+}
+
+function fromIfaceFlag(entries: string[], needed: Family[], system: HostSystem): ExternalInterface {
+  const reasons: string[] = [];
+  for (const entry of entries) {
+    const address = parseAddress(entry);
+    // The address as the interface spells it, which is how flanneld would publish it.
+    const held = address && Object.entries(system.interfaces)
+      .flatMap(([name, list]) => (list ?? []).map((a) => ({ name, address: a.address })))
+      .find((a) => sameAddress(a.address, entry));
+    const name = address ? held?.name : interfaceExists(system, entry) ? entry : undefined;
+    if (name === undefined) {
+      reasons.push(address ? `no interface holds ${entry}` : `no interface is named "${entry}"`);
+      continue;
+    }
+    const lacking = missingFamily(system, name, needed.filter((family) => family !== address?.family));
+    if (lacking) {
+      reasons.push(`interface ${name} has no ${familyName(lacking)} address`);
+      continue;
+    }
+    return { name, via: `--iface ${entry}`, address: held ? held.address : undefined };
+  }
+  throw usageError(`error looking up interface ${entries.join(", ")}: ${reasons.join("; ")}`);
+}
+
+function fromIfaceRegex(patterns: string[], needed: Family[], system: HostSystem): ExternalInterface {
+  const names = interfaceNames(system);
+  for (const pattern of patterns) {
+    const regex = compileRegex(pattern);
+    for (const name of names) {
+      if (missingFamily(system, name, needed)) continue;
+      if (regex.test(name)) return { name, via: `--iface-regex ${pattern}` };
+      const byAddress = (system.interfaces[name] ?? []).find((a) => regex.test(a.address));
+      if (byAddress) return { name, via: `--iface-regex ${pattern}`, address: byAddress.address };
+    }
+  }
+  throw usageError(`--iface-regex ${patterns.join(", ")}: no interface's name or address matches` +
+    (needed.length ? ` (among interfaces with an ${needed.map(familyName).join(" and ")} address)` : ""));
+}
+
+/** The address the kernel would likely send from: one on the same link as the next hop. */
+function sourceAddress(system: HostSystem, route: Route, target: bigint): string | undefined {
+  const next = route.gateway !== 0n ? route.gateway : target;
+  return usableAddresses(system, route.iface, route.family).find((a) => {
+    const local = parseAddress(a.address, route.family);
+    const length = Number(a.cidr?.split("/")[1]);
+    return local && Number.isInteger(length) && containsAddress(makePrefix(route.family, local.value, length), next);
+  })?.address;
+}
+
+function fromCanReach(text: string, system: HostSystem): ExternalInterface {
+  const target = parseAddress(text);
+  if (!target) throw usageError(`--iface-can-reach "${text}" is not an IP address`);
+  const routes = system.routes(target.family);
+  if (!routes) throw usageError(`--iface-can-reach ${text}: cannot read ${ROUTE_TABLES[target.family]}; pass --iface instead`);
+  const route = routeTo(routes, target.family, target.value);
+  if (!route) throw usageError(`--iface-can-reach ${text}: no route to that address`);
+  return { name: route.iface, via: `--iface-can-reach ${text}`, address: sourceAddress(system, route, target.value) };
+}
+
+/** The external interface the flags choose; undefined only when none is asked for and there is no default route. */
+export function chooseInterface(input: InterfaceFlags, want: { ipv4: boolean; ipv6: boolean }, system: HostSystem): ExternalInterface | undefined {
+  const needed: Family[] = [];
+  if (want.ipv4 && input.publicIP === undefined) needed.push(4);
+  if (want.ipv6 && input.publicIPv6 === undefined) needed.push(6);
+  if (input.iface.length) return fromIfaceFlag(input.iface, needed, system);
+  if (input.ifaceRegex.length) return fromIfaceRegex(input.ifaceRegex, needed, system);
+  if (input.ifaceCanReach !== undefined) return fromCanReach(input.ifaceCanReach, system);
+  // The IPv4 default route decides, on a dual-stack network too; IPv6-only networks use ::/0's.
+  const family: Family = want.ipv4 || !want.ipv6 ? 4 : 6;
+  const route = defaultRoute(system.routes(family) ?? [], family);
+  return route && { name: route.iface, via: `the ${familyName(family)} default route` };
+}
+
+function interfaceAddress(system: HostSystem, iface: ExternalInterface, family: Family): string {
+  const chosen = iface.address && parseAddress(iface.address, family) ? iface.address : undefined;
+  const address = chosen ?? usableAddresses(system, iface.name, family)[0]?.address;
+  if (address) return address;
+  const flag = family === 4 ? "--public-ip" : "--public-ipv6";
+  throw usageError(`interface ${iface.name} (from ${iface.via}) has no ${familyName(family)} address: pass ${flag} or choose another with --iface`);
+}
+
+/** Chooses the external interface and the addresses to publish. */
+export function resolvePublicAddresses(input: InterfaceFlags, want: { ipv4: boolean; ipv6: boolean }, system: HostSystem): PublicAddresses {
   checkHostFlags(input);
-  let iface = input.iface;
-  let publicIP = input.publicIP;
-  let publicIPv6 = input.publicIPv6;
-  // --iface may name an address instead of an interface, as in flanneld.
-  if (iface && parseAddress(iface)) {
-    const family = parseAddress(iface)!.family;
-    if (family === 4) publicIP ??= iface;
-    else publicIPv6 ??= iface;
-    iface = Object.entries(interfaces).find(([, list]) => list?.some((a) => a.address === input.iface))?.[0];
-  } else if (iface && !interfaces[iface]) {
-    throw usageError(`--iface "${iface}" is neither an interface of this host nor an IP address`);
-  }
-  iface ??= (want.ipv4 && !publicIP) || (want.ipv6 && !publicIPv6) ? defaultRouteInterface() : undefined;
-  if (want.ipv4 && !publicIP) {
-    publicIP = iface ? interfaceAddress(interfaces, iface, 4) : undefined;
-    if (!publicIP) {
-      throw new SubleaseError("usage",
-        `cannot tell this host's public IPv4 address${iface ? ` (interface ${iface} has none)` : " (no default route)"}: pass --public-ip or --iface`);
-    }
-  }
-  if (want.ipv6 && !publicIPv6) {
-    publicIPv6 = iface ? interfaceAddress(interfaces, iface, 6) : undefined;
-    if (!publicIPv6) {
-      throw new SubleaseError("usage",
-        `cannot tell this host's public IPv6 address${iface ? ` (interface ${iface} has no global IPv6 address)` : ""}: pass --public-ipv6`);
-    }
-  }
-  return { publicIP, publicIPv6, iface };
+  const iface = chooseInterface(input, want, system);
+  const address = (family: Family, given: string | undefined) => {
+    if (given !== undefined) return given;
+    if (iface) return interfaceAddress(system, iface, family);
+    const flag = family === 4 ? "--public-ip" : "--public-ipv6";
+    throw usageError(`cannot tell this host's public ${familyName(family)} address: there is no default route; ` +
+      `pass --iface NAME (or ${flag} with --iface-mtu)`);
+  };
+  return {
+    publicIP: want.ipv4 ? address(4, input.publicIP) : input.publicIP,
+    publicIPv6: want.ipv6 ? address(6, input.publicIPv6) : input.publicIPv6,
+    iface,
+  };
 }
 
-/** --iface-mtu, else the interface's MTU from sysfs, else Ethernet's 1500. */
-export function interfaceMtu(explicit: number | undefined, iface: string | undefined): number {
+/** --iface-mtu, else the external interface's MTU from sysfs; never a guess. */
+export function interfaceMtu(explicit: number | undefined, iface: ExternalInterface | undefined, sysfs = "/sys/class/net"): number {
   if (explicit !== undefined) return explicit;
-  if (iface && /^[\w.:@-]+$/.test(iface)) {
+  if (!iface) {
+    throw usageError("cannot tell the external interface's MTU: there is no default route; pass --iface NAME, or --iface-mtu N where interfaces are not visible");
+  }
+  const path = join(sysfs, iface.name, "mtu");
+  let mtu = Number.NaN;
+  if (!iface.name.includes("/")) {
     try {
-      const mtu = Number(readFileSync(`/sys/class/net/${iface}/mtu`, "utf8").trim());
-      if (Number.isInteger(mtu) && mtu > 0) return mtu;
+      mtu = Number(readFileSync(path, "utf8").trim());
     } catch {
-      // not readable (a container without sysfs): fall back
+      // not readable (a container without sysfs): the message below says what to pass
     }
   }
-  return 1500;
+  if (!Number.isInteger(mtu) || mtu <= 0) throw usageError(`cannot read the MTU of interface ${iface.name} (${path}): pass --iface-mtu N`);
+  return mtu;
 }

@@ -1,7 +1,7 @@
 /** The lease value and MTU this host publishes, from the config's backend and the host's addresses. */
 import { findBackend } from "../../backends/network/index.ts";
 import type { NetworkConfig } from "../config.ts";
-import { interfaceMtu, resolvePublicAddresses } from "../host.ts";
+import { interfaceMtu, liveSystem, resolvePublicAddresses } from "../host.ts";
 import type { LeaseAttrs } from "../lease.ts";
 import { usageError } from "../errors.ts";
 
@@ -20,21 +20,37 @@ export interface HostFlags {
   vtepMac?: string;
 }
 
-export async function hostLease(config: NetworkConfig, flags: HostFlags): Promise<{ attrs: LeaseAttrs; mtu: number }> {
+/** Chooses the external interface and the addresses to publish; checks flags before any host state is made. */
+async function hostAddresses(config: NetworkConfig, flags: HostFlags) {
   const families = { ipv4: !!config.ipv4, ipv6: !!config.ipv6 };
   const { networkInterfaces } = await import("node:os");
-  const addresses = resolvePublicAddresses({ ...flags, iface: flags.iface[0] }, families, networkInterfaces());
+  return { families, addresses: resolvePublicAddresses(flags, families, liveSystem(networkInterfaces())) };
+}
+
+async function leaseAttrs(config: NetworkConfig, flags: HostFlags, found: Awaited<ReturnType<typeof hostAddresses>>): Promise<LeaseAttrs> {
+  const { families, addresses } = found;
   const plugin = findBackend(config.backendType);
   // flanneld writes 0.0.0.0 as PublicIP on IPv6-only hosts (its IP4 type's zero value).
   const publicIP = addresses.publicIP ?? "0.0.0.0";
   const publicIPv6 = families.ipv6 ? addresses.publicIPv6 ?? null : null;
   const data = await plugin.leaseData(config.backend, { publicIP, publicIPv6, vtepMac: flags.vtepMac }, families);
-  const ifaceMtu = interfaceMtu(flags.ifaceMtu, addresses.iface);
-  const mtu = plugin.mtu(config.backend, ifaceMtu);
+  return { PublicIP: publicIP, PublicIPv6: publicIPv6, ...data };
+}
+
+/** The lease value this host publishes, for commands that write no subnet.env (renew, release): no MTU needed. */
+export async function hostAttrs(config: NetworkConfig, flags: HostFlags): Promise<LeaseAttrs> {
+  return leaseAttrs(config, flags, await hostAddresses(config, flags));
+}
+
+/** The lease value and the MTU containers get: the external interface's MTU less the backend's overhead. */
+export async function hostLease(config: NetworkConfig, flags: HostFlags): Promise<{ attrs: LeaseAttrs; mtu: number }> {
+  const found = await hostAddresses(config, flags);
+  const ifaceMtu = interfaceMtu(flags.ifaceMtu, found.addresses.iface);
+  const mtu = findBackend(config.backendType).mtu(config.backend, ifaceMtu);
   // Docker and the kernel refuse an IPv4 MTU under 68: better to stop before any lease is taken.
   if (mtu < MIN_IPV4_MTU) {
     throw usageError(`an interface MTU of ${ifaceMtu} leaves ${mtu} for containers after the ${config.backendType} backend's overhead; ` +
       `IPv4 needs at least ${MIN_IPV4_MTU} (check --iface-mtu)`);
   }
-  return { attrs: { PublicIP: publicIP, PublicIPv6: publicIPv6, ...data }, mtu };
+  return { attrs: await leaseAttrs(config, flags, found), mtu };
 }
