@@ -4,32 +4,8 @@
  * dynamic imports count too: a circle through them still ties the two sides together.
  */
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
-
-const ROOT = resolve(import.meta.dir, "../..");
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(path);
-    return entry.name.endsWith(".ts") ? [path] : [];
-  });
-}
-
-// `import x from "m"`, `import type {...} from "m"`, `export * from "m"`, `import "m"`, `import("m")`.
-const SPECIFIER = /\bfrom\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm;
-
-/** The repository-relative modules one file imports by a relative path. */
-export function importsOf(file: string, text: string): string[] {
-  const found = new Set<string>();
-  for (const match of text.matchAll(SPECIFIER)) {
-    const specifier = match[1] ?? match[2] ?? match[3]!;
-    if (!specifier.startsWith(".")) continue;
-    found.add(relative(ROOT, resolve(dirname(file), specifier)));
-  }
-  return [...found];
-}
+import { join } from "node:path";
+import { importsOf, projectImports, REPO_ROOT } from "../helpers/imports.ts";
 
 /** Every circle in the graph, each as the list of modules around it (Tarjan's components). */
 export function findCircles(graph: Map<string, string[]>): string[][] {
@@ -67,9 +43,9 @@ export function findCircles(graph: Map<string, string[]>): string[][] {
   return circles;
 }
 
+/** Module to the project modules it imports, by any kind of import. */
 function projectGraph(): Map<string, string[]> {
-  const files = [...sourceFiles(join(ROOT, "src")), ...sourceFiles(join(ROOT, "backends"))];
-  return new Map(files.map((file) => [relative(ROOT, file), importsOf(file, readFileSync(file, "utf8"))]));
+  return new Map([...projectImports()].map(([file, edges]) => [file, edges.map((edge) => edge.target)]));
 }
 
 describe("import circles", () => {
@@ -86,7 +62,14 @@ describe("import circles", () => {
       'import "./e.ts";',
       'import { parse } from "yaml";',
     ].join("\n");
-    expect(importsOf(join(ROOT, "src/x.ts"), text).sort()).toEqual(["b.ts", "src/a.ts", "src/c.ts", "src/d.ts", "src/e.ts"]);
+    expect(importsOf(join(REPO_ROOT, "src/x.ts"), text)).toEqual([
+      { target: "src/a.ts", kind: "static" },
+      { target: "b.ts", kind: "type" },
+      { target: "src/c.ts", kind: "static" },
+      { target: "src/d.ts", kind: "dynamic" },
+      { target: "src/e.ts", kind: "static" },
+      { target: "yaml", kind: "static" },
+    ]);
   });
 
   test("the graph holds the project's real arrows", () => {
