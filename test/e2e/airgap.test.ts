@@ -24,7 +24,7 @@ beforeAll(() => {
   releaseDir = makeTempDir("release");
   airgap = makeTempDir("airgap");
   state = makeTempDir("airgap-state");
-  const release = Bun.spawnSync([process.execPath, "scripts/release.ts", "--outdir", releaseDir, "--target", `bun-${NAME.slice("sublease-".length)}`], {
+  const release = Bun.spawnSync([process.execPath, "scripts/release.ts", "--outdir", releaseDir, "--target", `bun-${NAME.slice("sublease-".length)}`, "--skip-deb"], {
     cwd: REPO_ROOT,
     stdout: "pipe",
     stderr: "pipe",
