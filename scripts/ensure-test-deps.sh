@@ -2,7 +2,7 @@
 # Installs, from Debian's packages, what the tests need and the machine lacks: etcd and
 # etcdctl (etcd-server, etcd-client: the tests start their own etcd on free loopback
 # ports), openssl (test certificates), systemd-analyze (unit checks), cloud-init (schema
-# check), curl (the cloud-init install path), dpkg-deb and lintian (the .deb packages),
+# check), curl (the cloud-init install path), ip (iproute2: the network-namespace tests), dpkg-deb and lintian (the .deb packages),
 # qemu-aarch64-static and the arm64 glibc, libstdc++ and libgcc (the arm64 binary runs
 # under user-mode emulation: no binfmt registration, nothing system-wide but the files).
 # Only missing packages are installed; does nothing when all are there.
@@ -19,6 +19,7 @@ need openssl openssl
 need systemd-analyze systemd
 need cloud-init cloud-init
 need curl curl
+need ip iproute2
 need dpkg-deb dpkg
 need lintian lintian
 need qemu-aarch64-static qemu-user-static
