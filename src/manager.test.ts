@@ -37,10 +37,14 @@ class FakeRegistry implements Registry {
   loseDeletes = false;
   /** Leave expiresAt out of listings, as etcd v3 does. */
   hideExpiry = false;
+  /** Give no creation stamps, as a registry that does not know them. */
+  hideCreated = false;
   private generation = 0;
 
+  /** Creates or rewrites a lease; a rewrite keeps its creation stamp, as etcd's create revision. */
   put(subnet: SubnetKey, attrs: LeaseAttrs, expiresAt: number | null = Date.now() + 86_400_000): Lease {
-    const lease: Lease = { key: key(subnet), subnet, attrs, expiresAt, version: String(++this.generation) };
+    const created = this.hideCreated ? undefined : this.leases.get(key(subnet))?.created ?? BigInt(this.generation + 1);
+    const lease: Lease = { key: key(subnet), subnet, attrs, expiresAt, version: String(++this.generation), created };
     this.leases.set(key(subnet), lease);
     return lease;
   }
@@ -265,6 +269,139 @@ describe("dual stack: two keys sharing one half", () => {
   });
 });
 
+describe("one host, one lease: acquires of one host that run at once", () => {
+  const net = () => config({ Network: "10.5.0.0/16" });
+
+  /** `runs` acquires of host 1, each picking its own free subnet, all creating before any looks again. */
+  async function createAllThenCheck(registry: FakeRegistry, runs: number) {
+    let created = 0;
+    let release!: () => void;
+    const allCreated = new Promise<void>((resolve) => (release = resolve));
+    registry.afterCreate = async () => {
+      if (++created === runs) release();
+      await allCreated;
+    };
+    const cfg = await net();
+    // Candidate i of the free ones: every run creates a different subnet.
+    return Promise.all(Array.from({ length: runs }, (_, i) =>
+      managerFor(registry, { randomBelow: scripted([BigInt(i * 7)]) }).manager.acquire({ config: cfg, attrs: host(1), ttlSeconds: 600 })));
+  }
+
+  test("eight runs that each created a lease end with one lease, the oldest, and all report it", async () => {
+    const registry = new FakeRegistry();
+    const results = await createAllThenCheck(registry, 8);
+    expect(registry.calls.create).toBe(8);
+    expect([...registry.leases.keys()]).toEqual([results[0]!.lease.key]);
+    expect(new Set(results.map((result) => result.lease.key)).size).toBe(1);
+    expect(results.map((result) => result.outcome)).toEqual(["allocated", ...Array(7).fill("reused")]);
+    // Each of the seven gave back its own lease, by compare-and-delete.
+    expect(registry.deleted).toHaveLength(7);
+  });
+
+  test("without creation stamps the key decides, and the runs still agree on one lease", async () => {
+    const registry = new FakeRegistry();
+    registry.hideCreated = true;
+    const results = await createAllThenCheck(registry, 8);
+    expect(registry.leases.size).toBe(1);
+    expect(new Set(results.map((result) => result.lease.key))).toEqual(new Set(registry.leases.keys()));
+  });
+
+  test("a run that finds an older lease of its host after creating deletes its own and reuses the older one", async () => {
+    const registry = new FakeRegistry();
+    // Another run of this host creates its lease between our look and our create.
+    registry.beforeCreate = (subnet) => {
+      if (key(subnet) !== "10.5.200.0-24") registry.put(v4("10.5.200.0/24"), host(1));
+    };
+    const { manager } = managerFor(registry, { randomBelow: scripted([5n]) });
+    const attrs = host(1, { BackendType: "vxlan" });
+    const result = await manager.acquire({ config: await net(), attrs, ttlSeconds: 600 });
+    expect(result.outcome).toBe("reused");
+    expect(result.lostRaces).toBe(0);
+    expect(key(result.lease.subnet)).toBe("10.5.200.0-24");
+    expect(registry.deleted).toEqual(["10.5.6.0-24"]);
+    expect([...registry.leases.keys()]).toEqual(["10.5.200.0-24"]);
+    expect(registry.leases.get("10.5.200.0-24")!.attrs).toEqual(attrs);
+  });
+
+  test("the run whose lease is older keeps it and leaves the younger one to its creator", async () => {
+    const registry = new FakeRegistry();
+    registry.afterCreate = (lease) => {
+      if (lease.key !== "10.5.200.0-24") registry.put(v4("10.5.200.0/24"), host(1));
+    };
+    const { manager } = managerFor(registry, { randomBelow: scripted([5n]) });
+    const result = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
+    expect(result.outcome).toBe("allocated");
+    expect(key(result.lease.subnet)).toBe("10.5.6.0-24");
+    expect(registry.calls.delete).toBe(0);
+  });
+
+  test("an older lease of this host that no longer fits the config does not count", async () => {
+    const registry = new FakeRegistry();
+    registry.beforeCreate = () => {
+      if (!registry.leases.has("10.5.200.0-25")) registry.put(v4("10.5.200.0/25"), host(1));
+    };
+    const { manager } = managerFor(registry, { randomBelow: scripted([5n]) });
+    const result = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
+    expect(result.outcome).toBe("allocated");
+    expect(key(result.lease.subnet)).toBe("10.5.6.0-24");
+  });
+
+  test("when our new lease changed before we could give it back (someone reuses it), we look again and reuse the oldest", async () => {
+    const registry = new FakeRegistry();
+    registry.beforeCreate = (subnet) => {
+      if (key(subnet) !== "10.5.200.0-24" && !registry.leases.has("10.5.200.0-24")) registry.put(v4("10.5.200.0/24"), host(1));
+    };
+    let interfered = false;
+    registry.afterCreate = (lease) => {
+      if (interfered) return;
+      interfered = true;
+      registry.put(lease.subnet, host(1)); // rewritten by another run before our compare-and-delete
+    };
+    const { manager } = managerFor(registry, { randomBelow: scripted([5n]) });
+    const result = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
+    expect(result).toMatchObject({ outcome: "reused", lostRaces: 1 });
+    expect(key(result.lease.subnet)).toBe("10.5.200.0-24");
+    expect(registry.calls.create).toBe(1);
+  });
+
+  test("of several leases of this host, without subnet.env the oldest is reused, whatever the keys' order", async () => {
+    const registry = new FakeRegistry();
+    const younger = registry.put(v4("10.5.4.0/24"), host(1));
+    registry.put(v4("10.5.8.0/24"), host(1));
+    // Listed first and smaller key, yet created later.
+    registry.leases.set(younger.key, { ...younger, created: 100n });
+    const { manager } = managerFor(registry);
+    const result = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
+    expect(result.outcome).toBe("reused");
+    expect(key(result.lease.subnet)).toBe("10.5.8.0-24");
+  });
+
+  test("the check after a create costs one read of the host's leases", async () => {
+    const registry = new FakeRegistry();
+    const { manager } = managerFor(registry);
+    await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
+    expect(registry.calls).toEqual({ list: 2, create: 1, update: 0, delete: 0, expiry: 0 });
+  });
+});
+
+describe("the result says when the lease expires", () => {
+  test("as the registry says, else now + TTL; a reservation never", async () => {
+    const registry = new FakeRegistry();
+    registry.hideExpiry = true;
+    const { manager } = managerFor(registry);
+    const net = await config({ Network: "10.5.0.0/16" });
+    const before = Date.now();
+    const fresh = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600 });
+    expect(fresh.expiresAt).toBeGreaterThanOrEqual(before + 600_000);
+    expect(fresh.expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
+    registry.hideExpiry = false;
+    registry.put(v4("10.5.9.0/24"), host(2), null);
+    expect((await manager.acquire({ config: net, attrs: host(2), ttlSeconds: 600 })).expiresAt).toBeNull();
+    const reused = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 900 });
+    expect(reused.expiresAt).toBe(registry.leases.get(reused.lease.key)!.expiresAt!);
+  });
+});
+
 describe("reuse and the previous subnet", () => {
   test("a reservation of ours that does not fit the config is left alone, and a new subnet avoids it", async () => {
     const registry = new FakeRegistry();
@@ -371,13 +508,16 @@ describe("renew and release", () => {
     expect(registry.calls.update).toBe(0);
   });
 
-  test("a reservation cannot be released: a usage error, nothing deleted", async () => {
+  test("a reservation cannot be released: a conflict (exit 6) that says how to end it, nothing deleted", async () => {
     const registry = new FakeRegistry();
     registry.put(v4("10.5.9.0/24"), host(1), null);
     const { manager } = managerFor(registry);
     const net = await config({ Network: "10.5.0.0/16" });
-    const error = await rejection(manager.release({ config: net, attrs: host(1) }), "usage");
-    expect(error.message).toContain("10.5.9.0-24");
+    const error = await rejection(manager.release({ config: net, attrs: host(1) }), "conflict");
+    expect(error.exitCode).toBe(6);
+    expect(error.message).toMatch(/10\.5\.9\.0-24 .*is a reservation/);
+    expect(error.message).toContain("etcdctl del");
+    expect(error.message).toContain("subnets/10.5.9.0-24");
     expect(registry.calls.delete).toBe(0);
     expect(registry.leases.size).toBe(1);
   });
@@ -441,14 +581,14 @@ class SurveyingRegistry extends FakeRegistry {
 describe("areas: one acquire reads one area, not every lease", () => {
   const net = () => config({ Network: "10.0.0.0/14" });
 
-  test("a new subnet comes from the surveyed area, with no listing", async () => {
+  test("a new subnet comes from the surveyed area, with no listing; the check after creating reads only around the new key", async () => {
     const registry = new SurveyingRegistry();
     // Candidate 770 of 1024 lies in 10.3.0.0/16; the pick inside it is its free subnet 5.
     const { manager } = managerFor(registry, { randomBelow: scripted([770n, 5n]) });
     const { lease, outcome } = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
     expect(outcome).toBe("allocated");
     expect(key(lease.subnet)).toBe("10.3.5.0-24");
-    expect(registry.areas).toEqual(["10.3.0.0/16"]);
+    expect(registry.areas).toEqual(["10.3.0.0/16", "10.3.5.0/24"]);
     expect(registry.calls.list).toBe(0);
   });
 
@@ -458,7 +598,7 @@ describe("areas: one acquire reads one area, not every lease", () => {
     const { lease, outcome } = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600, previous: v4("10.2.77.0/24") });
     expect(outcome).toBe("previous");
     expect(key(lease.subnet)).toBe("10.2.77.0-24");
-    expect(registry.areas).toEqual(["10.2.0.0/16"]);
+    expect(registry.areas).toEqual(["10.2.0.0/16", "10.2.77.0/24"]);
   });
 
   test("our lease outside the area is reused, not duplicated", async () => {
@@ -476,7 +616,7 @@ describe("areas: one acquire reads one area, not every lease", () => {
     for (let third = 0; third < 256; third++) registry.put(v4(`10.1.${third}.0/24`), host(100));
     const { manager, sleeps } = managerFor(registry, { randomBelow: scripted([300n, 900n, 0n]) });
     const { lease, lostRaces } = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
-    expect(registry.areas).toEqual(["10.1.0.0/16", "10.3.0.0/16"]);
+    expect(registry.areas).toEqual(["10.1.0.0/16", "10.3.0.0/16", "10.3.0.0/24"]);
     expect(key(lease.subnet)).toBe("10.3.0.0-24");
     expect(lostRaces).toBe(0);
     expect(sleeps).toEqual([]);

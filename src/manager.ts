@@ -2,18 +2,21 @@
  * acquire / renew / release, written once over any Registry, with flanneld's semantics
  * (reuse by public IP, previous subnet, reservations) and without its faults: lost races
  * are retried after looking again, renew and release touch only a lease that is still
- * ours, and reservations are never turned into expiring leases. Where the registry offers
- * a survey, an acquire looks at this host's leases and one area of the network instead
- * of every lease (see src/survey-area.ts).
+ * ours, reservations are never turned into expiring leases, and one host ends with one
+ * lease however many of its acquires run at once. Where the registry offers a survey, an
+ * acquire looks at this host's leases and one area of the network instead of every lease
+ * (see src/survey-area.ts).
  */
 import { overlapsAny, pickFreeSubnet, cryptoRandomBelow, type RandomBelow } from "./allocator.ts";
 import { fitsFamily, type FamilyConfig, type NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
 import { containsAddress, type Prefix } from "./ip.ts";
-import { formatSubnetKey, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
+import { expiryAfterWrite, fitsConfig, isOurs, isReservation, oldest } from "./host-leases.ts";
+import { formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
 import type { Registry } from "./registry.ts";
-import { areaOf, areasApply, randomArea, withinArea } from "./survey-area.ts";
+import { retry } from "./retry.ts";
+import { areaOf, areasApply, keyAreaOf, randomArea, withinArea } from "./survey-area.ts";
 
 export type AcquireOutcome = "reused" | "previous" | "allocated";
 
@@ -22,6 +25,8 @@ export interface AcquireResult {
   outcome: AcquireOutcome;
   /** Creates or updates that lost to another host and were retried. */
   lostRaces: number;
+  /** Epoch milliseconds; null for a reservation. */
+  expiresAt: number | null;
 }
 
 export interface LeaseRequest {
@@ -39,26 +44,6 @@ export interface ManagerOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Whether the lease was written for this host: flannel matches on the public address. */
-function isOurs(lease: Lease, config: NetworkConfig, attrs: LeaseAttrs): boolean {
-  return config.ipv4 ? lease.attrs.PublicIP === attrs.PublicIP : lease.attrs.PublicIPv6 === attrs.PublicIPv6;
-}
-
-/** Whether a subnet still fits the config: every enabled family present, right size, in range. */
-export function fitsConfig(subnet: SubnetKey, config: NetworkConfig): boolean {
-  if (config.ipv4 && !fitsFamily(config.ipv4, subnet.ipv4)) return false;
-  if (config.ipv6 && !fitsFamily(config.ipv6, subnet.ipv6)) return false;
-  return true;
-}
-
-const isReservation = (lease: Lease) => lease.expiresAt === null;
-
-/** The address flannel matches leases on: IPv4 when the config has it. */
-const holderOf = (config: NetworkConfig, attrs: LeaseAttrs): string =>
-  config.ipv4 ? attrs.PublicIP : attrs.PublicIPv6 ?? "";
-
 /** After this many areas turned out full, one acquire reads every lease instead. */
 const MAX_FULL_AREAS = 4;
 
@@ -71,6 +56,10 @@ interface View {
 
 /** The attempt found its area full: not a lost race, just look elsewhere. */
 const AREA_FULL = Symbol("area full");
+/** Thrown by an attempt that lost a race, so `retry` paces the next one. */
+const LOST_RACE = Symbol("lost race");
+
+type Acquired = Omit<AcquireResult, "lostRaces">;
 
 function overlapsLeases(subnet: SubnetKey, leases: Lease[], except?: Lease): boolean {
   const others = leases.filter((lease) => lease !== except);
@@ -85,12 +74,12 @@ const refusedLease = (subnet: SubnetKey): Lease =>
 export class LeaseManager {
   private readonly maxAttempts: number;
   private readonly randomBelow: RandomBelow;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly sleep?: (ms: number) => Promise<void>;
 
   constructor(private readonly registry: Registry, private readonly log: Logger, options: ManagerOptions = {}) {
     this.maxAttempts = options.maxAttempts ?? 20;
     this.randomBelow = options.randomBelow ?? cryptoRandomBelow;
-    this.sleep = options.sleep ?? defaultSleep;
+    this.sleep = options.sleep;
   }
 
   /** Gets this host's lease: reuse, else the previous subnet, else a free one. */
@@ -101,19 +90,28 @@ export class LeaseManager {
     // that; but a key the registry holds and cannot decode (not a flannel lease) is skipped
     // by every look and refused by every create: it must not be tried again and again.
     const refused: SubnetKey[] = [];
-    for (;;) {
-      const result = await this.tryAcquire(request, fullAreas, refused);
-      // Bounded: each full area is remembered, and after MAX_FULL_AREAS the attempt lists everything.
-      if (result === AREA_FULL) continue;
-      if (result) return { ...result, lostRaces };
-      lostRaces++;
-      if (lostRaces >= this.maxAttempts) break;
-      this.log.debug(`lost a race for a subnet (attempt ${lostRaces}); looking again`);
-      // Jittered, growing pause so hosts that collided do not collide again in lockstep.
-      await this.sleep(Number(this.randomBelow(BigInt(Math.min(5 * 2 ** lostRaces, 200)))) + 1);
+    const attempt = async (): Promise<AcquireResult> => {
+      for (;;) {
+        const result = await this.tryAcquire(request, fullAreas, refused);
+        // Bounded: each full area is remembered, and after MAX_FULL_AREAS the attempt lists everything.
+        if (result === AREA_FULL) continue;
+        if (result) return { ...result, lostRaces };
+        lostRaces++;
+        throw LOST_RACE;
+      }
+    };
+    try {
+      // Jittered, growing pauses, so hosts that collided do not collide again in lockstep.
+      return await retry(attempt, {
+        maxAttempts: this.maxAttempts, firstPauseMs: 10, maxPauseMs: 200, jitter: true, sleep: this.sleep,
+        retriable: (error) => error === LOST_RACE,
+        onRetry: (_, n) => this.log.debug(`lost a race for a subnet (attempt ${n}); looking again`),
+      });
+    } catch (error) {
+      if (error !== LOST_RACE) throw error;
+      throw new SubleaseError("unavailable",
+        `gave up after losing ${lostRaces} races for a subnet in ${this.registry.description}: too many hosts at once; run acquire again`);
     }
-    throw new SubleaseError("unavailable",
-      `gave up after losing ${lostRaces} races for a subnet in ${this.registry.description}: too many hosts at once; run acquire again`);
   }
 
   /** The IPv4 family when this config and registry allow looking at one area, not every lease. */
@@ -139,7 +137,7 @@ export class LeaseManager {
    */
   private async look(config: NetworkConfig, attrs: LeaseAttrs, area: Prefix | undefined, purpose: "allocate" | "find"): Promise<View> {
     if (this.areaFamily(config) && (area || purpose === "find")) {
-      const survey = await this.registry.survey!(holderOf(config, attrs), area);
+      const survey = await this.registry.survey!(leaseHolder(attrs) ?? "", area);
       if (survey) {
         const leases = new Map(survey.held.map((lease) => [lease.key, lease]));
         for (const lease of survey.near) leases.set(lease.key, lease);
@@ -149,15 +147,16 @@ export class LeaseManager {
     return { leases: (await this.registry.listLeases()).leases };
   }
 
-  private async tryAcquire(request: LeaseRequest & { previous?: SubnetKey }, fullAreas: Set<bigint>, refused: SubnetKey[]): Promise<Omit<AcquireResult, "lostRaces"> | undefined | typeof AREA_FULL> {
+  private async tryAcquire(request: LeaseRequest & { previous?: SubnetKey }, fullAreas: Set<bigint>, refused: SubnetKey[]): Promise<Acquired | undefined | typeof AREA_FULL> {
     const { config, attrs, ttlSeconds, previous } = request;
     const looked = await this.look(config, attrs, this.chooseArea(config, previous, fullAreas), "allocate");
     const { area } = looked;
     const leases = [...looked.leases, ...refused.map(refusedLease)];
-    const ours = leases.filter((lease) => isOurs(lease, config, attrs));
+    const ours = leases.filter((lease) => isOurs(lease, attrs));
 
     const fitting = ours.filter((lease) => fitsConfig(lease.subnet, config));
-    const reusable = fitting.find((lease) => previous && sameSubnet(lease.subnet, previous)) ?? fitting[0];
+    // The one subnet.env names keeps a running host's subnet; else the one every run of this host picks.
+    const reusable = fitting.find((lease) => previous && sameSubnet(lease.subnet, previous)) ?? oldest(fitting);
     for (const lease of ours) {
       if (lease === reusable || fitting.includes(lease)) continue;
       if (isReservation(lease)) {
@@ -169,21 +168,14 @@ export class LeaseManager {
       await this.registry.deleteLease(lease);
     }
 
-    if (reusable) {
-      // A reservation stays a reservation: reuse never gives it a TTL.
-      const ttl = isReservation(reusable) ? 0 : ttlSeconds;
-      const updated = await this.registry.updateLease(reusable, attrs, ttl);
-      return updated ? { lease: updated, outcome: "reused" } : undefined;
-    }
+    if (reusable) return this.reuse(reusable, attrs, ttlSeconds);
 
     // Only the families this config uses: a stale half from an older config must not matter.
     const wanted: SubnetKey | undefined = previous &&
       { ipv4: config.ipv4 ? previous.ipv4 : undefined, ipv6: config.ipv6 ? previous.ipv6 : undefined };
     const wantedSeen = !area || (!!wanted?.ipv4 && containsAddress(area, wanted.ipv4.address));
     if (wanted && wantedSeen && fitsConfig(wanted, config) && !overlapsLeases(wanted, leases)) {
-      const created = await this.create(wanted, attrs, ttlSeconds);
-      if (!created) refused.push(wanted);
-      return created ? { lease: created, outcome: "previous" } : undefined;
+      return this.create(wanted, request, "previous", refused);
     }
 
     const subnet = this.pickFree(config, leases, area);
@@ -191,9 +183,14 @@ export class LeaseManager {
       fullAreas.add(area!.address);
       return AREA_FULL;
     }
-    const created = await this.create(subnet, attrs, ttlSeconds);
-    if (!created) refused.push(subnet);
-    return created ? { lease: created, outcome: "allocated" } : undefined;
+    return this.create(subnet, request, "allocated", refused);
+  }
+
+  /** Rewrites our lease with our attributes and a fresh TTL; a reservation stays a reservation. */
+  private async reuse(lease: Lease, attrs: LeaseAttrs, ttlSeconds: number): Promise<Acquired | undefined> {
+    const ttl = isReservation(lease) ? 0 : ttlSeconds;
+    const updated = await this.registry.updateLease(lease, attrs, ttl);
+    return updated && { lease: updated, outcome: "reused", expiresAt: expiryAfterWrite(updated, ttl) };
   }
 
   /** A free subnet; with an area, only inside it, and undefined when the area is full. */
@@ -217,21 +214,40 @@ export class LeaseManager {
   }
 
   /**
-   * Create-if-absent is atomic per key. A dual-stack key names two subnets, so two hosts
-   * could each create a key sharing one half; check after creating, and let the key
-   * that sorts later yield, so exactly one of them retries.
+   * Creates the lease, then reads this host's leases (one read, the only one a create adds)
+   * to settle two races. Other acquires of this host may have created leases meanwhile: of
+   * all of them only the oldest stays (see `oldest`), and ours, if younger, is deleted and
+   * the oldest reused. And create-if-absent is atomic per key, but a dual-stack key names
+   * two subnets, so two hosts could each create a key sharing one half: the key that sorts
+   * later yields, so exactly one of them retries.
    */
-  private async create(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
+  private async create(subnet: SubnetKey, request: LeaseRequest, outcome: AcquireOutcome, refused: SubnetKey[]): Promise<Acquired | undefined> {
+    const { config, attrs, ttlSeconds } = request;
     const created = await this.registry.createLease(subnet, attrs, ttlSeconds);
-    if (!created || !(subnet.ipv4 && subnet.ipv6)) return created;
-    const { leases } = await this.registry.listLeases();
+    if (!created) {
+      refused.push(subnet);
+      return undefined;
+    }
+    // The narrowest area holding the new lease: enough to see it, and the host's other leases come with it.
+    const family = this.areaFamily(config);
+    const { leases } = await this.look(config, attrs, family && subnet.ipv4 ? keyAreaOf(subnet.ipv4) : undefined, "allocate");
     const key = formatSubnetKey(subnet);
-    const clash = leases.find((lease) => formatSubnetKey(lease.subnet) !== key && overlapsLeases(subnet, [lease]));
+    const clash = subnet.ipv4 && subnet.ipv6 &&
+      leases.find((lease) => formatSubnetKey(lease.subnet) !== key && overlapsLeases(subnet, [lease]));
     if (clash && formatSubnetKey(clash.subnet) < key) {
       await this.registry.deleteLease(created);
       return undefined;
     }
-    return created;
+    const ours = leases.filter((lease) => isOurs(lease, attrs) && fitsConfig(lease.subnet, config));
+    const survivor = oldest(ours);
+    if (survivor?.key === created.key) return { lease: created, outcome, expiresAt: expiryAfterWrite(created, ttlSeconds) };
+    // Ours is gone (someone deleted it) or another run of this host got there first.
+    if (!survivor) return undefined;
+    this.log.info(`another acquire for this host created ${survivor.key} first; giving back ${created.key} and reusing ${survivor.key}`);
+    // Compare-and-delete: a lease of ours that changed since the create is in use; look again.
+    const listed = ours.some((lease) => lease.key === created.key);
+    if (listed && !(await this.registry.deleteLease(created))) return undefined;
+    return this.reuse(survivor, attrs, ttlSeconds);
   }
 
   /** Finds this host's lease: the one at `subnet` when given (from subnet.env), else any of ours. */
@@ -240,13 +256,13 @@ export class LeaseManager {
     const { leases } = await this.look(config, attrs, family && subnet?.ipv4 ? areaOf(family, subnet.ipv4) : undefined, "find");
     if (subnet) {
       const atSubnet = leases.find((lease) => sameSubnet(lease.subnet, subnet));
-      if (atSubnet && !isOurs(atSubnet, config, attrs)) {
+      if (atSubnet && !isOurs(atSubnet, attrs)) {
         throw new SubleaseError("conflict",
-          `subnet ${formatSubnetKey(atSubnet.subnet)} is now held by ${atSubnet.attrs.PublicIP || atSubnet.attrs.PublicIPv6}, not by this host; run sublease acquire`);
+          `subnet ${formatSubnetKey(atSubnet.subnet)} is now held by ${leaseHolder(atSubnet.attrs) ?? "another host"}, not by this host; run sublease acquire`);
       }
       if (atSubnet) return atSubnet;
     }
-    return leases.find((lease) => isOurs(lease, config, attrs) && fitsConfig(lease.subnet, config));
+    return oldest(leases.filter((lease) => isOurs(lease, attrs) && fitsConfig(lease.subnet, config)));
   }
 
   /**
@@ -256,7 +272,7 @@ export class LeaseManager {
   async renew(request: LeaseRequest & { subnet?: SubnetKey; renewMarginMs?: number; now?: number }): Promise<{ lease: Lease; renewed: boolean; expiresAt: number | null }> {
     const { config, attrs, ttlSeconds, subnet } = request;
     const lease = await this.findOurs(config, attrs, subnet);
-    const who = attrs.PublicIP || attrs.PublicIPv6;
+    const who = leaseHolder(attrs);
     if (!lease) {
       throw new SubleaseError("conflict",
         `no lease for ${who} in ${this.registry.description} (it expired or was released); run sublease acquire`);
@@ -276,9 +292,7 @@ export class LeaseManager {
       throw new SubleaseError("conflict",
         `lease ${formatSubnetKey(lease.subnet)} changed while renewing (another process or host wrote it); run sublease acquire`);
     }
-    // --ttl 0 makes the lease a reservation: no expiry, rather than "expires now".
-    const expiresAt = updated.expiresAt !== undefined ? updated.expiresAt : ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : null;
-    return { lease: updated, renewed: true, expiresAt };
+    return { lease: updated, renewed: true, expiresAt: expiryAfterWrite(updated, ttlSeconds) };
   }
 
   /** Deletes this host's lease if it is still ours; undefined when there was none. */
@@ -286,8 +300,9 @@ export class LeaseManager {
     const lease = await this.findOurs(request.config, request.attrs, request.subnet);
     if (!lease) return undefined;
     if (isReservation(lease)) {
-      throw new SubleaseError("usage",
-        `lease ${formatSubnetKey(lease.subnet)} is a reservation (no TTL): reservations are removed by an administrator, not released`);
+      throw new SubleaseError("conflict",
+        `lease ${lease.key} in ${this.registry.description} is a reservation (no TTL), which release does not end: ` +
+        `delete its key by hand (etcd: <prefix>/subnets/${lease.key}, e.g. with etcdctl del; file registry: its "${lease.key}" entry)`);
     }
     if (!(await this.registry.deleteLease(lease))) {
       throw new SubleaseError("conflict",

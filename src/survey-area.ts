@@ -22,6 +22,13 @@ export const areaOf = (family: FamilyConfig, subnet: Prefix): Prefix =>
   makePrefix(4, subnet.address, areaLength(family.subnetLen));
 
 /**
+ * The narrowest area that holds `subnet`: its address cut back to whole octets ("10.5.3.0/24"
+ * for 10.5.3.0/24 and for 10.5.3.64/26). Surveying it reads the subnet's own key and the
+ * few around it, not a whole area of candidates.
+ */
+export const keyAreaOf = (subnet: Prefix): Prefix => makePrefix(4, subnet.address, 8 * Math.floor(subnet.length / 8));
+
+/**
  * The area of a candidate drawn uniformly from the whole range, so areas are weighted by
  * how many candidates they hold. Undefined when repeated draws land only in `excluded`
  * (area addresses already found full): then reading everything is the better move.

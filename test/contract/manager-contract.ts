@@ -162,6 +162,26 @@ export function managerContract(name: string, fixture: RegistryFixture): void {
       expect((await registry.listLeases()).leases).toHaveLength(7);
     });
 
+    test("acquires of one host at once, sharing no subnet.env, end with one lease that every run reports", async () => {
+      const net = await config({ Network: "10.5.0.0/16" });
+      for (let round = 0; round < 3; round++) {
+        const fresh = await fixture.open();
+        opened.push(fresh);
+        const results = await Promise.all(Array.from({ length: 8 }, () =>
+          new LeaseManager(fresh, silentLogger).acquire({ config: net, attrs: host(1), ttlSeconds: 600 })));
+        const { leases } = await fresh.listLeases();
+        expect(leases.map((l) => l.attrs.PublicIP)).toEqual(["192.0.2.1"]);
+        expect(new Set(results.map((r) => subnetText(r.lease.subnet)))).toEqual(new Set([subnetText(leases[0]!.subnet)]));
+      }
+    }, 30_000);
+
+    test("a reservation is not released: a conflict that says how to end it, and it stays", async () => {
+      const net = await config({ Network: "10.5.0.0/16" });
+      await registry.createLease(v4("10.5.9.0/24"), host(1), 0);
+      await expectKind(manager.release({ config: net, attrs: host(1) }), "conflict", /10\.5\.9\.0-24.*reservation.*subnets\/10\.5\.9\.0-24/);
+      expect((await registry.listLeases()).leases.map((l) => subnetText(l.subnet))).toEqual(["10.5.9.0-24"]);
+    });
+
     test("renew extends our lease; with a margin it waits until the lease is close to expiry", async () => {
       const net = await config({ Network: "10.5.0.0/16" });
       const { lease } = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600 });
