@@ -15,7 +15,11 @@ mkdir -p "$state"
 registry=(--registry file --registry-file "$state/registry.json")
 ./dist/sublease config put examples/network.json "${registry[@]}"
 
-# Without a default route there is no public address to detect; use a documentation one.
+# sublease takes the address and the MTU from the default route's interface. Without one
+# (a container with no network) there is nothing to detect: say both, a documentation
+# address and Ethernet's MTU.
 host=()
-if ! grep -q '^[^ ]*\s00000000\s' /proc/net/route 2>/dev/null; then host=(--public-ip 192.0.2.10); fi
+if ! awk 'NR > 1 && $2 == "00000000" && $8 == "00000000" { found = 1 } END { exit !found }' /proc/net/route 2>/dev/null; then
+  host=(--public-ip 192.0.2.10 --iface-mtu 1500)
+fi
 ./dist/sublease acquire "${registry[@]}" --subnet-file "$state/subnet.env" "${host[@]}" --log-level info "$@"
