@@ -27,19 +27,30 @@ async function hostAddresses(config: NetworkConfig, flags: HostFlags) {
   return { families, addresses: resolvePublicAddresses(flags, families, liveSystem(networkInterfaces())) };
 }
 
-async function leaseAttrs(config: NetworkConfig, flags: HostFlags, found: Awaited<ReturnType<typeof hostAddresses>>): Promise<LeaseAttrs> {
-  const { families, addresses } = found;
-  const plugin = findBackend(config.backendType);
+/** The addresses that name this host's lease, without backend data. */
+function identity({ families, addresses }: Awaited<ReturnType<typeof hostAddresses>>): LeaseAttrs {
   // flanneld writes 0.0.0.0 as PublicIP on IPv6-only hosts (its IP4 type's zero value).
-  const publicIP = addresses.publicIP ?? "0.0.0.0";
-  const publicIPv6 = families.ipv6 ? addresses.publicIPv6 ?? null : null;
-  const data = await plugin.leaseData(config.backend, { publicIP, publicIPv6, vtepMac: flags.vtepMac }, families);
-  return { PublicIP: publicIP, PublicIPv6: publicIPv6, ...data };
+  return { PublicIP: addresses.publicIP ?? "0.0.0.0", PublicIPv6: families.ipv6 ? addresses.publicIPv6 ?? null : null };
 }
 
-/** The lease value this host publishes, for commands that write no subnet.env (renew, release): no MTU needed. */
+async function leaseAttrs(config: NetworkConfig, flags: HostFlags, found: Awaited<ReturnType<typeof hostAddresses>>): Promise<LeaseAttrs> {
+  const plugin = findBackend(config.backendType);
+  const { PublicIP, PublicIPv6 } = identity(found);
+  const data = await plugin.leaseData(config.backend, { publicIP: PublicIP, publicIPv6: PublicIPv6, vtepMac: flags.vtepMac }, found.families);
+  return { PublicIP, PublicIPv6, ...data };
+}
+
+/** The lease value this host publishes, for a command that writes no subnet.env (renew): no MTU needed. */
 export async function hostAttrs(config: NetworkConfig, flags: HostFlags): Promise<LeaseAttrs> {
   return leaseAttrs(config, flags, await hostAddresses(config, flags));
+}
+
+/**
+ * Which lease is this host's, for release: it publishes nothing, so no backend data is
+ * made (no wireguard key file is created, and a type only flanneld can publish is no obstacle).
+ */
+export async function hostIdentity(config: NetworkConfig, flags: HostFlags): Promise<LeaseAttrs> {
+  return identity(await hostAddresses(config, flags));
 }
 
 /** The lease value and the MTU containers get: the external interface's MTU less the backend's overhead. */

@@ -6,7 +6,7 @@ import { LeaseManager } from "../manager.ts";
 import { describeFsError } from "../read-input.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
 import { subnetNamedIn } from "../subnet-env.ts";
-import { hostLease, type HostFlags } from "./host-lease.ts";
+import { hostIdentity, type HostFlags } from "./host-lease.ts";
 import { viewLease, type LeaseView } from "./lease-view.ts";
 import { loadNetworkConfig, withRegistry } from "./session.ts";
 
@@ -23,7 +23,7 @@ export interface ReleaseReport {
 export async function releaseCommand(flags: ReleaseFlags, choice: RegistryChoice, log: Logger): Promise<ReleaseReport> {
   return withRegistry(choice, log, async (registry) => {
     const config = await loadNetworkConfig(registry, choice, log);
-    const { attrs } = await hostLease(config, flags);
+    const attrs = await hostIdentity(config, flags);
     const subnet = await subnetNamedIn(flags.subnetFile, log);
     const lease = await new LeaseManager(registry, log).release({ config, attrs, subnet });
     let subnetFileRemoved = false;

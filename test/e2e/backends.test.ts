@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
 import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
@@ -61,6 +61,15 @@ describe("wireguard and ipip against etcd v3", () => {
     expect(readFileSync(keyFile, "utf8")).toBe(privateKey);
     expect(subnetEnv(subnetFile).FLANNEL_SUBNET).toBe(env.FLANNEL_SUBNET!);
     expect(etcd.etcdctl(["get", key, "--print-value-only"]).trim()).toBe(stored);
+
+    // /run was wiped (a reboot): release finds the lease by address and makes no new key.
+    rmSync(keyFile);
+    const released = await runSublease(["release", ...common, "--public-ip", "127.0.0.1", "--subnet-file", subnetFile],
+      { env: { WIREGUARD_KEY_FILE: keyFile } });
+    expect(released.stderr).toBe("");
+    expect(released.code).toBe(0);
+    expect(etcd.etcdctl(["get", key, "--print-value-only"]).trim()).toBe("");
+    expect(existsSync(keyFile)).toBe(false);
   }, 60_000);
 
   test("wireguard: a malformed key file stops acquire with one line, takes no lease and is left as it is", async () => {
@@ -123,6 +132,11 @@ describe("an ipsec config (valid for flanneld, unpublishable by sublease), file 
     const stored = await runSublease(["config", "get", ...registry]);
     expect(stored.code).toBe(0);
     expect(JSON.parse(stored.stdout)).toEqual(JSON.parse(IPSEC));
+
+    // release publishes nothing, so the backend type is no obstacle: there is just no lease.
+    const released = await runSublease(["release", ...registry, "--public-ip", "127.0.0.1", "--subnet-file", subnetFile]);
+    expect(released.stderr).toBe("");
+    expect(released.code).toBe(0);
   }, 60_000);
 });
 
