@@ -1,14 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { parseDurationMs } from "./duration.ts";
+import { parseDurationMs, type DurationUnit } from "./duration.ts";
 import { SubleaseError } from "./errors.ts";
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
 
-function usage(text: string, flag = "--ttl"): SubleaseError {
+function usage(text: string, flag = "--ttl", unit: DurationUnit = "s"): SubleaseError {
   try {
-    parseDurationMs(text, flag);
+    parseDurationMs(text, flag, unit);
   } catch (error) {
     expect(error).toBeInstanceOf(SubleaseError);
     expect((error as SubleaseError).kind).toBe("usage");
@@ -27,12 +27,12 @@ describe("parseDurationMs", () => {
     for (const [text, ms] of cases) expect([text, parseDurationMs(text, "--ttl")]).toEqual([text, ms]);
   });
 
-  test("a bare number is in the given unit, seconds by default", () => {
-    expect(parseDurationMs("60", "--timeout")).toBe(60_000);
-    expect(parseDurationMs("60", "--margin", "m")).toBe(60 * MINUTE);
-    expect(parseDurationMs("60", "--wait", "ms")).toBe(60);
-    expect(parseDurationMs("2.5", "--timeout")).toBe(2500);
+  test("a number without a unit is refused with a hint in the suggested unit; only 0 stands alone", () => {
     expect(parseDurationMs("0", "--wait")).toBe(0);
+    expect(parseDurationMs(" 0 ", "--ttl", "h")).toBe(0);
+    expect(usage("24", "--ttl", "h").message).toBe('--ttl "24" needs a unit, e.g. 24h (units: ms, s, m, h, d)');
+    expect(usage("5", "--wait").message).toBe('--wait "5" needs a unit, e.g. 5s (units: ms, s, m, h, d)');
+    for (const text of ["60", "2.5", "00", "0.0", "1"]) expect(usage(text, "--timeout").message).toContain("needs a unit");
   });
 
   test("any sum of parts adds up", () => {

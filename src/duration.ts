@@ -1,20 +1,29 @@
-/** Durations as people type them: "24h", "90m", "30s", "1500ms", "1h30m"; a bare number uses `bareUnit`. */
+/**
+ * Durations as people type them: "24h", "90m", "30s", "1500ms", "1h30m". A number needs
+ * its unit: "24" could mean hours to one reader and seconds to another, and a 24-second
+ * lease breaks traffic long after the command that made it. Only "0" stands alone.
+ */
 import { usageError } from "./errors.ts";
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+export type DurationUnit = keyof typeof UNIT_MS;
 
-export function parseDurationMs(text: string, flag: string, bareUnit: "s" | "m" | "ms" = "s"): number {
+/** `label` names the value in messages (`--ttl`, `SUBLEASE_TTL`); `hintUnit` is the unit suggested for a bare number. */
+export function parseDurationMs(text: string, label: string, hintUnit: DurationUnit = "s"): number {
   const trimmed = String(text).trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * UNIT_MS[bareUnit]!);
+  if (trimmed === "0") return 0;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) {
+    throw usageError(`${label} "${text}" needs a unit, e.g. ${trimmed}${hintUnit} (units: ms, s, m, h, d)`);
+  }
   const pattern = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
   let total = 0;
   let consumed = 0;
   for (const match of trimmed.matchAll(pattern)) {
-    total += Number(match[1]) * UNIT_MS[match[2]!]!;
+    total += Number(match[1]) * UNIT_MS[match[2] as DurationUnit];
     consumed += match[0].length;
   }
   if (trimmed === "" || consumed !== trimmed.length) {
-    throw usageError(`${flag} "${text}" is not a duration: use e.g. 24h, 90m, 30s or 1500ms`);
+    throw usageError(`${label} "${text}" is not a duration: use e.g. 24h, 90m, 30s or 1500ms`);
   }
   return Math.round(total);
 }

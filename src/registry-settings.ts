@@ -1,5 +1,4 @@
 /** Turns flags/env into the registry choice and its options. */
-import { parseDurationMs } from "./duration.ts";
 import { usageError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE, type RegistryOptions } from "./registry.ts";
@@ -10,6 +9,8 @@ export interface RegistryChoice {
   options: RegistryOptions;
   /** How long to keep retrying an unreachable registry or a missing config (0: fail at once). */
   waitMs: number;
+  /** When that retrying ends: `--wait` counts from the start of the command, across all its waits. */
+  waitUntil: number;
 }
 
 export function registryChoice(settings: SettingSource, log: Logger): RegistryChoice {
@@ -20,24 +21,26 @@ export function registryChoice(settings: SettingSource, log: Logger): RegistryCh
     .split(",").map((endpoint) => endpoint.trim()).filter(Boolean);
   for (const endpoint of endpoints) {
     if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
-      throw usageError(`--etcd-endpoints "${endpoint}" is not an endpoint URL like http://127.0.0.1:2379`);
+      throw usageError(`${settings.label("etcd-endpoints")} "${endpoint}" is not an endpoint URL like http://127.0.0.1:2379`);
     }
   }
   const prefix = (settings.string("etcd-prefix") ?? DEFAULT_PREFIX).replace(/\/+$/, "");
-  if (!prefix.startsWith("/")) throw usageError(`--etcd-prefix "${prefix}" must start with "/"`);
+  if (!prefix.startsWith("/")) throw usageError(`${settings.label("etcd-prefix")} "${prefix}" must start with "/"`);
   const certFile = settings.string("etcd-certfile");
   const keyFile = settings.string("etcd-keyfile");
   if (!!certFile !== !!keyFile) throw usageError("--etcd-certfile and --etcd-keyfile go together: give both or neither");
+  const waitMs = settings.duration("wait", "s") ?? 0;
   return {
     name,
-    waitMs: parseDurationMs(settings.string("wait") ?? "0", "--wait"),
+    waitMs,
+    waitUntil: Date.now() + waitMs,
     options: {
       prefix,
       endpoints,
       tls: { caFile: settings.string("etcd-cafile"), certFile, keyFile },
       username: settings.string("etcd-username"),
       password: settings.string("etcd-password"),
-      timeoutMs: timeoutMs(settings.string("timeout") ?? "5s"),
+      timeoutMs: timeoutMs(settings),
       registryFile: settings.string("registry-file") ?? DEFAULT_REGISTRY_FILE,
       log,
     },
@@ -47,9 +50,12 @@ export function registryChoice(settings: SettingSource, log: Logger): RegistryCh
 /** Timers hold at most 2^31 - 1 ms; past that they fire at once, so every call would time out. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
-function timeoutMs(text: string): number {
-  const ms = parseDurationMs(text, "--timeout");
-  if (ms <= 0) throw usageError(`--timeout must be more than 0, got "${text}"`);
-  if (ms > MAX_TIMEOUT_MS) throw usageError(`--timeout must be at most 24d, got "${text}"`);
+const DEFAULT_TIMEOUT_MS = 5000;
+
+function timeoutMs(settings: SettingSource): number {
+  const ms = settings.duration("timeout", "s") ?? DEFAULT_TIMEOUT_MS;
+  const mustBe = () => `${settings.label("timeout")} must be`;
+  if (ms <= 0) throw usageError(`${mustBe()} more than 0, got "${settings.string("timeout")}"`);
+  if (ms > MAX_TIMEOUT_MS) throw usageError(`${mustBe()} at most 24d, got "${settings.string("timeout")}"`);
   return ms;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { protectArgument, settingSource, verbatim } from "./settings.ts";
+import { settingSource } from "./settings.ts";
 import { thrownError } from "../test/helpers/expect-error.ts";
 
 const usage = (run: () => unknown) => thrownError(run, "usage");
@@ -42,26 +42,8 @@ describe("where a value comes from", () => {
     }
   });
 
-  test("arguments cac's parser would change reach sublease as typed", () => {
-    // What mri, under cac, would turn into numbers, drop ("-") or read as short options ("-5s").
-    for (const typed of ["-", "007", "0x10", "1e3", " ", "1500", "-5s", "-1"]) {
-      const marked = protectArgument(typed);
-      expect(marked).not.toBe(typed);
-      expect(verbatim(marked)).toBe(typed);
-      expect(settingSource({ subnetFile: marked }, {}).string("subnet-file")).toBe(typed);
-    }
-    expect(verbatim(protectArgument(""))).toBe("");
-    expect(protectArgument("--subnet-file=007")).not.toBe("--subnet-file=007");
-    expect(verbatim(protectArgument("--subnet-file=007").split("=")[1])).toBe("007");
-    // Options, and values cac leaves alone, pass through untouched.
-    for (const kept of ["--subnet-file", "--subnet-file=/run/x.env", "-f", "acquire", "/run/flannel/subnet.env", "10.5.0.0/16"]) {
-      expect(protectArgument(kept)).toBe(kept);
-    }
-    expect(verbatim(undefined)).toBeUndefined();
-  });
-
   test("an empty flag value is a usage error, an empty variable is unset", () => {
-    expect(usage(() => settingSource({ subnetFile: verbatim("") }, {}).string("subnet-file")).message).toContain("--subnet-file needs a value");
+    expect(usage(() => settingSource({ subnetFile: "" }, {}).string("subnet-file")).message).toContain("--subnet-file needs a value");
     expect(settingSource({}, { SUBLEASE_SUBNET_FILE: "" }).string("subnet-file")).toBeUndefined();
   });
 
@@ -91,12 +73,12 @@ describe("booleans", () => {
     expect(settingSource({}, {}).boolean("ip-masq")).toBe(false);
   });
 
-  test("anything else is a usage error naming the flag and value", () => {
+  test("anything else is a usage error naming the variable and quoting the value exactly", () => {
     for (const text of ["maybe", "2", "tru", "y e s"]) {
       const error = usage(() => settingSource({}, { SUBLEASE_IP_MASQ: text }).boolean("ip-masq"));
-      expect(error.message).toContain("--ip-masq");
-      expect(error.message).toContain(text);
+      expect(error.message).toBe(`SUBLEASE_IP_MASQ must be true or false (or 1, 0, yes, no), got "${text}"`);
     }
+    expect(usage(() => settingSource({ ipMasq: "maybe" }, {}).boolean("ip-masq")).message).toStartWith('--ip-masq must be');
   });
 });
 
@@ -129,5 +111,32 @@ describe("integers with bounds", () => {
   test("a flag with no value, or an empty one, is a usage error", () => {
     expect(usage(() => integer(true)).message).toContain("--iface-mtu needs a value");
     expect(usage(() => integer("")).message).toContain("--iface-mtu needs a value");
+  });
+});
+
+describe("repeatable flags", () => {
+  test("every value of the flag, in order; the environment's split on commas", () => {
+    expect(settingSource({ iface: ["eth1", "10.0.0.5"] }, { FLANNELD_IFACE: "eth9" }).strings("iface")).toEqual(["eth1", "10.0.0.5"]);
+    expect(settingSource({ iface: "eth1" }, {}).strings("iface")).toEqual(["eth1"]);
+    expect(settingSource({}, { FLANNELD_IFACE: "eth1, 10.0.0.5,," }).strings("iface")).toEqual(["eth1", "10.0.0.5"]);
+    expect(settingSource({}, { SUBLEASE_IFACE_REGEX: "^en,^eth", FLANNELD_IFACE_REGEX: "^wl" }).strings("iface-regex")).toEqual(["^en", "^eth"]);
+    expect(settingSource({}, {}).strings("iface")).toEqual([]);
+    expect(usage(() => settingSource({ iface: ["eth1", ""] }, {}).strings("iface")).message).toBe("--iface needs a value");
+  });
+});
+
+describe("durations and where they came from", () => {
+  test("a flag or a variable, each named as given", () => {
+    expect(settingSource({ ttl: "90m" }, {}).duration("ttl", "h")).toBe(90 * 60_000);
+    expect(settingSource({}, { SUBLEASE_TTL: "1h" }).duration("ttl", "h")).toBe(3_600_000);
+    expect(settingSource({}, {}).duration("ttl", "h")).toBeUndefined();
+    expect(usage(() => settingSource({}, { SUBLEASE_TTL: "24" }).duration("ttl", "h")).message).toBe('SUBLEASE_TTL "24" needs a unit, e.g. 24h (units: ms, s, m, h, d)');
+    expect(usage(() => settingSource({ ttl: "24" }, { SUBLEASE_TTL: "1h" }).duration("ttl", "h")).message).toStartWith('--ttl "24" needs a unit');
+    expect(usage(() => settingSource({}, { FLANNELD_WAIT: "5" }).duration("wait", "s")).message).toStartWith('FLANNELD_WAIT "5" needs a unit, e.g. 5s');
+  });
+
+  test("numbers out of bounds name the variable they came from", () => {
+    expect(usage(() => settingSource({}, { FLANNELD_SUBNET_LEASE_RENEW_MARGIN: "x" }).integer("subnet-lease-renew-margin", 0, 10)).message)
+      .toBe('FLANNELD_SUBNET_LEASE_RENEW_MARGIN must be a whole number from 0 to 10, got "x"');
   });
 });

@@ -24,6 +24,13 @@ export interface AcquireReport extends LeaseView {
   subnetEnv: string;
 }
 
+/** `env`: the subnet.env text; `json`: the lease and what was done. */
+export function formatAcquireReport(report: AcquireReport, format: string): string {
+  if (format !== "json") return report.subnetEnv;
+  const { subnetEnv: _, ...lease } = report;
+  return `${JSON.stringify(lease, null, 2)}\n`;
+}
+
 export async function acquireCommand(flags: AcquireFlags, choice: RegistryChoice, log: Logger): Promise<AcquireReport> {
   // A run that overlaps ours may be waiting for etcd as long as we would.
   const lockWaitMs = choice.options.timeoutMs + choice.waitMs;
@@ -32,7 +39,7 @@ export async function acquireCommand(flags: AcquireFlags, choice: RegistryChoice
     const { attrs, mtu } = await hostLease(config, flags);
     const previous = await subnetNamedIn(flags.subnetFile, log);
     const manager = new LeaseManager(registry, log);
-    const { lease, outcome, lostRaces } = await manager.acquire({ config, attrs, ttlSeconds: flags.ttlSeconds, previous });
+    const { lease, outcome, lostRaces, expiresAt } = await manager.acquire({ config, attrs, ttlSeconds: flags.ttlSeconds, previous });
     const subnetEnv = renderSubnetEnv(config, lease.subnet, mtu, flags.ipMasq);
     try {
       writeSubnetEnv(flags.subnetFile, subnetEnv);
@@ -44,8 +51,6 @@ export async function acquireCommand(flags: AcquireFlags, choice: RegistryChoice
       throw error;
     }
     log.info(`${outcome === "reused" ? "reused" : outcome === "previous" ? "took back the previous subnet" : "leased"} ${viewLease(lease).subnet ?? viewLease(lease).ipv6Subnet} in ${registry.description}`);
-    const expiresAt = lease.expiresAt !== undefined ? lease.expiresAt
-      : flags.ttlSeconds > 0 ? Date.now() + flags.ttlSeconds * 1000 : null;
     return {
       ...viewLease(lease, expiresAt),
       outcome,

@@ -6,7 +6,7 @@ import type { Registry } from "../registry.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
 import { formatRemaining, viewLease, type LeaseView } from "./lease-view.ts";
 import { retrying, withRegistry } from "./session.ts";
-import type { Lease } from "../lease.ts";
+import { leaseHolder, type Lease } from "../lease.ts";
 
 export interface LeasesReport {
   leases: LeaseView[];
@@ -32,7 +32,7 @@ async function expiries(registry: Registry, leases: Lease[]): Promise<(number | 
 export async function leasesCommand(choice: RegistryChoice, log: Logger): Promise<LeasesReport> {
   return withRegistry(choice, log, async (registry) => {
     // The first request: --wait covers an etcd that is not up yet, as for every command.
-    const configText = await retrying(choice.waitMs, log, () => registry.getNetworkConfig());
+    const configText = await retrying(choice, log, "the registry", () => registry.getNetworkConfig());
     let config: NetworkConfig | undefined;
     try {
       config = configText === undefined ? undefined : await parseConfigText(configText, "registry");
@@ -52,7 +52,11 @@ export async function leasesCommand(choice: RegistryChoice, log: Logger): Promis
     }
     report.leases.sort((a, b) => (a.subnet ?? a.ipv6Subnet ?? "").localeCompare(b.subnet ?? b.ipv6Subnet ?? "", "en", { numeric: true }));
     return report;
-  });
+  }, { readOnly: true });
+}
+
+export function formatLeasesReport(report: LeasesReport, format: string): string {
+  return format === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatLeasesTable(report);
 }
 
 export function formatLeasesTable(report: LeasesReport, now = Date.now()): string {
@@ -61,7 +65,7 @@ export function formatLeasesTable(report: LeasesReport, now = Date.now()): strin
     rows.push([
       lease.subnet ?? "-",
       lease.ipv6Subnet ?? "-",
-      lease.publicIPv6 && lease.publicIP === "0.0.0.0" ? lease.publicIPv6 : lease.publicIP,
+      leaseHolder({ PublicIP: lease.publicIP, PublicIPv6: lease.publicIPv6 }) ?? "-",
       lease.backendType,
       lease.expiresAt === null ? "reserved" : formatRemaining(Date.parse(lease.expiresAt) - now),
     ]);

@@ -38,3 +38,9 @@ export async function releaseCommand(flags: ReleaseFlags, choice: RegistryChoice
     return { released: lease ? viewLease(lease) : null, subnetFileRemoved };
   });
 }
+
+export function formatReleaseReport(report: ReleaseReport, format: string): string {
+  if (format === "json") return `${JSON.stringify(report, null, 2)}\n`;
+  if (report.released) return `released ${report.released.subnet ?? report.released.ipv6Subnet}\n`;
+  return "no lease held by this host: nothing to release\n";
+}

@@ -3,7 +3,7 @@ import type { Logger } from "../log.ts";
 import { LeaseManager } from "../manager.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
 import { subnetNamedIn } from "../subnet-env.ts";
-import { hostLease, type HostFlags } from "./host-lease.ts";
+import { hostAttrs, type HostFlags } from "./host-lease.ts";
 import { viewLease, type LeaseView } from "./lease-view.ts";
 import { loadNetworkConfig, withRegistry } from "./session.ts";
 
@@ -23,7 +23,7 @@ export interface RenewReport extends LeaseView {
 export async function renewCommand(flags: RenewFlags, choice: RegistryChoice, log: Logger): Promise<RenewReport> {
   return withRegistry(choice, log, async (registry) => {
     const config = await loadNetworkConfig(registry, choice, log);
-    const { attrs } = await hostLease(config, flags);
+    const attrs = await hostAttrs(config, flags);
     // The subnet.env names which lease is ours; without it, the lease of our public IP.
     const subnet = await subnetNamedIn(flags.subnetFile, log);
     const manager = new LeaseManager(registry, log);
@@ -36,4 +36,11 @@ export async function renewCommand(flags: RenewFlags, choice: RegistryChoice, lo
       : `it has more than the renew margin left`;
     return { ...view, renewed, reason };
   });
+}
+
+export function formatRenewReport(report: RenewReport, format: string): string {
+  if (format === "json") return `${JSON.stringify(report, null, 2)}\n`;
+  const subnet = report.subnet ?? report.ipv6Subnet;
+  if (report.renewed) return `renewed ${subnet} ${report.expiresAt === null ? "as a reservation (no expiry)" : `until ${report.expiresAt}`}\n`;
+  return `not renewed ${subnet}: ${report.reason}${report.expiresAt ? ` (expires ${report.expiresAt})` : ""}\n`;
 }

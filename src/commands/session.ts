@@ -8,33 +8,55 @@ import type { Logger } from "../log.ts";
 import { openRegistry } from "../../backends/registry/index.ts";
 import type { Registry } from "../registry.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
+import { retry } from "../retry.ts";
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** How often a wait says that it is still waiting, so a boot console never looks hung. */
+const REPORT_EVERY_MS = 10_000;
+
+/** "4m50s", "9s". */
+const roughly = (ms: number) => {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  return seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, "0")}s` : `${seconds}s`;
+};
 
 /**
- * Retries `attempt` while it fails with a retriable kind and the deadline allows: hosts
- * that boot before etcd, or before anyone stored the config, wait instead of failing.
+ * Retries `attempt` while it fails as unreachable or not found, until the command's
+ * `--wait` deadline: hosts that boot before etcd, or before anyone stored the config,
+ * wait instead of failing. Waiting is reported at the default log level when it starts
+ * and about every 10 s after: what it waits for, the failure (which names where) and the
+ * time left.
  */
-export async function retrying<T>(waitMs: number, log: Logger, attempt: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + waitMs;
-  let pause = 200;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      const retriable = error instanceof SubleaseError && (error.kind === "unavailable" || error.kind === "notFound");
-      const remaining = deadline - Date.now();
-      if (!retriable || remaining <= 0) throw error;
-      log.info(`${error.message}; retrying for up to ${Math.ceil(remaining / 1000)} s more`);
-      // The last pause is cut short so the final try lands on the deadline, not before it.
-      await sleep(Math.min(pause, remaining));
-      pause = Math.min(pause * 2, 5000);
-    }
-  }
+export async function retrying<T>(choice: RegistryChoice, log: Logger, what: string, attempt: () => Promise<T>): Promise<T> {
+  let reportedAt: number | undefined;
+  return retry(attempt, {
+    deadline: choice.waitUntil,
+    firstPauseMs: 200,
+    maxPauseMs: 5000,
+    retriable: (error) => error instanceof SubleaseError && (error.kind === "unavailable" || error.kind === "notFound"),
+    onRetry(error, _attempt, remainingMs) {
+      const now = Date.now();
+      const message = (error as Error).message;
+      if (reportedAt === undefined) {
+        log.warn(`waiting for ${what} (--wait): ${message}; retrying for up to ${roughly(remainingMs)}`);
+      } else if (now - reportedAt >= REPORT_EVERY_MS) {
+        log.warn(`still waiting for ${what}, ${roughly(remainingMs)} left: ${message}`);
+      } else {
+        log.debug(`${message}; retrying`);
+        return;
+      }
+      reportedAt = now;
+    },
+  });
 }
 
-export async function withRegistry<T>(choice: RegistryChoice, log: Logger, work: (registry: Registry) => Promise<T>): Promise<T> {
-  const registry = await retrying(choice.waitMs, log, () => openRegistry(choice.name, choice.options));
+/** Where the config lives, for messages: the file registry is one document, etcd has a key. */
+export const configPlace = (registry: Registry, choice: RegistryChoice) =>
+  choice.name === "file" ? registry.description : `${registry.description} under ${choice.options.prefix}/config`;
+
+/** Opens the registry (read-only for commands that only read), runs `work`, and closes it. */
+export async function withRegistry<T>(choice: RegistryChoice, log: Logger, work: (registry: Registry) => Promise<T>, mode: { readOnly?: boolean } = {}): Promise<T> {
+  const options = mode.readOnly ? { ...choice.options, readOnly: true } : choice.options;
+  const registry = await retrying(choice, log, "the registry", () => openRegistry(choice.name, options));
   try {
     return await work(registry);
   } finally {
@@ -43,11 +65,11 @@ export async function withRegistry<T>(choice: RegistryChoice, log: Logger, work:
 }
 
 export async function readConfigText(registry: Registry, choice: RegistryChoice, log: Logger): Promise<string> {
-  return retrying(choice.waitMs, log, async () => {
+  return retrying(choice, log, "the network config", async () => {
     const text = await registry.getNetworkConfig();
     if (text === undefined) {
       throw new SubleaseError("notFound",
-        `no network config in ${registry.description} under ${choice.options.prefix}/config: store one with "sublease config put FILE" and the same --registry flags`);
+        `no network config in ${configPlace(registry, choice)}: store one with "sublease config put FILE" and the same --registry flags`);
     }
     return text;
   });

@@ -9,6 +9,8 @@ let dir: string;
 let registry: string[];
 const subnetFile = () => join(dir, "run/flannel/subnet.env");
 const host = (ip: string, file = subnetFile()) => ["--public-ip", ip, "--subnet-file", file, "--iface-mtu", "1500"];
+// renew and release write no subnet.env, so they take no --iface-mtu.
+const holder = (ip: string, file = subnetFile()) => ["--public-ip", ip, "--subnet-file", file];
 
 beforeEach(async () => {
   dir = makeTempDir("lifecycle");
@@ -112,14 +114,14 @@ describe("renew and release", () => {
   test("renew with a margin is a no-op until the lease is due; release removes lease and file", async () => {
     await putConfig('{"Network":"10.5.0.0/16"}');
     await runSublease(["acquire", ...registry, ...host("192.0.2.10"), "--ttl", "2h"]);
-    const early = await runSublease(["renew", ...registry, ...host("192.0.2.10"), "--renew-margin", "60", "--output", "json"]);
+    const early = await runSublease(["renew", ...registry, ...holder("192.0.2.10"), "--renew-margin", "60", "--output", "json"]);
     expect(early.code).toBe(0);
     expect(JSON.parse(early.stdout)).toMatchObject({ renewed: false });
-    const due = await runSublease(["renew", ...registry, ...host("192.0.2.10"), "--renew-margin", "180", "--output", "json"]);
+    const due = await runSublease(["renew", ...registry, ...holder("192.0.2.10"), "--renew-margin", "180", "--output", "json"]);
     expect(JSON.parse(due.stdout)).toMatchObject({ renewed: true });
     expect(Date.parse(JSON.parse(due.stdout).expiresAt) - Date.now()).toBeGreaterThan(23 * 3600 * 1000);
 
-    const released = await runSublease(["release", ...registry, ...host("192.0.2.10"), "--remove-subnet-file"]);
+    const released = await runSublease(["release", ...registry, ...holder("192.0.2.10"), "--remove-subnet-file"]);
     expect(released.code).toBe(0);
     expect(released.stdout).toMatch(/^released 10\.5\.\d+\.0\/24\n$/);
     expect(existsSync(subnetFile())).toBe(false);
@@ -136,11 +138,11 @@ describe("renew and release", () => {
     for (const lease of Object.values(stored.leases) as { value: { PublicIP: string } }[]) lease.value.PublicIP = "192.0.2.20";
     writeFileSync(path, JSON.stringify(stored));
     const before = readFileSync(path, "utf8");
-    const { code, stderr } = await runSublease(["renew", ...registry, ...host("192.0.2.10")]);
+    const { code, stderr } = await runSublease(["renew", ...registry, ...holder("192.0.2.10")]);
     expect(code).toBe(6);
     expect(stderr).toMatch(/held by 192\.0\.2\.20, not by this host; run sublease acquire/);
     expect(readFileSync(path, "utf8")).toBe(before);
-    const release = await runSublease(["release", ...registry, ...host("192.0.2.10")]);
+    const release = await runSublease(["release", ...registry, ...holder("192.0.2.10")]);
     expect(release.code).toBe(6);
     expect(readFileSync(path, "utf8")).toBe(before);
   });
@@ -160,7 +162,8 @@ describe("errors a user meets", () => {
     expect(existsSync(subnetFile())).toBe(false);
     await putConfig('{"Network":"10.5.0.0/16"}');
     const { code, stdout, stderr } = await waiting;
-    expect(stderr).toBe("");
+    // Waiting says so at the default log level, once at the start (and every 10 s after).
+    expect(stderr).toMatch(/^sublease: warning: waiting for the network config \(--wait\): no network config in the file registry .*; retrying for up to 10s\n$/);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ outcome: "allocated", publicIP: "192.0.2.10" });
   });
@@ -169,7 +172,10 @@ describe("errors a user meets", () => {
     const started = Date.now();
     const { code, stderr } = await runSublease(["acquire", ...registry, ...host("192.0.2.10"), "--wait", "1s"]);
     expect(code).toBe(4);
-    expect(stderr.trimEnd().split("\n")).toHaveLength(1);
+    const lines = stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toStartWith("sublease: warning: waiting for the network config");
+    expect(lines[1]).toStartWith("sublease: no network config in the file registry");
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
   });
 
@@ -323,10 +329,10 @@ describe("the command line as typed", () => {
   test("renew --ttl 0 says the lease became a reservation", async () => {
     await putConfig('{"Network":"10.5.0.0/16"}');
     expect((await runSublease(["acquire", ...registry, ...host("192.0.2.25")])).code).toBe(0);
-    const text = await runSublease(["renew", ...registry, ...host("192.0.2.25"), "--ttl", "0"]);
+    const text = await runSublease(["renew", ...registry, ...holder("192.0.2.25"), "--ttl", "0"]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^renewed 10\.5\.\d+\.0\/24 as a reservation \(no expiry\)\n$/);
-    const json = await runSublease(["renew", ...registry, ...host("192.0.2.25"), "--ttl", "0", "--output", "json"]);
+    const json = await runSublease(["renew", ...registry, ...holder("192.0.2.25"), "--ttl", "0", "--output", "json"]);
     expect(JSON.parse(json.stdout)).toMatchObject({ reservation: true, expiresAt: null });
   });
 });
@@ -346,7 +352,7 @@ describe("the file registry under Deno", () => {
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ subnet, outcome: "reused" });
 
-    const released = deno(["release", ...registry, ...host("192.0.2.30")]);
+    const released = deno(["release", ...registry, ...holder("192.0.2.30")]);
     expect(released.status).toBe(0);
     const listed = await runSublease(["leases", ...registry, "--output", "json"]);
     expect(JSON.parse(listed.stdout).leases).toEqual([]);

@@ -1,6 +1,6 @@
 /** `parse-config` through the compiled binary, run from an isolated directory, and under Deno. */
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { makeTempDir, REPO_ROOT, runSublease } from "../helpers/binary.ts";
@@ -68,14 +68,20 @@ describe("parse-config (compiled binary)", () => {
 
   test("without FILE it checks the registry's config, and says when there is none", async () => {
     const registryFile = join(makeTempDir("pc-registry"), "registry.json");
-    const empty = await runSublease(["parse-config", "--registry-file", registryFile]);
-    expect(empty.code).toBe(4);
-    expect(empty.stderr).toMatch(/no network config in the file registry/);
+    const missing = await runSublease(["parse-config", "--registry-file", registryFile]);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain(registryFile);
+    expect(existsSync(registryFile)).toBe(false);
     const put = await runSublease(["config", "put", file("stored.json", '{"Network":"10.9.0.0/16","SubnetLen":26}'), "--registry-file", registryFile]);
     expect(put.code).toBe(0);
     const stored = await runSublease(["parse-config", "--registry-file", registryFile]);
     expect(stored.code).toBe(0);
     expect(JSON.parse(stored.stdout)).toMatchObject({ Network: "10.9.0.0/16", SubnetLen: 26, SubnetCount: 1023 });
+    // A registry that holds leases but no config: named by its file, never by an etcd key.
+    writeFileSync(registryFile, '{"format":"sublease-registry/v1","revision":0,"config":null,"leases":{}}');
+    const empty = await runSublease(["parse-config", "--registry-file", registryFile]);
+    expect(empty.code).toBe(4);
+    expect(empty.stderr).toBe(`sublease: no network config in the file registry ${registryFile}: store one with "sublease config put FILE" and the same --registry flags\n`);
   });
 
   test("ignores .env and bunfig.toml in the working directory", async () => {
