@@ -592,6 +592,20 @@ describe("areas: one acquire reads one area, not every lease", () => {
     expect(registry.calls.list).toBe(0);
   });
 
+  test("as the README says: an area is drawn by its share of all candidates, then a subnet uniformly among that area's free ones", async () => {
+    const registry = new SurveyingRegistry();
+    // 10.1.0.0/16 has one free subnet left, 10.3.0.0/16 all 256: the area draw does not see that.
+    for (let third = 0; third < 255; third++) registry.put(v4(`10.1.${third}.0/24`), host(100));
+    const bounds: bigint[] = [];
+    const answers = [300n, 0n];
+    const randomBelow: RandomBelow = (bound) => (bounds.push(bound), answers.shift()!);
+    const { manager } = managerFor(registry, { randomBelow });
+    const { lease } = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
+    // Drawn among all 1023 candidates (SubnetMin 10.0.1.0 to 10.3.255.0), then among the area's 1 free subnet.
+    expect(bounds).toEqual([1023n, 1n]);
+    expect(key(lease.subnet)).toBe("10.1.255.0-24");
+  });
+
   test("the previous subnet's area is surveyed, and the subnet taken back", async () => {
     const registry = new SurveyingRegistry();
     const { manager } = managerFor(registry);

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { parseConfigText } from "./config.ts";
 import { formatAddress, formatPrefix, parsePrefix } from "./ip.ts";
 import { formatSubnetKey, parseSubnetKey } from "./lease.ts";
-import { areaKeyPrefix, areaLength, areaOf, areasApply, enclosingKeys, keyAroundArea, randomArea, valueMayName, withinArea } from "./survey-area.ts";
+import { areaKeyPrefix, areaLength, areaOf, areasApply, enclosingKeys, keyAreaOf, keyAroundArea, randomArea, valueMayName, withinArea } from "./survey-area.ts";
 
 const family = async (object: unknown) => (await parseConfigText(JSON.stringify(object))).ipv4!;
 const prefix = (text: string) => parsePrefix(text, 4)!;
@@ -51,6 +51,14 @@ describe("areas", () => {
     const high = withinArea(net, prefix("10.7.0.0/16"))!;
     expect([formatAddress(4, high.subnetMin), formatAddress(4, high.subnetMax)]).toEqual(["10.7.0.0", "10.7.3.0"]);
     expect(withinArea(net, prefix("10.8.0.0/16"))).toBeUndefined();
+  });
+
+  test("the narrowest area of a subnet is its address cut back to whole octets, and its key lies inside", () => {
+    for (const [subnet, area] of [["10.5.3.0/24", "10.5.3.0/24"], ["10.5.3.64/26", "10.5.3.0/24"], ["10.5.2.0/23", "10.5.0.0/16"], ["10.16.0.0/12", "10.0.0.0/8"]]) {
+      const found = keyAreaOf(prefix(subnet!));
+      expect([subnet, formatPrefix(found)]).toEqual([subnet, area]);
+      expect(formatSubnetKey({ ipv4: prefix(subnet!) })).toStartWith(areaKeyPrefix(found));
+    }
   });
 
   test("a random area is the area of a uniformly drawn candidate, skipping areas known to be full", async () => {
