@@ -9,6 +9,7 @@ import type { Logger } from "./log.ts";
 import { describeFsError, readSmallText } from "./read-input.ts";
 
 export { DEFAULT_SUBNET_FILE } from "./defaults.ts";
+// A subnet.env is a few short lines; anything this large is not one.
 const MAX_SUBNET_ENV_BYTES = 64 * 1024;
 
 /** "10.5.48.0/24" -> "10.5.48.1/24": flannel writes the subnet's first address. */
@@ -54,10 +55,15 @@ export function parseSubnetEnv(text: string): Map<string, string> {
   return values;
 }
 
+/** The subnet.env at `path` (`-`: standard input); a missing file is an error. */
+export async function readSubnetEnvFile(path: string): Promise<Map<string, string>> {
+  return parseSubnetEnv(await readSmallText(path, MAX_SUBNET_ENV_BYTES, "failure"));
+}
+
 /** The subnet.env at `path`, or undefined when there is none. */
 export async function readSubnetEnv(path: string): Promise<Map<string, string> | undefined> {
   if (!existsSync(path)) return undefined;
-  return parseSubnetEnv(await readSmallText(path, MAX_SUBNET_ENV_BYTES, "failure"));
+  return readSubnetEnvFile(path);
 }
 
 /** "10.5.48.1/24" -> 10.5.48.0/24, as flannel reads its previous subnet back. */

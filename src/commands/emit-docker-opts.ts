@@ -5,11 +5,8 @@ import { writeFileAtomic } from "../atomic-write.ts";
 import { checkDockerOptsOptions, DEFAULT_DOCKER_OPTS_FILE, dockerOpts, type DockerOptsOptions } from "../docker-opts.ts";
 import { SubleaseError, usageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { describeFsError, readSmallText } from "../read-input.ts";
-import { DEFAULT_SUBNET_FILE, parseSubnetEnv } from "../subnet-env.ts";
-
-// A subnet.env is six short lines; anything this large is not one.
-const MAX_SUBNET_ENV_BYTES = 64 * 1024;
+import { describeFsError } from "../read-input.ts";
+import { DEFAULT_SUBNET_FILE, readSubnetEnvFile } from "../subnet-env.ts";
 
 export interface EmitDockerOptsRequest extends DockerOptsOptions {
   /** The subnet.env to read; `-` is standard input. */
@@ -36,7 +33,7 @@ function refuseOverwritingInput(subnetFile: string, dockerOptsFile: string): voi
 
 async function readSubnetFile(path: string): Promise<Map<string, string>> {
   try {
-    return parseSubnetEnv(await readSmallText(path, MAX_SUBNET_ENV_BYTES, "failure"));
+    return await readSubnetEnvFile(path);
   } catch (error) {
     if (!(error instanceof SubleaseError) || !/no such file/.test(error.message)) throw error;
     throw new SubleaseError(error.kind, `${error.message}: run sublease acquire first, or point -f at the subnet.env`);

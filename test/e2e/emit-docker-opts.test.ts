@@ -102,6 +102,27 @@ describe("emit-docker-opts writes what mk-docker-opts.sh writes", () => {
     expect(result).toEqual({ code: 0, stdout: SAMPLE_OPTS, stderr: "" });
   });
 
+  test("getopts-style attached values and grouped flags, as mk-docker-opts.sh takes them", async () => {
+    const cwd = workdir();
+    const attached = await runSublease(["emit-docker-opts", "-f./sample.env", "-dout.env"], { cwd });
+    expect(attached).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(readFileSync(join(cwd, "out.env"), "utf8")).toBe(SAMPLE_OPTS);
+    expect(await runSublease(["emit-docker-opts", "-fsample.env", "-d-"], { cwd })).toEqual({ code: 0, stdout: SAMPLE_OPTS, stderr: "" });
+    const grouped = await runSublease(["emit-docker-opts", "-cmkNAME", "-fsample.env", "-d-"], { cwd });
+    expect(grouped).toEqual({ code: 0, stdout: 'NAME=" --bip=10.1.74.1/24 --mtu=1472"\n', stderr: "" });
+    const both = await runSublease(["emit-docker-opts", "-ci", "-f", "sample.env", "-d", "-"], { cwd });
+    expect(both).toEqual({ code: 0, stdout: SAMPLE_OPTS, stderr: "" });
+  });
+
+  test("a single-dash long flag or an unknown letter is exit 2, never the version", async () => {
+    const cwd = workdir();
+    for (const typo of ["-verbose", "-omit-ip-masq", "-x", "-cv", "-v"]) {
+      const result = await runSublease(["emit-docker-opts", "-f", "sample.env", "-d", "-", typo], { cwd });
+      expect({ typo, code: result.code, stdout: result.stdout }).toEqual({ typo, code: 2, stdout: "" });
+      expect(result.stderr).toStartWith(`sublease: unknown option ${typo}`);
+    }
+  });
+
   test("--help lists the flags and examples", async () => {
     const result = await runSublease(["emit-docker-opts", "--help"]);
     expect(result.code).toBe(0);
