@@ -141,7 +141,7 @@ describe("an ipsec config (valid for flanneld, unpublishable by sublease), file 
 });
 
 describe("a JSON config is strict JSON", () => {
-  test("a trailing comma in a .json file or in text starting with { is exit 2 with one line", async () => {
+  test("a trailing comma in a .json file or in text starting with {, or YAML in a .json file, is exit 2 with one line", async () => {
     const dir = makeTempDir("e2e-strict-json");
     const configFile = join(dir, "network.json");
     writeFileSync(configFile, '{"Network":"10.9.0.0/16",}\n');
@@ -150,6 +150,12 @@ describe("a JSON config is strict JSON", () => {
     expect(fromFile.stdout).toBe("");
     expect(fromFile.stderr.trimEnd().split("\n")).toHaveLength(1);
     expect(fromFile.stderr).toContain("not valid JSON");
+    writeFileSync(configFile, "Network: 10.9.0.0/16\n");
+    const yamlInJson = await runSublease(["parse-config", configFile]);
+    expect(yamlInJson.code).toBe(2);
+    expect(yamlInJson.stderr).toContain("a .json file is read as strict JSON");
+    writeFileSync(join(dir, "network.yaml"), "Network: 10.9.0.0/16\n");
+    expect((await runSublease(["parse-config", join(dir, "network.yaml")])).code).toBe(0);
     const put = await runSublease(["config", "put", "-", "--registry-file", join(dir, "registry.json")], { stdin: '{"Network":"10.9.0.0/16",}' });
     expect(put.code).toBe(2);
     expect(put.stderr).toContain("not valid JSON");
