@@ -6,6 +6,7 @@
  */
 import type { BackendLeaseData, BackendPlugin } from "../../src/backend.ts";
 import { readFields } from "../../src/case-insensitive.ts";
+import { usageError } from "../../src/errors.ts";
 import { invalidField, readInteger, readString, readUnderlayMtu } from "./options.ts";
 import { isWireguardKey, loadOrCreateWireguardKey, wireguardKeyFile } from "./wireguard-key.ts";
 
@@ -35,7 +36,7 @@ function parseWireguardOptions(raw: Record<string, unknown>): WireguardOptions {
   const psk = readString(fields, "PSK", "");
   // The key itself stays out of the message: it is a secret shared by the whole network.
   if (psk !== "" && !isWireguardKey(psk)) {
-    throw invalidField("PSK", "a WireGuard key (44 base64 characters, as wg genpsk prints) or empty", "<not shown>");
+    throw usageError("invalid network config: Backend.PSK must be a WireGuard key (44 base64 characters, as wg genpsk prints) or empty; the value given is not shown");
   }
   const mode = readString(fields, "Mode", "separate");
   if (!(MODES as readonly string[]).includes(mode)) throw invalidField("Mode", `one of ${MODES.join(", ")}`, mode);
