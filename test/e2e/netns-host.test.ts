@@ -4,8 +4,9 @@
  * touched. Addresses are from the documentation ranges and no traffic is sent: sublease only
  * reads the interface list, /proc/net/route and sysfs.
  *
- * "routed": lo; ext0 (198.51.100.2/24, MTU 1400) carrying the default route via
- * 198.51.100.1; jumbo0 (203.0.113.2/24, MTU 9000) carrying 192.0.2.0/24 via 203.0.113.1.
+ * "routed": lo; ext0 (198.51.100.2/24 and 2001:db8:1::2/64, MTU 1400) carrying both default
+ * routes; jumbo0 (203.0.113.2/24 and 2001:db8:2::2/64, MTU 9000) carrying 192.0.2.0/24 and
+ * 2001:db8:99::/48.
  * Each is one end of a veth pair whose other end stays in the same namespace.
  * "isolated": lo only, no default route, as in a container with no network.
  */
@@ -44,22 +45,28 @@ function inside(namespace: string, ...args: string[]) {
   if (!result.ok) throw new Error(`ip -n ${namespace} ${args.join(" ")}: ${result.error}`);
 }
 
-function vethPair(namespace: string, name: string, peer: string, mtu: number, address: string, peerAddress: string) {
+/** The peer end has no IPv6 address: a gateway may not be a local address for IPv6. */
+function vethPair(namespace: string, name: string, peer: string, mtu: number, [address, address6]: string[], peerAddress: string) {
   inside(namespace, "link", "add", name, "mtu", String(mtu), "type", "veth", "peer", "name", peer, "mtu", String(mtu));
   // No IPv6 link-local addresses: bringing the links up then starts no autoconfiguration chatter.
   inside(namespace, "link", "set", name, "addrgenmode", "none");
   inside(namespace, "link", "set", peer, "addrgenmode", "none");
   inside(namespace, "addr", "add", address, "dev", name);
   inside(namespace, "addr", "add", peerAddress, "dev", peer);
+  // nodad: the address is usable at once, and no duplicate-address probe is sent.
+  inside(namespace, "addr", "add", address6, "dev", name, "nodad");
   inside(namespace, "link", "set", name, "up");
   inside(namespace, "link", "set", peer, "up");
 }
 
 /** Each acquire gets its own registry and subnet file, so one case cannot reuse another's lease. */
-async function acquireIn(namespace: string, args: string[]): Promise<RunResult & { subnetEnv?: string; lease?: Record<string, unknown> }> {
+const IPV4_CONFIG = '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}';
+const IPV6_CONFIG = '{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}}';
+
+async function acquireIn(namespace: string, args: string[], config = IPV4_CONFIG): Promise<RunResult & { subnetEnv?: string; lease?: Record<string, unknown> }> {
   const dir = makeTempDir("netns");
   const registry = ["--registry-file", join(dir, "registry.json")];
-  writeFileSync(join(dir, "net.json"), '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}');
+  writeFileSync(join(dir, "net.json"), config);
   const put = await runSublease(["config", "put", join(dir, "net.json"), ...registry]);
   expect(put.code).toBe(0);
   const subnetFile = join(dir, "subnet.env");
@@ -76,11 +83,12 @@ async function acquireIn(namespace: string, args: string[]): Promise<RunResult &
 const mtuIn = (subnetEnv: string | undefined) => /^FLANNEL_MTU=(\d+)$/m.exec(subnetEnv ?? "")?.[1];
 
 /** What a user checks after acquire: it worked, the published address, and subnet.env's MTU. */
-async function published(namespace: string, args: string[]) {
-  const run = await acquireIn(namespace, args);
+async function published(namespace: string, args: string[], config = IPV4_CONFIG) {
+  const run = await acquireIn(namespace, args, config);
   expect(run.stderr).toBe("");
   expect(run.code).toBe(0);
-  return { publicIP: run.lease!.publicIP, mtu: mtuIn(run.subnetEnv) };
+  const address = config === IPV4_CONFIG ? { publicIP: run.lease!.publicIP } : { publicIPv6: run.lease!.publicIPv6 };
+  return { ...address, mtu: mtuIn(run.subnetEnv) };
 }
 
 if (!probe.ok) {
@@ -89,10 +97,12 @@ if (!probe.ok) {
 } else {
   beforeAll(() => {
     inside(routed, "link", "set", "lo", "up");
-    vethPair(routed, "ext0", "ext0-peer", 1400, "198.51.100.2/24", "198.51.100.1/24");
-    vethPair(routed, "jumbo0", "jumbo0-peer", 9000, "203.0.113.2/24", "203.0.113.1/24");
+    vethPair(routed, "ext0", "ext0-peer", 1400, ["198.51.100.2/24", "2001:db8:1::2/64"], "198.51.100.1/24");
+    vethPair(routed, "jumbo0", "jumbo0-peer", 9000, ["203.0.113.2/24", "2001:db8:2::2/64"], "203.0.113.1/24");
     inside(routed, "route", "add", "default", "via", "198.51.100.1", "dev", "ext0");
     inside(routed, "route", "add", "192.0.2.0/24", "via", "203.0.113.1", "dev", "jumbo0");
+    inside(routed, "-6", "route", "add", "default", "via", "2001:db8:1::1", "dev", "ext0");
+    inside(routed, "-6", "route", "add", "2001:db8:99::/48", "via", "2001:db8:2::1", "dev", "jumbo0");
     const added = ip(["netns", "add", isolated]);
     if (!added.ok) throw new Error(`ip netns add ${isolated}: ${added.error}`);
     made.push(isolated);
@@ -147,6 +157,12 @@ if (!probe.ok) {
       expect(run.subnetEnv).toBeUndefined();
       expect(await published(isolated, ["--public-ip", "203.0.113.5", "--iface-mtu", "1400"])).toEqual({ publicIP: "203.0.113.5", mtu: "1350" });
       expect(await published(isolated, ["--iface", "lo"])).toEqual({ publicIP: "127.0.0.1", mtu: "65486" });
+    });
+
+    test("IPv6-only network: ::/0's interface, or the one routing to --iface-can-reach", async () => {
+      expect(await published(routed, [], IPV6_CONFIG)).toEqual({ publicIPv6: "2001:db8:1::2", mtu: "1350" });
+      expect(await published(routed, ["--iface-can-reach", "2001:db8:99::5"], IPV6_CONFIG)).toEqual({ publicIPv6: "2001:db8:2::2", mtu: "8950" });
+      expect(await published(routed, ["--public-ipv6", "2001:db8:5::5"], IPV6_CONFIG)).toEqual({ publicIPv6: "2001:db8:5::5", mtu: "1350" });
     });
 
     test("no default route and no flags: exit 2, never a guessed address", async () => {
