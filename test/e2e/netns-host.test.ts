@@ -46,7 +46,7 @@ function inside(namespace: string, ...args: string[]) {
 }
 
 /** The peer end has no IPv6 address: a gateway may not be a local address for IPv6. */
-function vethPair(namespace: string, name: string, peer: string, mtu: number, [address, address6]: string[], peerAddress: string) {
+function vethPair(namespace: string, name: string, peer: string, mtu: number, [address, address6]: [string, string], peerAddress: string) {
   inside(namespace, "link", "add", name, "mtu", String(mtu), "type", "veth", "peer", "name", peer, "mtu", String(mtu));
   // No IPv6 link-local addresses: bringing the links up then starts no autoconfiguration chatter.
   inside(namespace, "link", "set", name, "addrgenmode", "none");
