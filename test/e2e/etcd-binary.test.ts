@@ -110,8 +110,8 @@ describe("compiled binary against etcd", () => {
     const first = await runSublease(["acquire", ...common, "--public-ip", "192.0.2.44", "--subnet-file", subnetFile, "--output", "json"]);
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
-    // Config read with the counts, the survey, LeaseGrant, the create: no Range (listing).
-    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ Txn: 3, LeaseGrant: 1 });
+    // Config read with the counts, the survey, LeaseGrant, the create, the one-lease check: no Range (listing).
+    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ Txn: 4, LeaseGrant: 1 });
     const { subnet } = JSON.parse(first.stdout) as { subnet: string };
     const index = etcd.etcdctl(["get", "--prefix", `${prefix}/sublease/holders/`, "--keys-only"]).split("\n").filter(Boolean);
     expect(index).toContain(`${prefix}/sublease/holders/192.0.2.44/${subnet.replace("/", "-")}`);

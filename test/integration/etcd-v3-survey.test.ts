@@ -62,7 +62,7 @@ describe("etcd v3 holder index", () => {
 });
 
 describe("etcd v3 survey", () => {
-  test("a new host reads one area and its own index, never the whole cluster: Txn, LeaseGrant, Txn", async () => {
+  test("a new host reads one area and its own index, never the whole cluster: Txn, LeaseGrant, Txn, and the Txn that checks the host holds one lease", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
     const net = await parseConfigText('{"Network":"10.0.0.0/8"}');
@@ -71,7 +71,7 @@ describe("etcd v3 survey", () => {
 
     const before = await grpcCalls(etcd);
     const { lease, outcome } = await new LeaseManager(registry, silentLogger).acquire({ config: net, attrs: host(200), ttlSeconds: 600 });
-    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ Txn: 2, LeaseGrant: 1 });
+    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ Txn: 3, LeaseGrant: 1 });
     expect(outcome).toBe("allocated");
     const { leases } = await registry.listLeases();
     expect(new Set(leases.map((l) => l.key)).size).toBe(61);
@@ -121,7 +121,7 @@ describe("etcd v3 survey", () => {
     const beforeNew = await grpcCalls(etcd);
     await fresh.getNetworkConfig();
     await new LeaseManager(fresh, silentLogger).acquire({ config: net, attrs: host(9), ttlSeconds: 600 });
-    expect(callDelta(beforeNew, await grpcCalls(etcd))).toEqual({ Txn: 3, LeaseGrant: 1 });
+    expect(callDelta(beforeNew, await grpcCalls(etcd))).toEqual({ Txn: 4, LeaseGrant: 1 });
   });
 
   test("with the config from elsewhere, the survey counts for itself and falls back to listing", async () => {
@@ -204,6 +204,6 @@ describe("etcd v3 survey", () => {
     const before = await grpcCalls(etcd);
     await second.getNetworkConfig();
     await new LeaseManager(second, silentLogger).acquire({ config: net, attrs: host(2), ttlSeconds: 600 });
-    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ Txn: 3, LeaseGrant: 1 });
+    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ Txn: 4, LeaseGrant: 1 });
   });
 });
