@@ -208,8 +208,8 @@ export function resolvePublicAddresses(input: InterfaceFlags, want: { ipv4: bool
     if (given !== undefined) return given;
     if (iface) return interfaceAddress(system, iface, family);
     const flag = family === 4 ? "--public-ip" : "--public-ipv6";
-    throw usageError(`cannot tell this host's public ${familyName(family)} address: there is no default route; ` +
-      `pass --iface NAME (or ${flag} with --iface-mtu)`);
+    throw usageError(`cannot tell this host's public ${familyName(family)} address: found no default route; ` +
+      `pass --iface NAME or ${flag}`);
   };
   return {
     publicIP: want.ipv4 ? address(4, input.publicIP) : input.publicIP,
@@ -222,7 +222,7 @@ export function resolvePublicAddresses(input: InterfaceFlags, want: { ipv4: bool
 export function interfaceMtu(explicit: number | undefined, iface: ExternalInterface | undefined, sysfs = "/sys/class/net"): number {
   if (explicit !== undefined) return explicit;
   if (!iface) {
-    throw usageError("cannot tell the external interface's MTU: there is no default route; pass --iface NAME, or --iface-mtu N where interfaces are not visible");
+    throw usageError("cannot tell the external interface's MTU: found no default route; pass --iface NAME, or --iface-mtu N where interfaces are not visible");
   }
   const path = join(sysfs, iface.name, "mtu");
   let mtu = Number.NaN;
