@@ -147,6 +147,10 @@ describe("--iface-regex", () => {
     expect(published({ ifaceRegex: ["^198\\.51\\.100\\.8$"] })).toMatchObject({ iface: "eth1", publicIP: "198.51.100.8", mtu: 9000 });
   });
 
+  test("an IPv6 link-local address is never the one matched", () => {
+    expect(usage(() => resolve({ ifaceRegex: ["^fe80::"] }, ipv6)).message).toContain("no interface's name or address matches");
+  });
+
   test("patterns are tried in order", () => {
     expect(published({ ifaceRegex: ["^wlan", "^lo$", "^eth"] })).toMatchObject({ iface: "lo" });
   });

@@ -150,7 +150,7 @@ function fromIfaceRegex(patterns: string[], needed: Family[], system: HostSystem
     for (const name of names) {
       if (missingFamily(system, name, needed)) continue;
       if (regex.test(name)) return { name, via: `--iface-regex ${pattern}` };
-      const byAddress = (system.interfaces[name] ?? []).find((a) => regex.test(a.address));
+      const byAddress = [...usableAddresses(system, name, 4), ...usableAddresses(system, name, 6)].find((a) => regex.test(a.address));
       if (byAddress) return { name, via: `--iface-regex ${pattern}`, address: byAddress.address };
     }
   }
