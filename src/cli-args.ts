@@ -128,7 +128,7 @@ function shortGroup(argv: readonly string[], i: number, specs: readonly OptionSp
   return 0;
 }
 
-/** Takes the marks off what cac parsed, in place, so commands see the arguments as typed. */
+/** What cac parsed, without the marks: the arguments and option values as typed. */
 export function unmark(parsed: { args: readonly unknown[]; options: Record<string, unknown> }): { args: string[]; options: Record<string, unknown> } {
   const clean = (value: unknown): unknown =>
     typeof value === "string" ? unmarkText(value) : Array.isArray(value) ? value.map(clean) : value;

@@ -34,8 +34,9 @@ export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
 type Options = Record<string, unknown>;
 
 function loggerFrom(options: Options) {
-  const level = (settingSource(options).string("log-level") ?? "warn") as LogLevel;
-  if (!LOG_LEVELS.includes(level)) throw usageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  const settings = settingSource(options);
+  const level = (settings.string("log-level") ?? "warn") as LogLevel;
+  if (!LOG_LEVELS.includes(level)) throw usageError(`${settings.label("log-level")} must be one of ${LOG_LEVELS.join(", ")}, got "${level}"`);
   return createLogger(level);
 }
 
