@@ -55,10 +55,11 @@ export function etcdConnection(options: RegistryOptions): EtcdConnection {
   };
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Pause before the n-th retry (from 0): quick at first, then at most half a second. */
-export const retryPause = (attempt: number) => Math.min(25 * 2 ** attempt, 500);
+/**
+ * The pause between retries while a cluster is between leaders (see src/retry.ts): quick
+ * at first, then at most half a second.
+ */
+export const LEADER_WAIT_PAUSES = { firstPauseMs: 25, maxPauseMs: 500 } as const;
 
 /** The least one attempt gets when the budget is shared among several endpoints. */
 const MIN_ATTEMPT_MS = 1000;

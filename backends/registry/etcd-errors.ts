@@ -48,6 +48,18 @@ export class EtcdHttpError extends Error {
   }
 }
 
+/**
+ * An endpoint answered HTTP, but not as etcd's v2 API does (a web page, other JSON, no v2
+ * API there): passed over like an endpoint that is down. The message describes the answer
+ * and never quotes it.
+ */
+export class EtcdNotEtcdError extends Error {
+  constructor(endpoint: string, description: string) {
+    super(`${endpoint} ${description}`);
+    this.name = "EtcdNotEtcdError";
+  }
+}
+
 export function formatDuration(ms: number): string {
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return ms > 1000 ? `${(ms / 1000).toFixed(1)}s` : `${ms}ms`;
@@ -72,6 +84,7 @@ function textOf(error: unknown): string {
 function classify(error: unknown): Failure {
   if (error instanceof EtcdDeadlineError) return "timeout";
   const name = error instanceof Error ? error.name : "";
+  if (error instanceof EtcdNotEtcdError) return "unreachable";
   if (error instanceof EtcdHttpError) {
     if (error.status === 401) return "auth";
     if (error.status === 403) return "permission";

@@ -4,51 +4,14 @@
  * `prevIndex`. It speaks the v2 HTTP API with fetch (no client library): one request per
  * operation, the listing in one recursive GET.
  */
-import { Buffer } from "node:buffer";
 import { SubleaseError } from "../../src/errors.ts";
-import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
+import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, leaseHolder, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import type { Registry, RegistryOptions } from "../../src/registry.ts";
 import { keyAroundArea, valueMayName } from "../../src/survey-area.ts";
-import { attemptShareMs, etcdConnection, retryPause, sleep } from "./etcd-connection.ts";
-import { EtcdConnectionError, EtcdDeadlineError, etcdError, EtcdHttpError, type EtcdTarget } from "./etcd-errors.ts";
+import { etcdConnection } from "./etcd-connection.ts";
+import { etcdError, EtcdHttpError, type EtcdTarget } from "./etcd-errors.ts";
+import { COMPARE_FAILED, KEY_NOT_FOUND, NODE_EXISTS, v2Requester, type V2Answer, type V2Node } from "./etcd-v2-http.ts";
 import { httpClient } from "./tls-fetch.ts";
-
-/** A node of the v2 keyspace as the API returns it. */
-interface V2Node {
-  key: string;
-  value?: string;
-  dir?: boolean;
-  nodes?: V2Node[];
-  expiration?: string;
-  ttl?: number;
-  modifiedIndex: number;
-  createdIndex: number;
-}
-
-interface V2Answer {
-  status: number;
-  /**
-   * An earlier attempt of this request timed out or met a 5xx answer, after which it was
-   * repeated: a write may have been applied by that attempt, and this answer is then the
-   * repeat's (e.g. "node exists" for our own create).
-   */
-  uncertain: boolean;
-  action?: string;
-  prevNode?: V2Node;
-  /** This host's clock when the answer arrived: node TTLs count from it. */
-  receivedAt: number;
-  node?: V2Node;
-  errorCode?: number;
-  message?: string;
-}
-
-// The v2 API's error codes that are answers rather than failures.
-const KEY_NOT_FOUND = 100;
-const COMPARE_FAILED = 101;
-const NODE_EXISTS = 105;
-// Transient: the member is stopping, or the cluster is between leaders.
-const RAFT_INTERNAL = 300;
-const LEADER_ELECTION = 301;
 
 /**
  * When a key expires, on this host's clock; null without a TTL (a reservation). From the
@@ -61,111 +24,19 @@ export function v2Expiry(node: { ttl?: number; expiration?: string }, receivedAt
   return node.expiration ? Date.parse(node.expiration) : null;
 }
 
-/** Each path segment escaped: dual-stack keys carry `&` and `:`. */
-const keyPath = (key: string) => `/v2/keys${key.split("/").map(encodeURIComponent).join("/")}`;
-
 export async function openEtcdV2Registry(options: RegistryOptions): Promise<Registry> {
   const { endpoints, tls } = etcdConnection(options);
   const client = httpClient(tls && { ca: tls.ca?.toString(), cert: tls.cert?.toString(), key: tls.key?.toString() });
   const target: EtcdTarget = { api: "etcd v2", endpoints, timeoutMs: options.timeoutMs, username: options.username, prefix: options.prefix };
-  const headers: Record<string, string> = { accept: "application/json" };
-  if (options.username !== undefined) {
-    headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ""}`).toString("base64")}`;
-  }
   const subnetsDir = `${options.prefix}/subnets`;
   const configKey = `${options.prefix}/config`;
   const keyOf = (subnet: SubnetKey) => `${subnetsDir}/${formatSubnetKey(subnet)}`;
   const keyOfLease = (lease: Lease) => `${subnetsDir}/${lease.key}`;
-  // The endpoint that answered last is asked first next time.
-  let preferred = 0;
   let closed = false;
-
-  const attemptMs = attemptShareMs(options.timeoutMs, endpoints.length);
-
-  /**
-   * One HTTP request under the --timeout budget (or the rest of `deadline`, for a call's
-   * later requests). A refused or broken connection moves on to the next endpoint at once
-   * (the request never reached etcd, so even a write is safe to repeat). So does an
-   * attempt that timed out when there are several endpoints: each attempt gets only its
-   * share of the budget (attemptShareMs), so a member that accepts connections and never
-   * answers (no leader, a stuck proxy) costs that share, and the endpoint that answers is
-   * asked first by later calls. When every endpoint in a row refused or timed out the call
-   * fails: etcd is down, and waiting is --wait's job. A member that answers "Raft Internal
-   * Error" or "during leader election" (stopping, or between leaders) is retried on the
-   * next endpoint with a growing pause while the budget lasts.
-   *
-   * A write repeated after a timeout or a 5xx answer may have been applied the first time:
-   * the answer says so in `uncertain`. Every write here is conditional or idempotent, so the
-   * repeat cannot clobber anything: create-if-absent (prevExist=false) and compare-and-swap
-   * (prevIndex) fail if the first attempt took effect, even when a hung member applies it
-   * late, and the callers then check whether the key holds their own write
-   * (ownCreateOrUpdate, ownDelete); the config PUT writes the same value again.
-   */
-  async function request(action: string, method: string, key: string, query: Record<string, string | number | boolean | undefined>, value?: string, deadline = Date.now() + options.timeoutMs): Promise<V2Answer> {
-    if (closed) throw new SubleaseError("failure", `${target.api} registry used after close while ${action}`);
-    const search = new URLSearchParams();
-    for (const [name, setting] of Object.entries(query)) if (setting !== undefined) search.set(name, String(setting));
-    const path = `${keyPath(key)}${search.size ? `?${search}` : ""}`;
-    const init: RequestInit = { method, headers: { ...headers } };
-    if (value !== undefined) {
-      init.body = new URLSearchParams({ value }).toString();
-      (init.headers as Record<string, string>)["content-type"] = "application/x-www-form-urlencoded";
-    }
-    let lastError: unknown;
-    // Endpoints in a row that gave no answer (refused, broken or timed out), and whether one timed out.
-    let noAnswerInARow = 0;
-    let timedOutInRow = false;
-    let uncertain = false;
-    let pauses = 0;
-    for (let attempt = 0; ; attempt++) {
-      const index = (preferred + attempt) % endpoints.length;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw etcdError(target, action, new EtcdDeadlineError());
-      let response: Response;
-      let text: string;
-      try {
-        response = await client.fetch(`${endpoints[index]}${path}`, { ...init, signal: AbortSignal.timeout(Math.min(remaining, attemptMs)) });
-        text = await response.text();
-      } catch (error) {
-        if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
-          // The request may have reached etcd: a write may have been applied.
-          uncertain = true;
-          timedOutInRow = true;
-          lastError = new EtcdDeadlineError();
-        } else {
-          lastError = new EtcdConnectionError(error);
-        }
-        if (++noAnswerInARow >= endpoints.length) throw etcdError(target, action, timedOutInRow ? new EtcdDeadlineError() : lastError);
-        continue;
-      }
-      noAnswerInARow = 0;
-      timedOutInRow = false;
-      let body: Partial<V2Answer> & { cause?: string };
-      try {
-        body = JSON.parse(text) as Partial<V2Answer>;
-      } catch {
-        if (response.status === 404) {
-          throw new SubleaseError("unavailable",
-            `${endpoints[index]} does not serve the etcd v2 API (${text.trim().slice(0, 60)}); start etcd with --enable-v2=true or use --registry etcd-v3`);
-        }
-        throw etcdError(target, action, new EtcdHttpError(response.status, undefined, `HTTP ${response.status}: ${text.trim().slice(0, 120)}`));
-      }
-      if (response.status >= 500 && (body.errorCode === RAFT_INTERNAL || body.errorCode === LEADER_ELECTION)) {
-        // "Raft Internal Error" is also etcd's own "request timed out": applied or not, unknown.
-        uncertain = true;
-        lastError = new EtcdHttpError(response.status, body.errorCode, [body.message, body.cause].filter(Boolean).join(": "));
-        const pause = retryPause(pauses++);
-        if (Date.now() + pause >= deadline) throw etcdError(target, action, lastError);
-        await sleep(pause);
-        continue;
-      }
-      preferred = index;
-      return { ...body, status: response.status, receivedAt: Date.now(), uncertain };
-    }
-  }
+  const request = v2Requester(options, endpoints, client, target, () => closed);
 
   /**
-   * After a create or compare-and-swap that was repeated (see request) failed because the
+   * After a create or compare-and-swap that was repeated (see etcd-v2-http.ts) failed because the
    * key exists or changed: the key as our own earlier attempt left it, or undefined when it
    * holds something else. Ours means our exact value, a TTL or none as we asked, and for an
    * update (`prevIndex`) the same key (created no later than the version we replaced)
@@ -182,11 +53,11 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
   }
 
   /**
-   * After a compare-and-delete that was repeated (see request) found the key gone or
+   * After a compare-and-delete that was repeated (see etcd-v2-http.ts) found the key gone or
    * changed: whether our earlier attempt deleted it. The key is gone or was re-created, so
    * this asks the v2 event history for the key's first change after `prevIndex` (answered
    * at once: there is one); ours is a compareAndDelete of exactly that version. When the history no longer
-   * reaches back that far (it keeps 1000 events), the answer is "not ours", as it was before.
+   * reaches back that far (it keeps 1000 events), the answer is "not ours".
    */
   async function ownDelete(action: string, key: string, prevIndex: number, deadline: number): Promise<boolean> {
     const answer = await request(action, "GET", key, { wait: true, waitIndex: prevIndex + 1 }, undefined, deadline);
@@ -200,7 +71,10 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
 
   const ok = (answer: V2Answer) => answer.status >= 200 && answer.status < 300 && answer.node !== undefined;
   const leaseFrom = (subnet: SubnetKey, attrs: LeaseAttrs, node: V2Node, receivedAt: number): Lease =>
-    ({ key: node.key.slice(node.key.lastIndexOf("/") + 1), subnet, attrs, expiresAt: v2Expiry(node, receivedAt), version: String(node.modifiedIndex) });
+    ({
+      key: node.key.slice(node.key.lastIndexOf("/") + 1), subnet, attrs, expiresAt: v2Expiry(node, receivedAt),
+      version: String(node.modifiedIndex), created: BigInt(node.createdIndex),
+    });
 
   /**
    * Every live lease under subnets/, in one recursive GET. `wanted` (the key's last
@@ -269,7 +143,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       const near: Lease[] = [];
       const mayName = valueMayName(holder);
       for (const lease of await readLeases((name, value) => around(name) || mayName(value))) {
-        if ((lease.attrs.PublicIP || lease.attrs.PublicIPv6) === holder) held.push(lease);
+        if (leaseHolder(lease.attrs) === holder) held.push(lease);
         if (around(lease.key)) near.push(lease);
       }
       return { held, near };

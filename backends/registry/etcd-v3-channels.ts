@@ -2,7 +2,7 @@
  * One gRPC channel (one TCP + HTTP/2 connection) per etcd member for all of etcd3's
  * service clients. etcd3 builds a separate grpc-js client per service (KV, Lease) and
  * each would otherwise get its own channel; with `grpc.use_local_subchannel_pool` (kept,
- * see etcd-v3.ts) that is one connection per service, so one acquire dialled twice.
+ * see etcd-v3-client.ts) that is one connection per service, so one acquire dialled twice.
  *
  * Passed to etcd3 as grpc-js's `channelFactoryOverride` channel option. Each client gets
  * a view of its member's shared channel; etcd3 closes clients only all together

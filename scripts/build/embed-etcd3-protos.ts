@@ -4,12 +4,25 @@
  * node_modules. The binary instead embeds only the RPCs sublease calls, with the package
  * definition and protobufjs's encoders/decoders generated at build time, and the build
  * fails when the embedded definitions would behave differently from the full rpc.proto.
+ * Embedding is what correctness needs; pruning and generating the code at build time are
+ * what make an etcd v3 acquire about twice as fast (BENCHMARKS.md).
+ *
+ * Paths resolve from this file, so the build works from any working directory.
  */
 import type { BunPlugin } from "bun";
 import type * as Protobuf from "protobufjs";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const PLUGIN_FILE = fileURLToPath(import.meta.url);
+const REPO_ROOT = join(dirname(PLUGIN_FILE), "../..");
+/** This file, as error messages name it. */
+const PLUGIN = relative(REPO_ROOT, PLUGIN_FILE);
+/** The etcd v3 registry's files: every etcd3 RPC sublease makes is called in one of them. */
+const REGISTRY_DIR = "backends/registry";
+const REGISTRY_FILES = /^etcd-v3.*\.ts$/;
 
 // The proto-loader etcd3 itself resolves, so the descriptor is made by the same code
 // (and the same protobufjs) that reads it at run time.
@@ -20,20 +33,34 @@ const protoLoaderUtil = etcd3Require("@grpc/proto-loader/build/src/util") as {
 };
 const protobuf = createRequire(etcd3Require.resolve("@grpc/proto-loader"))("protobufjs") as typeof Protobuf;
 if (etcd3Require.resolve("protobufjs/minimal") !== createRequire(etcd3Require.resolve("@grpc/proto-loader")).resolve("protobufjs/minimal")) {
-  throw new Error("etcd3 and @grpc/proto-loader resolve different copies of protobufjs; the embedded code would not match the runtime");
+  throw new Error(`${PLUGIN}: etcd3 and @grpc/proto-loader resolve different copies of protobufjs; the embedded code would not match the runtime`);
 }
 
 // backends/registry/etcd-v3-channels.ts builds etcd3's gRPC channels itself (one per host,
 // shared by its service clients) with the grpc-js it imports; grpc-js only accepts
 // credentials made by its own copy, so that must be the copy etcd3 uses.
-const ownGrpc = createRequire(join(process.cwd(), "backends/registry/etcd-v3-channels.ts")).resolve("@grpc/grpc-js");
+const ownGrpc = createRequire(join(REPO_ROOT, REGISTRY_DIR, "etcd-v3-channels.ts")).resolve("@grpc/grpc-js");
 if (ownGrpc !== etcd3Require.resolve("@grpc/grpc-js")) {
-  throw new Error(`backends/registry resolves @grpc/grpc-js to ${ownGrpc}, etcd3 to ${etcd3Require.resolve("@grpc/grpc-js")}: the shared channels need etcd3's copy`);
+  throw new Error(`${PLUGIN}: ${REGISTRY_DIR} resolves @grpc/grpc-js to ${ownGrpc}, etcd3 to ${etcd3Require.resolve("@grpc/grpc-js")}: the shared channels need etcd3's copy`);
 }
 
 // etcd3's own loadSync call, as shipped in lib/connection-pool.js (etcd3 1.1.x), and its import.
 const LOAD_SYNC_CALL = /\(0, proto_loader_1\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`, (\{[^{}]*\})\)/;
 const PROTO_LOADER_IMPORT = /const proto_loader_1 = require\("@grpc\/proto-loader"\);/;
+
+/**
+ * The options object literal of etcd3's loadSync(rpc.proto, options) call in
+ * connection-pool.js (PATH, for the message). Throws when the call or its import is not
+ * there as expected: an etcd3 upgrade that moves it must fail the build, not ship a binary
+ * that reads rpc.proto from the build machine's path.
+ */
+export function findLoadSyncOptions(source: string, path: string): string {
+  const match = LOAD_SYNC_CALL.exec(source);
+  if (!match || !PROTO_LOADER_IMPORT.test(source)) {
+    throw new Error(`${path}: etcd3's loadSync(rpc.proto) call was not found; update LOAD_SYNC_CALL and PROTO_LOADER_IMPORT in ${PLUGIN} for this etcd3 version`);
+  }
+  return match[1]!;
+}
 
 /**
  * The etcd RPCs sublease makes, by etcd3's client method names (the camel-cased RPC names).
@@ -48,21 +75,42 @@ const ETCD3_METHODS: Record<string, string[]> = {
   // etcd3's connection pool calls it itself when credentials are given.
   Auth: ["authenticate"],
 };
-/** How backends/registry/etcd-v3.ts names etcd3's KV and Lease clients. */
-const CLIENT_VARIABLES: Record<string, string> = { kv: "KV", leases: "Lease" };
 
-/** Fails the build when the etcd v3 registry calls an RPC that is not in ETCD3_METHODS. */
-function checkEtcd3Calls(): void {
-  const file = "backends/registry/etcd-v3.ts";
-  const source = readFileSync(file, "utf8");
-  const calls = [...source.matchAll(/\b(kv|leases|client)\.(\w+)\(/g)];
-  for (const [, variable, method] of calls) {
-    if (variable === "client" ? method === "close" : ETCD3_METHODS[CLIENT_VARIABLES[variable!]!]!.includes(method!)) continue;
-    throw new Error(`${file} calls ${variable}.${method}(), whose RPC is not embedded: add it to ETCD3_METHODS in scripts/build.ts`);
+export interface SourceFile {
+  /** As error messages name it. */
+  file: string;
+  text: string;
+}
+
+/**
+ * Fails the build when the etcd v3 registry's code calls an etcd3 RPC method (`.txn(`,
+ * `.watch(`, any name in `rpcMethods`, the whole rpc.proto's) that is not in
+ * ETCD3_METHODS: in the binary, that call would find no method. It goes by method name,
+ * whatever the client's variable is called; a call through a computed name
+ * (`client[name](...)`) is not seen. Finding no RPC call at all means the files moved.
+ */
+export function checkEtcd3Calls(sources: SourceFile[], rpcMethods: Set<string>, embedded = new Set(Object.values(ETCD3_METHODS).flat())): void {
+  let found = 0;
+  for (const { file, text } of sources) {
+    for (const match of text.matchAll(/\.\s*(\w+)\s*\(/g)) {
+      const method = match[1]!;
+      if (!rpcMethods.has(method)) continue;
+      found++;
+      if (embedded.has(method)) continue;
+      const line = text.slice(0, match.index).split("\n").length;
+      throw new Error(`${file}:${line} calls etcd3's ${method}(), whose RPC is not embedded in the binary: add it to ETCD3_METHODS in ${PLUGIN}`);
+    }
   }
-  if (!/\bclient\.kv\b/.test(source) || !/\bclient\.leaseClient\b/.test(source)) {
-    throw new Error(`${file} no longer names etcd3's clients as scripts/build.ts expects (kv, leases): update CLIENT_VARIABLES`);
+  if (found === 0) {
+    throw new Error(`${PLUGIN}: found no etcd3 RPC call in ${REGISTRY_DIR}/etcd-v3*.ts (${sources.map((s) => s.file).join(", ") || "no files"}); update REGISTRY_DIR and REGISTRY_FILES to where the etcd v3 registry calls etcd3`);
   }
+}
+
+/** The etcd v3 registry's source files (not its tests). */
+function registrySources(): SourceFile[] {
+  return readdirSync(join(REPO_ROOT, REGISTRY_DIR))
+    .filter((name) => REGISTRY_FILES.test(name) && !name.endsWith(".test.ts"))
+    .map((name) => ({ file: `${REGISTRY_DIR}/${name}`, text: readFileSync(join(REPO_ROOT, REGISTRY_DIR, name), "utf8") }));
 }
 
 interface PrunedProtos {
@@ -362,24 +410,26 @@ export const embedEtcd3Protos: BunPlugin = {
   setup(build) {
     build.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async ({ path }) => {
       const source = await Bun.file(path).text();
-      const match = LOAD_SYNC_CALL.exec(source);
-      if (!match || !PROTO_LOADER_IMPORT.test(source)) {
-        throw new Error(`${path}: etcd3's loadSync(rpc.proto) call was not found; update LOAD_SYNC_CALL in scripts/build/embed-etcd3-protos.ts for this etcd3 version`);
-      }
-      checkEtcd3Calls();
+      const loadOptionsSource = findLoadSyncOptions(source, path);
       const protoFile = join(dirname(path), "../proto/rpc.proto");
       // The object literal etcd3 passes (keepCase, longs: String, enums: String, ...).
-      const loadOptions = new Function("String", `return ${match[1]};`)(String) as object;
+      const loadOptions = new Function("String", `return ${loadOptionsSource};`)(String) as object;
       const fromFiles = protoLoader.loadSync(protoFile, loadOptions) as unknown as Record<string, Record<string, MethodDefinition>>;
-      const full = protoLoaderUtil.loadProtosWithOptionsSync(protoFile, loadOptions);
-      const pruned = pruneProtos(full, fromFiles);
-      const root = protobuf.Root.fromJSON(pruned.json);
-      root.resolveAll();
-      const embedded = packageDefinitionSource(pruned, root, match[1]!);
-      checkEmbedded(embedded, pruned, full, fromFiles);
+      const rpcMethods = new Set(Object.values(fromFiles).flatMap((service) => Object.values(service).map((method) => method.originalName ?? "")));
+      checkEtcd3Calls(registrySources(), rpcMethods);
+      let embedded: string;
+      try {
+        const full = protoLoaderUtil.loadProtosWithOptionsSync(protoFile, loadOptions);
+        const pruned = pruneProtos(full, fromFiles);
+        const root = protobuf.Root.fromJSON(pruned.json);
+        root.resolveAll();
+        embedded = packageDefinitionSource(pruned, root, loadOptionsSource);
+        checkEmbedded(embedded, pruned, full, fromFiles);
+      } catch (error) {
+        throw new Error(`${PLUGIN}: embedding ${protoFile} failed: ${(error as Error).message}`);
+      }
       const contents = source.replace(PROTO_LOADER_IMPORT, "").replace(LOAD_SYNC_CALL, () => embedded);
       return { contents, loader: "js" };
     });
   },
 };
-

@@ -1,0 +1,279 @@
+/**
+ * etcd v3 lease reads and compare-and-swap writes, wire-compatible with flanneld v0.18+:
+ * one etcd lease per subnet key, create-if-absent as `version(key) == 0` in a transaction.
+ * Unlike flanneld, renewing refreshes the key's own etcd lease instead of leaking a new
+ * one each time, and no etcd lease is left behind when a create or update loses. Each
+ * write carries its holder index entry and counts itself (see etcd-v3-index.ts).
+ */
+import { Buffer } from "node:buffer";
+import type { IKeyValue, IRequestOp, ITxnResponse, KVClient, LeaseClient } from "etcd3";
+import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
+import type { Logger } from "../../src/log.ts";
+import { retry } from "../../src/retry.ts";
+import { LEADER_WAIT_PAUSES } from "./etcd-connection.ts";
+import type { CallBudget } from "./etcd-v3-client.ts";
+import type { HolderIndex } from "./etcd-v3-index.ts";
+import { NO_LEASE, parseVersion, prefixRange, versionOf, type V3Keys } from "./etcd-v3-keys.ts";
+
+/** A keep-alive stream that closed before answering (its member went away). */
+class KeepAliveEnded extends Error {
+  constructor() {
+    super("the lease keep-alive stream ended without an answer");
+  }
+}
+
+const leaseAt = (key: string, subnet: SubnetKey, attrs: LeaseAttrs, modRevision: string, leaseId: string, expiresAt: number | null | undefined, created: string | bigint | undefined): Lease =>
+  ({ key, subnet, attrs, expiresAt, version: versionOf(modRevision, leaseId), created: created === undefined ? undefined : BigInt(created) });
+
+/** A failed put was ours after all when the key carries the fresh etcd lease we just granted. */
+const wroteIt = (current: IKeyValue | undefined, freshLease: string, value: string) =>
+  freshLease !== NO_LEASE && current?.lease === freshLease && current.value.toString() === value;
+
+type TtlAnswer = { ttl: number; keys: Set<string>; sentAt: number };
+
+export class V3Leases {
+  /**
+   * One TimeToLive answer per etcd lease, shared by every key attached to it (a listing
+   * asks for each key, and many keys may share one etcd lease), until this registry next
+   * writes. Keys are kept as a set: a lease can carry thousands.
+   */
+  private readonly ttlAnswers = new Map<string, Promise<TtlAnswer>>();
+
+  constructor(
+    private readonly keys: V3Keys,
+    private readonly kv: KVClient,
+    private readonly leases: LeaseClient,
+    private readonly index: HolderIndex,
+    private readonly log: Logger,
+    private readonly isLeaseGone: (error: unknown) => boolean,
+  ) {}
+
+  /** A listed key as a Lease; undefined (with a warning) for keys that are not flannel leases. */
+  fromEntry(entry: IKeyValue): Lease | undefined {
+    const key = entry.key.toString();
+    const leaseKey = key.slice(this.keys.subnets.length);
+    const subnet = parseSubnetKey(leaseKey);
+    if (!subnet) {
+      this.log.warn(`skipping ${key}: not a subnet lease key`);
+      return undefined;
+    }
+    const attrs = decodeLeaseAttrs(entry.value.toString());
+    if (!attrs) {
+      this.log.warn(`skipping ${key}: its value is not a flannel lease`);
+      return undefined;
+    }
+    // The listing names each key's etcd lease but not its TTL; expiry() asks for one.
+    return leaseAt(leaseKey, subnet, attrs, entry.mod_revision, entry.lease, entry.lease === NO_LEASE ? null : undefined, entry.create_revision);
+  }
+
+  async list(callOptions: CallBudget): Promise<Lease[]> {
+    const response = await this.kv.range(prefixRange(this.keys.subnets), callOptions);
+    return response.kvs.map((entry) => this.fromEntry(entry)).filter((lease): lease is Lease => lease !== undefined);
+  }
+
+  private async grant(ttlSeconds: number, callOptions: CallBudget): Promise<string> {
+    return (await this.leases.leaseGrant({ TTL: ttlSeconds }, callOptions)).ID;
+  }
+
+  private async revoke(leaseId: string, callOptions: CallBudget): Promise<void> {
+    if (leaseId === NO_LEASE) return;
+    try {
+      await this.leases.leaseRevoke({ ID: leaseId }, callOptions);
+    } catch (error) {
+      // Already expired or revoked: the outcome we wanted.
+      if (!this.isLeaseGone(error)) throw error;
+    }
+  }
+
+  /**
+   * Cleanup whose failure changes nothing for the caller: the etcd lease has no key left
+   * (or never got one) and expires on its own, so errors are not reported.
+   */
+  private async revokeQuietly(leaseId: string, timeoutMs: number): Promise<void> {
+    const end = Date.now() + Math.min(timeoutMs, 2000);
+    await this.revoke(leaseId, { end, deadline: end }).catch(() => {});
+  }
+
+  /**
+   * Revokes an etcd lease our key has just left, unless other keys still ride on it: a
+   * hand-made etcd lease may carry keys that are not ours, and revoking deletes them all.
+   * Quiet, as revokeQuietly: a lease left unrevoked expires on its own.
+   */
+  private async revokeIfUnused(leaseId: string, callOptions: CallBudget): Promise<void> {
+    if (leaseId === NO_LEASE) return;
+    try {
+      const status = await this.leases.leaseTimeToLive({ ID: leaseId, keys: true }, callOptions);
+      if (Number(status.TTL) < 0) return;
+      if (status.keys.length > 0) {
+        this.log.debug(`etcd lease ${leaseId} still carries ${status.keys.length} other keys: left to expire on its own`);
+        return;
+      }
+      await this.revoke(leaseId, callOptions);
+    } catch {
+      // As revokeQuietly: the lease expires on its own.
+    }
+  }
+
+  /** One keep-alive round trip on a stream to whichever host etcd3 picks. */
+  private async keepAliveAttempt(leaseId: string, callOptions: CallBudget): Promise<number> {
+    const stream = await this.leases.leaseKeepAlive(callOptions);
+    try {
+      const reply = await new Promise<{ TTL: string }>((resolve, reject) => {
+        stream.on("data", resolve);
+        stream.on("error", reject);
+        stream.on("end", () => reject(new KeepAliveEnded()));
+        stream.write({ ID: leaseId });
+      });
+      return Number(reply.TTL);
+    } finally {
+      // The server answers the half-close by ending the call; the listeners above stay
+      // attached so a late error lands on a settled promise instead of going unhandled.
+      stream.end();
+    }
+  }
+
+  /**
+   * Refreshes an etcd lease to its full TTL and returns that TTL (the one it was granted
+   * with); 0 or less when the lease no longer exists. Streams get no retry or failover
+   * from etcd3, so a member that is down or between leaders is skipped here, within the
+   * call's deadline.
+   */
+  private keepAliveOnce(leaseId: string, callOptions: CallBudget): Promise<number> {
+    return retry(() => this.keepAliveAttempt(leaseId, callOptions), {
+      deadline: callOptions.end,
+      ...LEADER_WAIT_PAUSES,
+      retriable: (error) => error instanceof KeepAliveEnded || [1, 13, 14].includes((error as { code?: number }).code ?? -1),
+    });
+  }
+
+  /**
+   * `if the key is absent (or at mod_revision `expected`) then put`, with the key read
+   * back on failure so a transaction that the client retried after it had already been
+   * applied is recognised as ours.
+   */
+  private async putIf(key: Buffer, expected: "absent" | string, value: string, leaseId: string, callOptions: CallBudget, alongside: IRequestOp[]): Promise<{ response: ITxnResponse; current?: IKeyValue }> {
+    const condition = expected === "absent"
+      ? { key, target: "Version" as const, result: "Equal" as const, version: 0 }
+      : { key, target: "Mod" as const, result: "Equal" as const, mod_revision: expected };
+    const response = await this.kv.txn({
+      compare: [condition],
+      success: [{ request_put: { key, value: Buffer.from(value), lease: leaseId } }, ...alongside, this.index.countWrite()],
+      failure: [{ request_range: { key } }],
+    }, callOptions);
+    return { response, current: response.succeeded ? undefined : response.responses[0]?.response_range?.kvs[0] };
+  }
+
+  async create(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number): Promise<Lease | undefined> {
+    this.ttlAnswers.clear();
+    const leaseKey = formatSubnetKey(subnet);
+    const value = encodeLeaseAttrs(attrs);
+    const sentAt = Date.now();
+    const leaseId = ttlSeconds > 0 ? await this.grant(ttlSeconds, callOptions) : NO_LEASE;
+    const expiresAt = ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null;
+    let outcome: Awaited<ReturnType<V3Leases["putIf"]>>;
+    try {
+      outcome = await this.putIf(this.keys.subnet(subnet), "absent", value, leaseId, callOptions, this.index.put(attrs, leaseKey, leaseId));
+    } catch (error) {
+      await this.revokeQuietly(leaseId, timeoutMs);
+      throw error;
+    }
+    const { response, current } = outcome;
+    if (response.succeeded) return leaseAt(leaseKey, subnet, attrs, response.header.revision, leaseId, expiresAt, response.header.revision);
+    if (wroteIt(current, leaseId, value)) return leaseAt(leaseKey, subnet, attrs, current!.mod_revision, leaseId, expiresAt, current!.create_revision);
+    // Lost the race: the lease granted for it must not outlive the attempt.
+    await this.revoke(leaseId, callOptions);
+    return undefined;
+  }
+
+  async update(current: Lease, attrs: LeaseAttrs, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number): Promise<Lease | undefined> {
+    this.ttlAnswers.clear();
+    let { modRevision, leaseId: oldLease } = parseVersion(current.version);
+    const key = this.keys.lease(current);
+    const value = encodeLeaseAttrs(attrs);
+    const updated = (revision: string, leaseId: string, expiresAt: number | null) =>
+      leaseAt(current.key, current.subnet, attrs, revision, leaseId, expiresAt, current.created);
+
+    if (ttlSeconds > 0 && oldLease !== NO_LEASE) {
+      // A renewal usually asks for the TTL the key's etcd lease was granted with, so the
+      // key is rewritten on that lease, rather than on a new one per renewal as flanneld
+      // does, and the lease refreshed after. The keep-alive's answer is the granted TTL:
+      // no TimeToLive round trip, and nothing refreshed unless the key was still ours.
+      const sentAt = Date.now();
+      let outcome: Awaited<ReturnType<V3Leases["putIf"]>>;
+      try {
+        outcome = await this.putIf(key, modRevision, value, oldLease, callOptions, this.index.move(current, attrs, oldLease));
+      } catch (error) {
+        // The etcd lease expired, and the key went with it.
+        if (this.isLeaseGone(error)) return undefined;
+        throw error;
+      }
+      if (!outcome.response.succeeded) return undefined;
+      const grantedTtl = await this.keepAliveOnce(oldLease, callOptions);
+      if (grantedTtl <= 0) return undefined;
+      if (grantedTtl === ttlSeconds) return updated(outcome.response.header.revision, oldLease, sentAt + ttlSeconds * 1000);
+      // Another TTL: the key moves to a new etcd lease below, from what was just written.
+      modRevision = outcome.response.header.revision;
+      current = { ...current, attrs };
+    }
+
+    // A reservation stays without a lease; otherwise a fresh etcd lease with the new TTL,
+    // and the old one revoked only once the key has moved off it.
+    const sentAt = Date.now();
+    const newLease = ttlSeconds > 0 ? await this.grant(ttlSeconds, callOptions) : NO_LEASE;
+    let outcome: Awaited<ReturnType<V3Leases["putIf"]>>;
+    try {
+      outcome = await this.putIf(key, modRevision, value, newLease, callOptions, this.index.move(current, attrs, newLease));
+    } catch (error) {
+      await this.revokeQuietly(newLease, timeoutMs);
+      if (this.isLeaseGone(error)) return undefined;
+      throw error;
+    }
+    const revision = outcome.response.succeeded ? outcome.response.header.revision
+      : wroteIt(outcome.current, newLease, value) ? outcome.current!.mod_revision : undefined;
+    if (revision === undefined) {
+      await this.revoke(newLease, callOptions);
+      return undefined;
+    }
+    await this.revokeIfUnused(oldLease, callOptions);
+    return updated(revision, newLease, ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null);
+  }
+
+  private timeToLive(leaseId: string, callOptions: CallBudget): Promise<TtlAnswer> {
+    let answer = this.ttlAnswers.get(leaseId);
+    if (!answer) {
+      const sentAt = Date.now();
+      answer = this.leases.leaseTimeToLive({ ID: leaseId, keys: true }, callOptions)
+        .then((status) => ({ ttl: Number(status.TTL), keys: new Set(status.keys.map((attached) => attached.toString("latin1"))), sentAt }));
+      this.ttlAnswers.set(leaseId, answer);
+      answer.catch(() => this.ttlAnswers.delete(leaseId));
+    }
+    return answer;
+  }
+
+  async expiry(lease: Lease, callOptions: CallBudget): Promise<number | null | undefined> {
+    const { leaseId } = parseVersion(lease.version);
+    const key = this.keys.lease(lease);
+    if (leaseId === NO_LEASE) {
+      const [entry] = (await this.kv.range({ key }, callOptions)).kvs;
+      return entry && entry.lease === NO_LEASE ? null : undefined;
+    }
+    const { ttl, keys, sentAt } = await this.timeToLive(leaseId, callOptions);
+    // The etcd lease may outlive our key (deleted, or moved to another etcd lease).
+    if (ttl < 0 || !keys.has(key.toString("latin1"))) return undefined;
+    // etcd truncates the remaining TTL to whole seconds: this errs on the early side.
+    return sentAt + ttl * 1000;
+  }
+
+  async delete(current: Lease, callOptions: CallBudget): Promise<boolean> {
+    this.ttlAnswers.clear();
+    const { modRevision, leaseId } = parseVersion(current.version);
+    const key = this.keys.lease(current);
+    const response = await this.kv.txn({
+      compare: [{ key, target: "Mod", result: "Equal", mod_revision: modRevision }],
+      success: [{ request_delete_range: { key } }, ...this.index.remove(current.attrs, current.key), this.index.countWrite()],
+    }, callOptions);
+    if (!response.succeeded) return false;
+    await this.revokeIfUnused(leaseId, callOptions);
+    return true;
+  }
+}
