@@ -40,6 +40,10 @@ function loggerFrom(options: Options) {
   return createLogger(level);
 }
 
+/** --output, the first of `allowed` when not given. */
+const outputFormat = (settings: SettingSource, allowed: readonly string[]) =>
+  parseDataFormat(settings.string("output"), allowed, settings.label("output"));
+
 const session = (options: Options) => {
   const log = loggerFrom(options);
   const settings = settingSource(options);
@@ -119,7 +123,7 @@ export function buildCli(only: CommandName | "all" | undefined, out: string[]) {
     .example("sublease parse-config --etcd-endpoints http://10.0.0.5:2379   # the config stored in etcd")
     .action(async (file: string | undefined, options: Options) => {
       const log = loggerFrom(options);
-      const format = parseDataFormat(settingSource(options).string("output")) as DataFormat;
+      const format = outputFormat(settingSource(options), ["json", "yaml"]) as DataFormat;
       const { parseConfigCommand, parseStoredConfigCommand } = await import("./commands/parse-config.ts");
       write(file !== undefined ? await parseConfigCommand(file, format, log) : await parseStoredConfigCommand(session(options).choice, format, log));
     });
@@ -141,7 +145,7 @@ export function buildCli(only: CommandName | "all" | undefined, out: string[]) {
     .example("sublease acquire --etcd-endpoints https://10.0.0.5:2379 --etcd-cafile ca.pem --output json")
     .action(async (options: Options) => {
       const { log, settings, choice } = session(options);
-      const output = parseDataFormat(settings.string("output") ?? "env", ["env", "json"]);
+      const output = outputFormat(settings, ["env", "json"]);
       const { ttlSeconds } = await import("./commands/ttl.ts");
       const flags = { ...(await hostFlagValues(settings, ACQUIRE_READS)), ipMasq: settings.boolean("ip-masq"), ttlSeconds: ttlSeconds(settings) };
       const { acquireCommand, formatAcquireReport } = await import("./commands/acquire.ts");
@@ -156,7 +160,7 @@ export function buildCli(only: CommandName | "all" | undefined, out: string[]) {
     .example("sublease renew --renew-margin 60   # from a timer: a no-op until the last hour")
     .action(async (options: Options) => {
       const { log, settings, choice } = session(options);
-      const output = parseDataFormat(settings.string("output") ?? "text", ["text", "json"]);
+      const output = outputFormat(settings, ["text", "json"]);
       const margin = settings.integer("renew-margin", 0, 1_000_000) ?? settings.integer("subnet-lease-renew-margin", 0, 1_000_000);
       const { ttlSeconds } = await import("./commands/ttl.ts");
       const flags = { ...(await hostFlagValues(settings, RENEW_READS)), ttlSeconds: ttlSeconds(settings), renewMarginMs: margin === undefined ? undefined : margin * 60_000 };
@@ -170,7 +174,7 @@ export function buildCli(only: CommandName | "all" | undefined, out: string[]) {
     .example("sublease release --remove-subnet-file")
     .action(async (options: Options) => {
       const { log, settings, choice } = session(options);
-      const output = parseDataFormat(settings.string("output") ?? "text", ["text", "json"]);
+      const output = outputFormat(settings, ["text", "json"]);
       const flags = { ...(await hostFlagValues(settings, {})), removeSubnetFile: settings.boolean("remove-subnet-file") };
       const { releaseCommand, formatReleaseReport } = await import("./commands/release.ts");
       write(formatReleaseReport(await releaseCommand(flags, choice, log), output));
@@ -181,7 +185,7 @@ export function buildCli(only: CommandName | "all" | undefined, out: string[]) {
     .example("sublease leases --registry-file /var/lib/sublease/registry.json")
     .action(async (options: Options) => {
       const { log, settings, choice } = session(options);
-      const output = parseDataFormat(settings.string("output") ?? "table", ["table", "json"]);
+      const output = outputFormat(settings, ["table", "json"]);
       const { leasesCommand, formatLeasesReport } = await import("./commands/leases.ts");
       write(formatLeasesReport(await leasesCommand(choice, log), output));
     });

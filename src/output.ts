@@ -3,9 +3,10 @@ import { usageError } from "./errors.ts";
 
 export type DataFormat = "json" | "yaml";
 
-export function parseDataFormat(value: string | undefined, allowed: readonly string[] = ["json", "yaml"]): string {
+/** `label` names the value in messages: `--output`, or the variable it came from. */
+export function parseDataFormat(value: string | undefined, allowed: readonly string[] = ["json", "yaml"], label = "--output"): string {
   const format = (value ?? allowed[0]!).toLowerCase();
-  if (!allowed.includes(format)) throw usageError(`--output must be one of ${allowed.join(", ")}, got "${value}"`);
+  if (!allowed.includes(format)) throw usageError(`${label} must be one of ${allowed.join(", ")}, got "${value}"`);
   return format;
 }
 
