@@ -13,7 +13,7 @@ import { LeaseManager } from "../../src/manager.ts";
 import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, type Registry } from "../../src/registry.ts";
 import { fileLocker } from "../../src/runtime/file-lock.ts";
 import { openFileRegistry } from "./file.ts";
-import { serializeRegistry, type RegistryFile, type StoredLease } from "./file-layout.ts";
+import { serializeRegistry, type RegistryFile, type StoredLease } from "./file-format.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sublease-file-registry-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,7 +75,6 @@ describe("survey on the file registry", () => {
     });
   }
 
-  // Small files are parsed whole, large ones read line by line: both must behave alike.
   for (const [size, others] of [["small", 0], ["large", 400]] as const) {
     test(`expired leases are free: not surveyed, taken over by a create, and pruned from the file (${size})`, async () => {
       const padding = Object.fromEntries(Array.from({ length: others }, (_, i) => [`10.200.${i % 256}.${(i >> 8) * 64}-26`, stored(`100.65.0.${i % 256}`, inHours(24), 10 + i)]));
@@ -178,11 +177,13 @@ describe("entries the file registry cannot decode", () => {
     expect(Object.keys(after).sort()).toEqual([...oddKeys, "10.37.4.0-24", "10.37.5.0-24"]);
   });
 
-  test("an update or delete whose version matches their revision leaves them as they are", async () => {
+  const foreignKeys = ["10.37.1.0-24", "10.37.3.0-24"];
+
+  test("an update or delete of an entry that is no lease, whose version matches its revision, leaves it as it is", async () => {
     const text = serializeRegistry(file(odd));
     const { registry, path } = await registryWith(text);
-    for (const [key, entry] of Object.entries(odd)) {
-      const lease = heldAs(key, String(entry.revision));
+    for (const key of foreignKeys) {
+      const lease = heldAs(key, String(odd[key]!.revision));
       expect(await registry.updateLease(lease, attrs("192.0.2.9"), 600)).toBeUndefined();
       expect(await registry.deleteLease(lease)).toBe(false);
       expect(await registry.leaseExpiry(lease)).toBeUndefined();
@@ -190,16 +191,40 @@ describe("entries the file registry cannot decode", () => {
     expect(readFileSync(path, "utf8")).toBe(text);
   });
 
-  test("listing and survey skip them with a warning; an expiry that is not a time is never taken for expired", async () => {
+  test("listing and survey skip an entry that is no lease, with one warning for each in a run", async () => {
     const log = capturingLogger();
     const { registry } = await registryWith(serializeRegistry(file({ ...odd, "10.37.4.0-24": stored("192.0.2.4", inHours(24), 4) })), log);
-    expect(keysOf((await registry.listLeases()).leases)).toEqual(["10.37.4.0-24"]);
-    expect(keysOf((await registry.survey!("192.0.2.2", area))!.near)).toEqual(["10.37.4.0-24"]);
-    for (const key of oddKeys) expect(log.warnings.some((warning) => warning.includes(`skipping entry "${key}"`))).toBe(true);
+    for (let run = 0; run < 2; run++) {
+      expect(keysOf((await registry.listLeases()).leases)).toEqual(["10.37.2.0-24", "10.37.4.0-24"]);
+      expect(keysOf((await registry.survey!("192.0.2.3", area))!.near)).toEqual(["10.37.2.0-24", "10.37.4.0-24"]);
+    }
+    for (const key of oddKeys) expect(log.warnings.filter((warning) => warning.includes(`"${key}"`))).toHaveLength(1);
   });
 
-  // Large canonical files are kept as text and their expired lines dropped by a splice.
-  test("a write to a large canonical file keeps an odd entry whose expiry has passed", async () => {
+  test("an expiry that is not a time counts as taken everywhere, is warned about once, and its holder's reuse repairs it", async () => {
+    const log = capturingLogger();
+    const key = "10.37.2.0-24";
+    const { registry, path } = await registryWith(serializeRegistry(file({ [key]: odd[key]!, "10.37.1.0-24": stored("192.0.2.1", inHours(1), 3) })), log);
+    const manager = new LeaseManager(registry, log, { sleep: async () => {} });
+    // Listed, so `leases` counts it taken as acquire does: of 10.37.1-3.0/24, one is left.
+    const [listed] = (await registry.listLeases()).leases;
+    expect(listed).toMatchObject({ key, attrs: { PublicIP: "192.0.2.2" }, expiresAt: undefined });
+    expect(keysOf((await registry.survey!("192.0.2.2", area))!.held)).toEqual([key]);
+    const tiny = await parseConfigText(JSON.stringify({ Network: "10.37.0.0/22", SubnetLen: 24 }));
+    const other = await manager.acquire({ config: tiny, attrs: attrs("192.0.2.9"), ttlSeconds: 600 });
+    expect(other.lease.key).toBe("10.37.3.0-24");
+    expect(log.warnings.filter((warning) => warning.includes(`"${key}"`))).toEqual([
+      `entry "${key}" in ${path}: its expiry "next tuesday" is not a time; it counts as taken until its holder renews it`,
+    ]);
+    // Its holder renews it with a margin (the expiry reads as due) and so repairs it.
+    const renewed = await manager.renew({ config: tiny, attrs: attrs("192.0.2.2"), ttlSeconds: 600, subnet: v4("10.37.2.0/24"), renewMarginMs: 60_000 });
+    expect(renewed.renewed).toBe(true);
+    const repaired = leasesIn(path)[key]!;
+    expect(Date.parse(repaired.expires!) - Date.now()).toBeGreaterThan(500_000);
+    expect(repaired.created).toBe(2);
+  });
+
+  test("a write to a large file keeps an odd entry whose expiry has passed", async () => {
     const padding = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`10.200.${i % 256}.${(i >> 8) * 64}-26`, stored(`100.65.0.${i % 256}`, inHours(24), 10 + i)]));
     const { registry, path } = await registryWith(serializeRegistry(file({
       "10.37.3.0-24": odd["10.37.3.0-24"]!,
@@ -247,11 +272,11 @@ describe("a registry path that is a symlink", () => {
     expect(Object.keys((JSON.parse(readFileSync(target, "utf8")) as RegistryFile).leases).sort()).toEqual(["10.37.1.0-24", "10.37.2.0-24"]);
     expect(existsSync(`${target}.lock`)).toBe(true);
     expect(existsSync(`${link}.lock`)).toBe(false);
-    // One lock for both paths: while the target's is held, the link's registry waits, and times out.
+    // One lock for both paths: while the target's is held, a write through the link waits, and times out.
     const waiting = await openAt(link, silentLogger, 100);
     const held = await (await fileLocker()).lock(`${target}.lock`, 1000);
     try {
-      const error = await rejectedError(waiting.listLeases(), "unavailable");
+      const error = await rejectedError(waiting.createLease(v4("10.37.3.0/24"), attrs("192.0.2.3"), 600), "unavailable");
       expect(error.message).toContain(`${target}.lock`);
     } finally {
       held.release();

@@ -1,88 +1,65 @@
 /**
  * The file registry: one human-readable JSON file holding the network config and the
- * leases with their expiry times, for a single host or an air-gapped site. A flock on
- * `<file>.lock` serialises writers across processes; every write replaces the file
- * atomically and durably, so a reader or a SIGKILL never sees half a file. A registry
- * path that is a symlink is followed: reads, the lock and writes all go to the file it
- * leads to, so the link stays a link and every path to the file shares one lock.
+ * leases with their expiry times, for a single host or an air-gapped site. A write takes
+ * a flock on `<file>.lock`, reads the file, checks, changes, and replaces the file
+ * atomically and durably, so a SIGKILL never leaves half a file. Reads take no lock: the
+ * file on disk is always one complete version. A registry path that is a symlink is
+ * followed: reads, the lock and writes all go to the file it leads to, so the link stays a
+ * link and every path to the file shares one lock.
  */
-import { mkdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { overlapsAny } from "../../src/allocator.ts";
 import { writeFileAtomic } from "../../src/atomic-write.ts";
 import { SubleaseError } from "../../src/errors.ts";
-import { overlapsAny } from "../../src/allocator.ts";
 import type { Prefix } from "../../src/ip.ts";
-import { encodeLeaseAttrs, formatSubnetKey, leaseAttrsFromValue, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
+import { formatSubnetKey, leaseHolder, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import { describeFsError } from "../../src/read-input.ts";
 import type { LeaseSurvey, Registry, RegistryOptions } from "../../src/registry.ts";
 import { fileLocker } from "../../src/runtime/file-lock.ts";
-import { RegistryDocument } from "./file-document.ts";
-import { FORMAT, type RegistryFile, type StoredLease } from "./file-layout.ts";
+import {
+  emptyRegistry, hasExpired, leaseLine, mayBeHeldBy, mayHaveExpired, parseRegistry, readEntry, serializeLines, storedLease,
+  type Entry, type RegistryFile, type StoredLease,
+} from "./file-format.ts";
+import { resolveRegistryPath } from "./file-path.ts";
+import { keyAroundArea, valueMayName } from "../../src/survey-area.ts";
 
 export async function openFileRegistry(options: RegistryOptions): Promise<Registry> {
   return new FileRegistry(options.registryFile, options);
 }
 
-/** Identifies one version of the file: every write renames a new inode into place. */
-const fileIdentity = (path: string): string | undefined => {
-  try {
-    const info = statSync(path, { bigint: true });
-    return `${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
-  } catch {
-    return undefined;
-  }
-};
-
-/** More links than this in a row is a loop (Linux's own limit is 40). */
-const MAX_LINKS = 40;
-
-/**
- * The file behind `path`, symlinks followed: also a last link whose target does not
- * exist yet, as the file is then created there. A path that does not exist is itself.
- */
-function resolveRegistryPath(path: string): string {
-  let current = path;
-  for (let links = 0; links <= MAX_LINKS; links++) {
-    try {
-      return realpathSync(current);
-    } catch {
-      // missing, a dangling link, or unreadable: a link is followed by hand
-    }
-    let target: string;
-    try {
-      target = readlinkSync(current);
-    } catch {
-      // Not a link: reading or creating it reports what is wrong, under the name reached.
-      return current;
-    }
-    current = resolve(dirname(current), target);
-  }
-  // A loop: reading it reports ELOOP.
-  return path;
+/** What a write does to the file, besides bumping its revision and dropping expired leases. */
+interface Change {
+  config?: { value: unknown };
+  /** Sets (in place, or appended) or, with undefined, removes the entry under `key`. */
+  key?: string;
+  stored?: StoredLease;
 }
 
-/** What one entry of the file is. */
-type Decoded =
-  | { kind: "live"; lease: Lease }
-  /** A well-formed lease whose expiry has passed: free, and dropped by the next write. */
-  | { kind: "expired" }
-  /** Not a lease this registry can read: never overwritten or deleted, its subnet counts as taken. */
-  | { kind: "undecodable"; reason: string };
+/** One version of the file, read. */
+interface Snapshot {
+  identity: string;
+  file: RegistryFile;
+  /** Whether an address appears anywhere in the text: a host new to the registry is told apart without a pass over every entry. */
+  mayName: (holder: string) => boolean;
+}
+
+interface Decision<T> {
+  result: T;
+  change?: Change;
+}
+
+const emptySnapshot = (): Snapshot => ({ identity: "", file: emptyRegistry(), mayName: () => false });
 
 class FileRegistry implements Registry {
   readonly description: string;
-  /**
-   * The last version read or written by this process: one acquire reads the config,
-   * surveys and creates, and at 20,000 leases reading the file three times would dominate.
-   */
-  private cached?: { identity: string; document: RegistryDocument };
-  /** The directory is created once per process, not on every locked call. */
-  private directoryReady?: string;
-  /**
-   * The file the path leads to (see resolveRegistryPath), resolved again on every
-   * locked call: the path may turn into a link, or the link may be pointed elsewhere.
-   */
+  /** The file the path leads to, resolved again on every call: a link may be pointed elsewhere. */
   private file: string;
+  /** The last version read, by file identity: one acquire reads the file three times. */
+  private cached?: Snapshot;
+  /** Entries already warned about: each is reported once per run. */
+  private readonly warned = new Set<string>();
+
   constructor(private readonly path: string, private readonly options: RegistryOptions) {
     // Messages name the path the user gave; those about the file itself add where a link leads.
     this.description = `the file registry ${path}`;
@@ -94,228 +71,221 @@ class FileRegistry implements Registry {
     return this.file === resolve(this.path) ? this.path : `${this.path} (resolved to ${this.file})`;
   }
 
-  private corrupt(detail: string): SubleaseError {
+  private invalid(detail: string): SubleaseError {
+    if (detail === "empty") {
+      return new SubleaseError("corrupt",
+        `${this.named} is empty, so it is not a sublease registry; it was left untouched: restore it from a backup, or delete it to start a new, empty registry on purpose`);
+    }
     return new SubleaseError("corrupt",
       `${this.named} is not a valid sublease registry (${detail}); it was left untouched: repair it or move it away`);
   }
 
-  private read(): RegistryDocument {
-    const identity = fileIdentity(this.file);
-    // Changes are made to the cached document; write() re-caches it, or drops it on failure.
-    if (identity && this.cached?.identity === identity) return this.cached.document;
-    const document = this.readFromDisk();
-    this.cached = identity ? { identity, document } : undefined;
-    return document;
-  }
-
-  private readFromDisk(): RegistryDocument {
-    let text: string;
+  /** The current version of the file; undefined when there is none. */
+  private read(): Snapshot | undefined {
+    this.file = resolveRegistryPath(this.path);
+    let fd: number;
     try {
-      text = readFileSync(this.file, "utf8");
+      fd = openSync(this.file, "r");
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return RegistryDocument.empty();
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw new SubleaseError("failure", `cannot read the registry ${this.named}: ${describeFsError(error)}`);
     }
-    // A large file in the layout this registry writes is checked line by line, without
-    // parsing every lease; anything else (small, reformatted by hand, not ours) goes
-    // through JSON.parse.
-    const document = RegistryDocument.fromText(text, Date.now());
-    if (document) return document;
-    if (text.trim() === "") return RegistryDocument.empty();
-    let data: unknown;
     try {
-      data = JSON.parse(text);
-    } catch {
-      throw this.corrupt("not JSON");
-    }
-    const file = data as Partial<RegistryFile>;
-    if (!file || typeof file !== "object" || file.format !== FORMAT) throw this.corrupt(`no "format": "${FORMAT}" field`);
-    if (!Number.isInteger(file.revision) || !file.leases || typeof file.leases !== "object" || Array.isArray(file.leases)) {
-      throw this.corrupt("bad revision or leases");
-    }
-    return RegistryDocument.fromFile(file as RegistryFile);
-  }
-
-  private write(document: RegistryDocument): void {
-    this.cached = undefined;
-    const written = document.serialize(Date.now());
-    try {
-      writeFileAtomic(this.file, written.text, { mode: 0o644, dirMode: 0o755 });
+      // The identity and the text come from one open file: a rename in between cannot mix them.
+      const info = fstatSync(fd, { bigint: true });
+      const identity = `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+      if (this.cached?.identity === identity) return this.cached;
+      const text = readFileSync(fd, "utf8");
+      const file = parseRegistry(text);
+      if ("invalid" in file) throw this.invalid(file.invalid);
+      this.cached = { identity, file, mayName: (holder) => valueMayName(holder)(text) };
+      return this.cached;
     } catch (error) {
-      throw new SubleaseError("failure", `cannot write the registry ${this.named}: ${describeFsError(error)}`);
+      if (error instanceof SubleaseError) throw error;
+      throw new SubleaseError("failure", `cannot read the registry ${this.named}: ${describeFsError(error)}`);
+    } finally {
+      closeSync(fd);
     }
-    const identity = fileIdentity(this.file);
-    this.cached = identity ? { identity, document: written.next } : undefined;
   }
 
-  /** Runs `change` on the file under the lock; it returns the result and whether to write. */
-  private async locked<T>(change: (document: RegistryDocument) => { result: T; write: boolean }): Promise<T> {
-    let locker;
+  /** Reading commands need a registry to read: a missing file is not an empty registry to them. */
+  private readExisting(): Snapshot {
+    const snapshot = this.read();
+    if (snapshot) return snapshot;
+    if (!this.options.readOnly) return emptySnapshot();
+    throw new SubleaseError("notFound",
+      `no registry file at ${this.named}: check --registry-file, or start one with "sublease config put FILE"`);
+  }
+
+  /** Decides under the lock, from the current version, what to change; writes it when there is a change. */
+  private async locked<T>(decide: (snapshot: Snapshot, now: number) => Decision<T>): Promise<T> {
+    if (this.options.readOnly) throw new SubleaseError("failure", `${this.description} was opened read-only`);
+    let held;
     try {
       this.file = resolveRegistryPath(this.path);
       // The lock file lives beside the registry, so the directory must exist first.
-      const directory = dirname(this.file);
-      if (this.directoryReady !== directory) {
-        mkdirSync(directory, { recursive: true, mode: 0o755 });
-        this.directoryReady = directory;
-      }
-      locker = await (await fileLocker()).lock(`${this.file}.lock`, this.options.timeoutMs);
+      mkdirSync(dirname(this.file), { recursive: true, mode: 0o755 });
+      held = await (await fileLocker()).lock(`${this.file}.lock`, this.options.timeoutMs);
     } catch (error) {
       if (error instanceof SubleaseError) throw error;
       throw new SubleaseError("failure", `cannot lock the registry ${this.named}: ${describeFsError(error)}`);
     }
     try {
-      const document = this.read();
-      const { result, write } = change(document);
-      if (write) this.write(document);
+      const snapshot = this.read() ?? emptySnapshot();
+      const now = Date.now();
+      const { result, change } = decide(snapshot, now);
+      if (change) this.write(snapshot.file, change, now);
       return result;
     } finally {
-      locker.release();
+      held.release();
     }
   }
 
-  /**
-   * What the entry is. The file is edited by hand at times: an entry this registry cannot
-   * read is left for a person, like an expiry that is not a time (it might be live).
-   */
-  private decode(key: string, stored: unknown, now: number): Decoded {
-    const subnet = parseSubnetKey(key);
-    const entry = stored !== null && typeof stored === "object" && !Array.isArray(stored) ? stored as Partial<StoredLease> : undefined;
-    const attrs = entry && leaseAttrsFromValue(entry.value);
-    if (!subnet || !entry || !attrs) return { kind: "undecodable", reason: "not a subnet lease" };
-    const expires = entry.expires;
-    const expiresAt = expires === null ? null : typeof expires === "string" ? Date.parse(expires) : Number.NaN;
-    if (Number.isNaN(expiresAt)) {
-      return { kind: "undecodable", reason: expires === undefined ? "it has no expiry" : `its expiry ${JSON.stringify(expires)} is not a time` };
+  /** The next version: the change made, the revision bumped, expired leases dropped. */
+  private write(file: RegistryFile, change: Change, now: number): void {
+    const lines: string[] = [];
+    const { key } = change;
+    const nowText = new Date(now).toISOString();
+    for (const name in file.leases) {
+      if (name === key) {
+        if (change.stored) lines.push(leaseLine(name, change.stored));
+        continue;
+      }
+      const stored = file.leases[name];
+      if (!mayHaveExpired(stored, nowText) || !hasExpired(readEntry(name, stored), now)) lines.push(leaseLine(name, stored));
     }
-    if (expiresAt !== null && expiresAt <= now) return { kind: "expired" };
-    return { kind: "live", lease: { key, subnet, attrs, expiresAt, version: String(entry.revision) } };
+    if (key !== undefined && change.stored && !Object.hasOwn(file.leases, key)) lines.push(leaseLine(key, change.stored));
+    const text = serializeLines(file.revision + 1, change.config ? change.config.value : file.config, lines);
+    try {
+      writeFileAtomic(this.file, text, { mode: 0o644, dirMode: 0o755 });
+    } catch (error) {
+      throw new SubleaseError("failure", `cannot write the registry ${this.named}: ${describeFsError(error)}`);
+    }
   }
 
-  /** The live lease stored under `key`, if any; an undecodable entry is skipped with a warning. */
-  private toLease(key: string, stored: unknown, now: number): Lease | undefined {
-    const decoded = this.decode(key, stored, now);
-    if (decoded.kind === "undecodable") this.options.log.warn(`skipping entry "${key}" in ${this.path}: ${decoded.reason}`);
-    return decoded.kind === "live" ? decoded.lease : undefined;
+  /** The entry under `key`, warned about once when it cannot be read as a lease. */
+  private entry(key: string, stored: unknown): Entry {
+    const entry = readEntry(key, stored);
+    const problem = entry.kind === "foreign"
+      ? `${entry.reason}; it is left as it is, and its subnet counts as taken until it is repaired or removed`
+      : entry.unreadableExpiry && `${entry.unreadableExpiry}; it counts as taken until its holder renews it`;
+    if (problem && !this.warned.has(key)) {
+      this.warned.add(key);
+      this.options.log.warn(`entry "${key}" in ${this.path}: ${problem}`);
+    }
+    return entry;
   }
 
-  /** Whether `key` holds an entry that must not be written over: a warning says so. */
-  private leaveAlone(key: string, decoded: Decoded): boolean {
-    if (decoded.kind !== "undecodable") return false;
-    this.options.log.warn(`leaving entry "${key}" in ${this.path} as it is: ${decoded.reason}; its subnet counts as taken until it is repaired or removed`);
-    return true;
+  /** The live lease under `key`: an expiry that is not a time counts as live. */
+  private liveLease(key: string, stored: unknown, now: number): Lease | undefined {
+    if (stored === undefined) return undefined;
+    const entry = this.entry(key, stored);
+    return entry.kind === "lease" && !hasExpired(entry, now) ? entry.lease : undefined;
+  }
+
+  /** The live leases; with `wanted`, only among the entries it lets through. */
+  private live(file: RegistryFile, now: number, wanted?: (key: string, stored: unknown) => boolean): Lease[] {
+    const leases: Lease[] = [];
+    for (const key in file.leases) {
+      const stored = file.leases[key];
+      if (wanted && !wanted(key, stored)) continue;
+      const lease = this.liveLease(key, stored, now);
+      if (lease) leases.push(lease);
+    }
+    return leases;
   }
 
   async getNetworkConfig(): Promise<string | undefined> {
-    const config = await this.locked((document) => ({ result: document.config, write: false }));
+    const { config } = this.readExisting().file;
     if (config === null || config === undefined) return undefined;
     return typeof config === "string" ? config : JSON.stringify(config);
   }
 
   async putNetworkConfig(text: string): Promise<void> {
-    let config: unknown = text;
+    let value: unknown = text;
     try {
       // Stored as an object when it is JSON, so the file stays readable.
-      config = JSON.parse(text);
+      value = JSON.parse(text);
     } catch {
       // kept as text
     }
-    await this.locked((document) => {
-      document.config = config;
-      document.revision++;
-      return { result: undefined, write: true };
-    });
+    await this.locked(() => ({ result: undefined, change: { config: { value } } }));
   }
 
   async listLeases(): Promise<{ leases: Lease[] }> {
-    return this.locked((document) => {
-      const now = Date.now();
-      const leases: Lease[] = [];
-      for (const [key, stored] of document.entries()) {
-        const lease = this.toLease(key, stored, now);
-        if (lease) leases.push(lease);
-      }
-      return { result: { leases }, write: false };
-    });
+    return { leases: this.live(this.readExisting().file, Date.now()) };
   }
 
-  /** The whole file is read under the lock, so the answer is always complete. */
+  /** Reads the whole file, so the answer is always complete; decodes only the entries that could matter. */
   async survey(holder: string, area?: Prefix): Promise<LeaseSurvey> {
-    return this.locked((document) => {
-      const now = Date.now();
-      const held: Lease[] = [];
-      const near: Lease[] = [];
-      for (const [key, stored] of document.nearby(holder, area)) {
-        const lease = this.toLease(key, stored, now);
-        if (!lease) continue;
-        if (lease.attrs.PublicIP === holder) held.push(lease);
-        if (area && lease.subnet.ipv4 && overlapsAny(area, [lease.subnet.ipv4])) near.push(lease);
-      }
-      return { result: { held, near }, write: false };
-    });
+    const held: Lease[] = [];
+    const near: Lease[] = [];
+    const snapshot = this.readExisting();
+    const around = area ? keyAroundArea(area) : () => false;
+    const named = snapshot.mayName(holder);
+    const wanted = (key: string, stored: unknown) => around(key) || (named && mayBeHeldBy(stored, holder));
+    for (const lease of this.live(snapshot.file, Date.now(), wanted)) {
+      if (leaseHolder(lease.attrs) === holder) held.push(lease);
+      if (area && lease.subnet.ipv4 && overlapsAny(area, [lease.subnet.ipv4])) near.push(lease);
+    }
+    return { held, near };
   }
 
+  /**
+   * Also refused while the holder has another live lease that is not a reservation: two
+   * acquires of one host that race each create one, and the one that loses finds the
+   * other's lease and reuses it. A reservation does not count, since the manager leaves
+   * one that no longer fits the config in place and allocates beside it.
+   */
   async createLease(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
     const key = formatSubnetKey(subnet);
-    return this.locked((document) => {
-      const now = Date.now();
-      const existing = document.get(key);
-      // Only a free key is created: absent, or a well-formed lease that has expired.
-      if (existing !== undefined) {
-        const decoded = this.decode(key, existing, now);
-        if (decoded.kind === "live" || this.leaveAlone(key, decoded)) return { result: undefined, write: false };
+    const holder = leaseHolder(attrs);
+    return this.locked(({ file, mayName }, now) => {
+      const existing = Object.hasOwn(file.leases, key) ? file.leases[key] : undefined;
+      // Only a free key is created: absent, or a lease that has expired.
+      if (existing !== undefined && (this.entry(key, existing).kind === "foreign" || this.liveLease(key, existing, now))) {
+        return { result: undefined };
       }
-      const stored = storedLease(attrs, ttlSeconds, ++document.revision, now);
-      document.set(key, stored);
-      return { result: this.toLease(key, stored, now), write: true };
+      if (holder && mayName(holder)) {
+        for (const lease of this.live(file, now, (_, stored) => mayBeHeldBy(stored, holder))) {
+          if (lease.expiresAt !== null && leaseHolder(lease.attrs) === holder) return { result: undefined };
+        }
+      }
+      const stored = storedLease(attrs, ttlSeconds, file.revision + 1, now);
+      return { result: (readEntry(key, stored) as { lease: Lease }).lease, change: { key, stored } };
     });
   }
 
   async updateLease(current: Lease, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
     const key = current.key;
-    return this.locked((document) => {
-      const now = Date.now();
-      const existing = document.get(key);
-      if (existing === undefined) return { result: undefined, write: false };
+    return this.locked(({ file }, now) => {
+      const existing = Object.hasOwn(file.leases, key) ? file.leases[key] : undefined;
       // The revision alone is not enough: a hand edit may have kept it.
-      const decoded = this.decode(key, existing, now);
-      this.leaveAlone(key, decoded);
-      if (decoded.kind !== "live" || decoded.lease.version !== current.version) return { result: undefined, write: false };
-      const stored = storedLease(attrs, ttlSeconds, ++document.revision, now);
-      document.set(key, stored);
-      return { result: this.toLease(key, stored, now), write: true };
+      const lease = this.liveLease(key, existing, now);
+      if (!lease || lease.version !== current.version) return { result: undefined };
+      const revision = file.revision + 1;
+      const stored = storedLease(attrs, ttlSeconds, revision, now, lease.created === undefined ? revision : Number(lease.created));
+      return { result: (readEntry(key, stored) as { lease: Lease }).lease, change: { key, stored } };
     });
   }
 
+  /** An expiry that is not a time reads as due now, so a renew rewrites it. */
   async leaseExpiry(lease: Lease): Promise<number | null | undefined> {
-    const key = lease.key;
-    return this.locked((document) => {
-      const existing = document.get(key);
-      const live = existing === undefined ? undefined : this.toLease(key, existing, Date.now());
-      return { result: live ? live.expiresAt : undefined, write: false };
-    });
+    const { file } = this.readExisting();
+    const now = Date.now();
+    const live = Object.hasOwn(file.leases, lease.key) ? this.liveLease(lease.key, file.leases[lease.key], now) : undefined;
+    return live && (live.expiresAt === undefined ? now : live.expiresAt);
   }
 
   async deleteLease(current: Lease): Promise<boolean> {
     const key = current.key;
-    return this.locked((document) => {
-      const existing = document.get(key);
-      if (existing === undefined || String(existing?.revision) !== current.version) return { result: false, write: false };
-      // The revision alone is not enough: a hand edit may have kept it.
-      if (this.leaveAlone(key, this.decode(key, existing, Date.now()))) return { result: false, write: false };
-      document.delete(key);
-      document.revision++;
-      return { result: true, write: true };
+    return this.locked(({ file }) => {
+      const existing = Object.hasOwn(file.leases, key) ? file.leases[key] : undefined;
+      if (existing === undefined || this.entry(key, existing).kind === "foreign") return { result: false };
+      if (String((existing as { revision?: unknown }).revision) !== current.version) return { result: false };
+      return { result: true, change: { key } };
     });
   }
 
   async close(): Promise<void> {}
-}
-
-function storedLease(attrs: LeaseAttrs, ttlSeconds: number, revision: number, now: number): StoredLease {
-  return {
-    value: JSON.parse(encodeLeaseAttrs(attrs)),
-    expires: ttlSeconds > 0 ? new Date(now + ttlSeconds * 1000).toISOString() : null,
-    revision,
-  };
 }

@@ -2,6 +2,7 @@
 import { closeSync, openSync } from "node:fs";
 import { SubleaseError } from "../errors.ts";
 import { describeFsError } from "../read-input.ts";
+import { retry } from "../retry.ts";
 import { lockTimeoutError, type FileLocker } from "./file-locker.ts";
 
 const LOCK_EX = 2;
@@ -30,7 +31,8 @@ async function loadFlock(): Promise<(fd: number, operation: number) => number> {
   throw new SubleaseError("failure", "cannot load the C library to lock the registry file (flock); this platform is not supported");
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Thrown by one try while another process holds the lock. */
+const BUSY = Symbol("lock held elsewhere");
 
 export const bunFileLocker: FileLocker = {
   async lock(path, timeoutMs) {
@@ -41,15 +43,14 @@ export const bunFileLocker: FileLocker = {
     } catch (error) {
       throw new SubleaseError("failure", `cannot open lock file ${path}: ${describeFsError(error)}`);
     }
-    const deadline = Date.now() + timeoutMs;
-    let pause = 1;
-    while (tryLock(fd, LOCK_EX | LOCK_NB) !== 0) {
-      if (Date.now() >= deadline) {
-        closeSync(fd);
-        throw lockTimeoutError(path, timeoutMs);
-      }
-      await sleep(pause + Math.random() * pause);
-      pause = Math.min(pause * 2, 20);
+    try {
+      // Short pauses: a writer holds the lock for milliseconds, and hosts booting together queue on it.
+      await retry(async () => {
+        if (tryLock(fd, LOCK_EX | LOCK_NB) !== 0) throw BUSY;
+      }, { deadline: Date.now() + timeoutMs, firstPauseMs: 2, maxPauseMs: 40, jitter: true, retriable: (error) => error === BUSY });
+    } catch (error) {
+      closeSync(fd);
+      throw error === BUSY ? lockTimeoutError(path, timeoutMs) : error;
     }
     return {
       release() {

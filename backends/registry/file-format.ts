@@ -1,0 +1,126 @@
+/**
+ * The file registry's format: one JSON document, pretty at the top and one line per lease
+ * so it stays easy to read and to diff. What a valid file is, how it is written, and the
+ * one rule for what each of its entries is.
+ */
+import { encodeLeaseAttrs, leaseAttrsFromValue, parseSubnetKey, type Lease, type LeaseAttrs } from "../../src/lease.ts";
+
+export const FORMAT = "sublease-registry/v1";
+
+export interface StoredLease {
+  /** The lease value exactly as flannel would store it in etcd. */
+  value: unknown;
+  /** ISO time; null for a reservation. */
+  expires: string | null;
+  /** The file-wide revision of this lease's last write: its compare-and-swap token. */
+  revision: number;
+  /** The file-wide revision that created the lease; omitted while it equals `revision`. */
+  created?: number;
+}
+
+export interface RegistryFile {
+  format: typeof FORMAT;
+  /** Bumped on every write; a lease's revision is never reused, even after delete. */
+  revision: number;
+  config: unknown;
+  leases: Record<string, StoredLease>;
+}
+
+export const emptyRegistry = (): RegistryFile => ({ format: FORMAT, revision: 0, config: null, leases: {} });
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
+
+/** The file's content, or why it is not a registry ("empty" for a file of only whitespace). */
+export function parseRegistry(text: string): RegistryFile | { invalid: string } {
+  if (text.trim() === "") return { invalid: "empty" };
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return { invalid: "not JSON" };
+  }
+  if (!isRecord(data) || data.format !== FORMAT) return { invalid: `no "format": "${FORMAT}" field` };
+  if (!Number.isSafeInteger(data.revision) || !isRecord(data.leases)) return { invalid: "bad revision or leases" };
+  return data as unknown as RegistryFile;
+}
+
+export const leaseLine = (key: string, stored: unknown): string => `    ${JSON.stringify(key)}: ${JSON.stringify(stored)}`;
+
+/** The canonical text: `lines` are leaseLine()s, in file order. */
+export function serializeLines(revision: number, config: unknown, lines: readonly string[]): string {
+  const top = `{\n  "format": "${FORMAT}",\n  "revision": ${revision},\n  "config": ${JSON.stringify(config ?? null)},\n  "leases": {`;
+  return lines.length === 0 ? `${top}}\n}\n` : `${top}\n${lines.join(",\n")}\n  }\n}\n`;
+}
+
+export const serializeRegistry = (file: RegistryFile): string =>
+  serializeLines(file.revision, file.config, Object.entries(file.leases).map(([key, stored]) => leaseLine(key, stored)));
+
+/** What one entry of the file is. */
+export type Entry =
+  /** A lease. `lease.expiresAt` is undefined when its expiry is not a time: then it counts as live. */
+  | { kind: "lease"; lease: Lease; unreadableExpiry?: string }
+  /** Not a lease (a key that names no subnet, a value that is no lease): never written over. */
+  | { kind: "foreign"; reason: string };
+
+/** Entries already read, by the stored object: a version of the file is often read several times. */
+const decoded = new WeakMap<object, Entry>();
+
+/** The one rule for what an entry is. */
+export function readEntry(key: string, stored: unknown): Entry {
+  if (!isRecord(stored)) return { kind: "foreign", reason: "not a subnet lease" };
+  const known = decoded.get(stored);
+  if (known) return known;
+  const entry = decodeEntry(key, stored);
+  decoded.set(stored, entry);
+  return entry;
+}
+
+function decodeEntry(key: string, stored: Record<string, unknown>): Entry {
+  const subnet = parseSubnetKey(key);
+  const attrs = leaseAttrsFromValue(stored.value);
+  if (!subnet || !attrs) return { kind: "foreign", reason: "not a subnet lease" };
+  const { expires, revision, created } = stored;
+  const expiresAt = expires === null ? null : typeof expires === "string" ? Date.parse(expires) : Number.NaN;
+  const stamp = Number.isSafeInteger(created) ? created : revision;
+  const lease: Lease = {
+    key, subnet, attrs,
+    expiresAt: Number.isNaN(expiresAt) ? undefined : expiresAt,
+    version: String(revision),
+    created: Number.isSafeInteger(stamp) ? BigInt(stamp as number) : undefined,
+  };
+  if (!Number.isNaN(expiresAt)) return { kind: "lease", lease };
+  return { kind: "lease", lease, unreadableExpiry: expires === undefined ? "it has no expiry" : `its expiry ${JSON.stringify(expires)} is not a time` };
+}
+
+/**
+ * Whether the entry could be `holder`'s: one of its value's fields is that address. A test
+ * on the parsed JSON that never misses, so most entries need no decoding to be passed over.
+ */
+export function mayBeHeldBy(stored: unknown, holder: string): boolean {
+  const value = isRecord(stored) ? stored.value : undefined;
+  if (!isRecord(value)) return false;
+  for (const field in value) if (value[field] === holder) return true;
+  return false;
+}
+
+/** Whether the entry could have expired at `nowText` (an ISO time): the same kind of test. */
+export function mayHaveExpired(stored: unknown, nowText: string): boolean {
+  const expires = isRecord(stored) ? stored.expires : undefined;
+  // ISO times written alike compare as text; any other text is decoded.
+  return typeof expires === "string" && !(expires.length === nowText.length && expires > nowText);
+}
+
+/** Whether the entry is a lease whose expiry has passed: free, and dropped by the next write. */
+export const hasExpired = (entry: Entry, now: number): boolean =>
+  entry.kind === "lease" && typeof entry.lease.expiresAt === "number" && entry.lease.expiresAt <= now;
+
+export function storedLease(attrs: LeaseAttrs, ttlSeconds: number, revision: number, now: number, created = revision): StoredLease {
+  const stored: StoredLease = {
+    value: JSON.parse(encodeLeaseAttrs(attrs)),
+    expires: ttlSeconds > 0 ? new Date(now + ttlSeconds * 1000).toISOString() : null,
+    revision,
+  };
+  if (created !== revision) stored.created = created;
+  return stored;
+}
