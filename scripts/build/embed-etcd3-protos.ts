@@ -106,8 +106,21 @@ export function checkEtcd3Calls(sources: SourceFile[], rpcMethods: Set<string>, 
   }
 }
 
+/** The rpc.proto of the etcd3 that sublease resolves. */
+export const ETCD3_PROTO_FILE = join(dirname(etcd3Require.resolve("etcd3")), "../proto/rpc.proto");
+
+/** @grpc/proto-loader's package definition of PROTO_FILE, as etcd3 would load it with OPTIONS. */
+export function loadEtcd3Definition(protoFile = ETCD3_PROTO_FILE, options: object = {}): Record<string, Record<string, MethodDefinition>> {
+  return protoLoader.loadSync(protoFile, options) as unknown as Record<string, Record<string, MethodDefinition>>;
+}
+
+/** etcd3's client method name of every RPC in a package definition (range, txn, watch, ...). */
+export function rpcMethodsOf(definition: Record<string, Record<string, { originalName?: string }>>): Set<string> {
+  return new Set(Object.values(definition).flatMap((service) => Object.values(service).flatMap((method) => method.originalName ?? [])));
+}
+
 /** The etcd v3 registry's source files (not its tests). */
-function registrySources(): SourceFile[] {
+export function registrySources(): SourceFile[] {
   return readdirSync(join(REPO_ROOT, REGISTRY_DIR))
     .filter((name) => REGISTRY_FILES.test(name) && !name.endsWith(".test.ts"))
     .map((name) => ({ file: `${REGISTRY_DIR}/${name}`, text: readFileSync(join(REPO_ROOT, REGISTRY_DIR, name), "utf8") }));
@@ -414,9 +427,8 @@ export const embedEtcd3Protos: BunPlugin = {
       const protoFile = join(dirname(path), "../proto/rpc.proto");
       // The object literal etcd3 passes (keepCase, longs: String, enums: String, ...).
       const loadOptions = new Function("String", `return ${loadOptionsSource};`)(String) as object;
-      const fromFiles = protoLoader.loadSync(protoFile, loadOptions) as unknown as Record<string, Record<string, MethodDefinition>>;
-      const rpcMethods = new Set(Object.values(fromFiles).flatMap((service) => Object.values(service).map((method) => method.originalName ?? "")));
-      checkEtcd3Calls(registrySources(), rpcMethods);
+      const fromFiles = loadEtcd3Definition(protoFile, loadOptions);
+      checkEtcd3Calls(registrySources(), rpcMethodsOf(fromFiles));
       let embedded: string;
       try {
         const full = protoLoaderUtil.loadProtosWithOptionsSync(protoFile, loadOptions);

@@ -2,6 +2,8 @@
  * A Bun build plugin that keeps @grpc/grpc-js from paying at start-up for what a one-shot
  * etcd client never uses (see GRPC_REWRITES). It changes what grpc-js loads or computes,
  * never what it does, and fails the build when an upgrade moves the code it edits.
+ * Measured: an etcd v3 acquire takes about 6 ms (15%) longer without it (BENCHMARKS.md);
+ * `--help` and the file registry, which load no gRPC, are the same either way.
  */
 import type { BunPlugin } from "bun";
 import { readFileSync } from "node:fs";
@@ -14,7 +16,7 @@ import { dirname, join } from "node:path";
  * edits, so a grpc-js upgrade that changes this code fails the build instead of silently
  * shipping it unedited (the files are checked up front, see checkGrpcRewrites).
  */
-const GRPC_REWRITES: { file: string; edits: [from: string, to: string][]; left: RegExp }[] = [
+export const GRPC_REWRITES: { file: string; edits: [from: string, to: string][]; left: RegExp }[] = [
   {
     // The backoff timers' end time (only ever read for trace output) is computed with
     // local-time Date setters, whose first call makes JavaScriptCore load ICU's time-zone
@@ -67,7 +69,8 @@ const GRPC_REWRITES: { file: string; edits: [from: string, to: string][]; left: 
   },
 ];
 
-function rewriteGrpc(file: string, source: string): string {
+/** FILE's source with its edits applied; throws when an edit no longer fits the source. */
+export function rewriteGrpc(file: string, source: string): string {
   const rewrite = GRPC_REWRITES.find((r) => r.file === file);
   if (!rewrite) return source;
   for (const [from, to] of rewrite.edits) {
