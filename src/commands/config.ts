@@ -26,7 +26,7 @@ export async function configPut(file: string, choice: RegistryChoice, log: Logge
   for (const key of config.unknownKeys) log.warn(`config field "${key}" is not a flannel field and is ignored`);
   await withRegistry(choice, log, async (registry) => {
     // --wait covers an etcd that is not up yet; writing the same config again is harmless.
-    await retrying(choice, log, "the registry to store the network config", () => registry.putNetworkConfig(JSON.stringify(decoded)));
+    await retrying(choice, log, "the registry", () => registry.putNetworkConfig(JSON.stringify(decoded)));
     log.info(`stored the network config in ${configPlace(registry, choice)}`);
   });
 }

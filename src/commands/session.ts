@@ -23,10 +23,10 @@ const roughly = (ms: number) => {
  * Retries `attempt` while it fails as unreachable or not found, until the command's
  * `--wait` deadline: hosts that boot before etcd, or before anyone stored the config,
  * wait instead of failing. Waiting is reported at the default log level when it starts
- * and about every 10 s after: what it waits for, the failure (which names where) and the
- * time left.
+ * and about every 10 s after: what it waits for (the registry while it is unreachable,
+ * else `missing`), the failure (which names where) and the time left.
  */
-export async function retrying<T>(choice: RegistryChoice, log: Logger, what: string, attempt: () => Promise<T>): Promise<T> {
+export async function retrying<T>(choice: RegistryChoice, log: Logger, missing: string, attempt: () => Promise<T>): Promise<T> {
   let reportedAt: number | undefined;
   return retry(attempt, {
     deadline: choice.waitUntil,
@@ -36,6 +36,7 @@ export async function retrying<T>(choice: RegistryChoice, log: Logger, what: str
     onRetry(error, _attempt, remainingMs) {
       const now = Date.now();
       const message = (error as Error).message;
+      const what = (error as SubleaseError).kind === "unavailable" ? "the registry" : missing;
       if (reportedAt === undefined) {
         log.warn(`waiting for ${what} (--wait): ${message}; retrying for up to ${roughly(remainingMs)}`);
       } else if (now - reportedAt >= REPORT_EVERY_MS) {
@@ -56,7 +57,7 @@ export const configPlace = (registry: Registry, choice: RegistryChoice) =>
 /** Opens the registry (read-only for commands that only read), runs `work`, and closes it. */
 export async function withRegistry<T>(choice: RegistryChoice, log: Logger, work: (registry: Registry) => Promise<T>, mode: { readOnly?: boolean } = {}): Promise<T> {
   const options = mode.readOnly ? { ...choice.options, readOnly: true } : choice.options;
-  const registry = await retrying(choice, log, "the registry", () => openRegistry(choice.name, options));
+  const registry = await retrying(choice, log, "the registry file", () => openRegistry(choice.name, options));
   try {
     return await work(registry);
   } finally {
