@@ -13,7 +13,7 @@ import { parseConfigText } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
 import { LeaseManager } from "../../src/manager.ts";
 import type { Registry } from "../../src/registry.ts";
-import { registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, grpcCalls, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 import { host } from "../helpers/leases.ts";
 
 let etcd: EtcdCluster;
@@ -120,3 +120,32 @@ for (const [name, target] of Object.entries(targets)) {
     });
   });
 }
+
+describe("what the check costs: the README's request counts for a new lease", () => {
+  const configText = CONFIGS["a /8 in /24s"];
+
+  test("etcd v3: 5 (the config read, the survey, LeaseGrant, the create, the check)", async () => {
+    const prefix = v3.freshPrefix();
+    const first = await v3.open({ prefix });
+    await first.putNetworkConfig(configText);
+    // Another host first: the first survey of a registry proves its holder index once.
+    await new LeaseManager(first, silentLogger).acquire({ config: await parseConfigText(configText), attrs: host(2), ttlSeconds: 600 });
+    const registry = await v3.open({ prefix });
+    const before = await grpcCalls(etcd);
+    const config = await parseConfigText((await registry.getNetworkConfig())!);
+    const { outcome } = await new LeaseManager(registry, silentLogger).acquire({ config, attrs: host(1), ttlSeconds: 600 });
+    expect(outcome).toBe("allocated");
+    expect(callDelta(before, await grpcCalls(etcd))).toEqual({ Txn: 4, LeaseGrant: 1 });
+  });
+
+  test("etcd v2: 4 (the config read, the leases, the create, the check)", async () => {
+    const prefix = v2.freshPrefix();
+    await (await v2.open({ prefix })).putNetworkConfig(configText);
+    const registry = await v2.open({ prefix });
+    const before = await etcd.metric("etcd_http_received_total");
+    const config = await parseConfigText((await registry.getNetworkConfig())!);
+    const { outcome } = await new LeaseManager(registry, silentLogger).acquire({ config, attrs: host(1), ttlSeconds: 600 });
+    expect(outcome).toBe("allocated");
+    expect((await etcd.metric("etcd_http_received_total")) - before).toBe(4);
+  });
+});
