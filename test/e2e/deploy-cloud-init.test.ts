@@ -15,7 +15,7 @@ const USER_DATA = join(REPO_ROOT, "examples/cloud-init/user-data.yaml");
 const SYSTEMD_DIR = join(REPO_ROOT, "scripts/systemd");
 const CLOUD_INIT = Bun.which("cloud-init");
 if (!CLOUD_INIT) {
-  console.warn("deploy-cloud-init: cloud-init not found (Debian package: cloud-init): skipping the `cloud-init schema` test");
+  console.warn("deploy-cloud-init: cloud-init not found (Debian package: cloud-init; npm test does not install it, see the README): skipping the `cloud-init schema` test");
 }
 
 interface WriteFile {
