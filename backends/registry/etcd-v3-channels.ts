@@ -7,8 +7,8 @@
  * Passed to etcd3 as grpc-js's `channelFactoryOverride` channel option. Each client gets
  * a view of its member's shared channel; etcd3 closes clients only all together
  * (Host.resetAllServices after a recoverable error, and Host.close), so the first close of
- * a view retires the shared channel, clients made after that get a fresh channel (a fresh
- * dial, as before), and the retired one closes when its last view does.
+ * a view retires the shared channel, clients made after that get a fresh channel (a new
+ * dial), and the retired one closes when its last view does.
  */
 import type { ChannelInterface as Channel, ChannelCredentials, ChannelOptions } from "@grpc/grpc-js";
 

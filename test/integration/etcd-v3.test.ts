@@ -154,7 +154,7 @@ describe("etcd v3 registry", () => {
       expect(keyLeaseId(etcd, key)).toBe(BigInt(`0x${theirs}`).toString());
       expect(JSON.parse(etcd.etcdctl(["get", key, "--print-value-only"]))).toEqual(host(2));
       expect(etcdLeaseIds(etcd)).toEqual(leasesBefore);
-      // Our old etcd lease was not kept alive on the way: it runs down as before.
+      // Our old etcd lease was not kept alive on the way: it keeps running down.
       const remaining = Number(/remaining\((\d+)s\)/.exec(etcd.etcdctl(["lease", "timetolive", ours]))![1]);
       expect(remaining).toBeLessThan(599);
     }
