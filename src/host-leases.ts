@@ -1,9 +1,11 @@
 /**
- * The manager's rules about one host's leases: which leases are the host's, which still
- * fit the network config, and which one stays when the host holds several.
+ * The manager's rules about the leases it reads: which are this host's, which still fit
+ * the network config, which one stays when the host holds several, and what a run that
+ * has just created a lease must do about the others.
  */
+import { overlapsAny } from "./allocator.ts";
 import { fitsFamily, type NetworkConfig } from "./config.ts";
-import { leaseHolder, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
+import { formatSubnetKey, leaseHolder, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 
 /** Whether the lease was written for this host: flannel matches on the public address. */
 export function isOurs(lease: Lease, attrs: LeaseAttrs): boolean {
@@ -39,4 +41,28 @@ export function oldest(leases: readonly Lease[]): Lease | undefined {
     return a.key < b.key;
   };
   return leases.reduce<Lease | undefined>((best, lease) => (!best || older(lease, best) ? lease : best), undefined);
+}
+
+export const overlapsLeases = (subnet: SubnetKey, leases: readonly Lease[]): boolean =>
+  (!!subnet.ipv4 && overlapsAny(subnet.ipv4, leases.map((lease) => lease.subnet.ipv4))) ||
+  (!!subnet.ipv6 && overlapsAny(subnet.ipv6, leases.map((lease) => lease.subnet.ipv6)));
+
+/**
+ * What the run that has just created `created` must do, by the leases it read right after:
+ * "keep" it; "clash": give it back and look again, since another host's dual-stack key
+ * shares one half and sorts first (so exactly one of the two yields); "gone": someone
+ * deleted it and the host has no other lease, look again; or yield to `survivor`, an older
+ * lease of this host (`ownListed`: the read still showed ours, so there is one to delete).
+ */
+export function afterCreate(created: Lease, leases: readonly Lease[], attrs: LeaseAttrs, config: NetworkConfig):
+  "keep" | "clash" | "gone" | { survivor: Lease; ownListed: boolean } {
+  const { subnet, key } = created;
+  const clash = subnet.ipv4 && subnet.ipv6 &&
+    leases.find((lease) => formatSubnetKey(lease.subnet) !== formatSubnetKey(subnet) && overlapsLeases(subnet, [lease]));
+  if (clash && formatSubnetKey(clash.subnet) < formatSubnetKey(subnet)) return "clash";
+  const ours = leases.filter((lease) => isOurs(lease, attrs) && fitsConfig(lease.subnet, config));
+  const survivor = oldest(ours);
+  if (!survivor) return "gone";
+  if (survivor.key === key) return "keep";
+  return { survivor, ownListed: ours.some((lease) => lease.key === key) };
 }

@@ -9,6 +9,7 @@ import { overlapsAny, type RandomBelow } from "./allocator.ts";
 import { parseConfigText, type NetworkConfig } from "./config.ts";
 import { formatPrefix, parsePrefix, type Prefix } from "./ip.ts";
 import { formatSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
+import { SubleaseError } from "./errors.ts";
 import { silentLogger } from "./log.ts";
 import { LeaseManager, type ManagerOptions } from "./manager.ts";
 import type { LeaseListing, LeaseSurvey, Registry } from "./registry.ts";
@@ -374,6 +375,19 @@ describe("one host, one lease: acquires of one host that run at once", () => {
     const result = await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
     expect(result.outcome).toBe("reused");
     expect(key(result.lease.subnet)).toBe("10.5.8.0-24");
+  });
+
+  test("when the read after a create fails, the new lease is given back and the error reported", async () => {
+    const registry = new FakeRegistry();
+    const list = registry.listLeases.bind(registry);
+    registry.listLeases = async () => {
+      if (registry.calls.create > 0) throw new SubleaseError("unavailable", "etcd went away");
+      return list();
+    };
+    const { manager } = managerFor(registry);
+    await rejection(manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 }), "unavailable");
+    expect(registry.calls.create).toBe(1);
+    expect(registry.leases.size).toBe(0);
   });
 
   test("the check after a create costs one read of the host's leases", async () => {

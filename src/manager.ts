@@ -7,11 +7,11 @@
  * acquire looks at this host's leases and one area of the network instead of every lease
  * (see src/survey-area.ts).
  */
-import { overlapsAny, pickFreeSubnet, cryptoRandomBelow, type RandomBelow } from "./allocator.ts";
+import { pickFreeSubnet, cryptoRandomBelow, type RandomBelow } from "./allocator.ts";
 import { fitsFamily, type FamilyConfig, type NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
 import { containsAddress, type Prefix } from "./ip.ts";
-import { expiryAfterWrite, fitsConfig, isOurs, isReservation, oldest } from "./host-leases.ts";
+import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, oldest, overlapsLeases } from "./host-leases.ts";
 import { formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
 import type { Registry } from "./registry.ts";
@@ -60,12 +60,6 @@ const AREA_FULL = Symbol("area full");
 const LOST_RACE = Symbol("lost race");
 
 type Acquired = Omit<AcquireResult, "lostRaces">;
-
-function overlapsLeases(subnet: SubnetKey, leases: Lease[], except?: Lease): boolean {
-  const others = leases.filter((lease) => lease !== except);
-  return (!!subnet.ipv4 && overlapsAny(subnet.ipv4, others.map((lease) => lease.subnet.ipv4))) ||
-    (!!subnet.ipv6 && overlapsAny(subnet.ipv6, others.map((lease) => lease.subnet.ipv6)));
-}
 
 /** A refused subnet as a lease of nobody, so every check that avoids leases avoids it too. */
 const refusedLease = (subnet: SubnetKey): Lease =>
@@ -228,26 +222,24 @@ export class LeaseManager {
       refused.push(subnet);
       return undefined;
     }
-    // The narrowest area holding the new lease: enough to see it, and the host's other leases come with it.
-    const family = this.areaFamily(config);
-    const { leases } = await this.look(config, attrs, family && subnet.ipv4 ? keyAreaOf(subnet.ipv4) : undefined, "allocate");
-    const key = formatSubnetKey(subnet);
-    const clash = subnet.ipv4 && subnet.ipv6 &&
-      leases.find((lease) => formatSubnetKey(lease.subnet) !== key && overlapsLeases(subnet, [lease]));
-    if (clash && formatSubnetKey(clash.subnet) < key) {
-      await this.registry.deleteLease(created);
-      return undefined;
+    let leases: Lease[];
+    try {
+      // The narrowest area holding the new lease: enough to see it; the host's other leases come with it.
+      const family = this.areaFamily(config);
+      ({ leases } = await this.look(config, attrs, family && subnet.ipv4 ? keyAreaOf(subnet.ipv4) : undefined, "allocate"));
+    } catch (error) {
+      // Unchecked, it could be this host's second lease: give it back.
+      await this.registry.deleteLease(created).catch(() => false);
+      throw error;
     }
-    const ours = leases.filter((lease) => isOurs(lease, attrs) && fitsConfig(lease.subnet, config));
-    const survivor = oldest(ours);
-    if (survivor?.key === created.key) return { lease: created, outcome, expiresAt: expiryAfterWrite(created, ttlSeconds) };
-    // Ours is gone (someone deleted it) or another run of this host got there first.
-    if (!survivor) return undefined;
-    this.log.info(`another acquire for this host created ${survivor.key} first; giving back ${created.key} and reusing ${survivor.key}`);
-    // Compare-and-delete: a lease of ours that changed since the create is in use; look again.
-    const listed = ours.some((lease) => lease.key === created.key);
-    if (listed && !(await this.registry.deleteLease(created))) return undefined;
-    return this.reuse(survivor, attrs, ttlSeconds);
+    const found = afterCreate(created, leases, attrs, config);
+    if (found === "keep") return { lease: created, outcome, expiresAt: expiryAfterWrite(created, ttlSeconds) };
+    if (found === "clash") await this.registry.deleteLease(created);
+    if (found === "clash" || found === "gone") return undefined;
+    this.log.info(`another acquire for this host created ${found.survivor.key} first; giving back ${created.key} and reusing ${found.survivor.key}`);
+    // Compare-and-delete: our lease, changed since the create, is in use by someone; look again.
+    if (found.ownListed && !(await this.registry.deleteLease(created))) return undefined;
+    return this.reuse(found.survivor, attrs, ttlSeconds);
   }
 
   /** Finds this host's lease: the one at `subnet` when given (from subnet.env), else any of ours. */
