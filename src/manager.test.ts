@@ -442,15 +442,34 @@ describe("reuse and the previous subnet", () => {
     expect(registry.updateTtls).toEqual([0]);
   });
 
-  test("of two fitting leases of ours, the one named in subnet.env is reused", async () => {
+  test("of two fitting leases of ours, the oldest is reused even when subnet.env names the other, so every run of the host agrees", async () => {
     const registry = new FakeRegistry();
     registry.put(v4("10.5.4.0/24"), host(1));
     registry.put(v4("10.5.8.0/24"), host(1));
     const { manager } = managerFor(registry);
     const net = await config({ Network: "10.5.0.0/16" });
-    const result = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600, previous: v4("10.5.8.0/24") });
-    expect(result.outcome).toBe("reused");
-    expect(key(result.lease.subnet)).toBe("10.5.8.0-24");
+    const named = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600, previous: v4("10.5.8.0/24") });
+    const unnamed = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600 });
+    expect([named.outcome, unnamed.outcome]).toEqual(["reused", "reused"]);
+    expect([key(named.lease.subnet), key(unnamed.lease.subnet)]).toEqual(["10.5.4.0-24", "10.5.4.0-24"]);
+  });
+
+  test("a run whose subnet.env names a younger lease of its host, met while that lease's creator gives it back, still ends on the oldest", async () => {
+    const registry = new FakeRegistry();
+    // Another run of this host (no subnet.env) created 10.5.200.0/24 first; ours takes back
+    // 10.5.77.0/24 from its subnet.env; a third run, whose subnet.env also names 10.5.77.0/24,
+    // rewrites that lease between our create and our compare-and-delete.
+    registry.beforeCreate = (subnet) => {
+      if (key(subnet) === "10.5.77.0-24" && !registry.leases.has("10.5.200.0-24")) registry.put(v4("10.5.200.0/24"), host(1));
+    };
+    registry.afterCreate = (lease) => {
+      if (lease.key === "10.5.77.0-24") registry.put(lease.subnet, host(1));
+    };
+    const { manager } = managerFor(registry);
+    const net = await config({ Network: "10.5.0.0/16" });
+    const result = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600, previous: v4("10.5.77.0/24") });
+    expect(result).toMatchObject({ outcome: "reused", lostRaces: 1 });
+    expect(key(result.lease.subnet)).toBe("10.5.200.0-24");
   });
 
   test("the previous subnet is not taken when another host's lease of another size overlaps it", async () => {

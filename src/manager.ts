@@ -149,8 +149,9 @@ export class LeaseManager {
     const ours = leases.filter((lease) => isOurs(lease, attrs));
 
     const fitting = ours.filter((lease) => fitsConfig(lease.subnet, config));
-    // The one subnet.env names keeps a running host's subnet; else the one every run of this host picks.
-    const reusable = fitting.find((lease) => previous && sameSubnet(lease.subnet, previous)) ?? oldest(fitting);
+    // The oldest, even when subnet.env names another: every run of this host must pick the same
+    // one, and another run may be giving a younger one back this very moment (see create).
+    const reusable = oldest(fitting);
     for (const lease of ours) {
       if (lease === reusable || fitting.includes(lease)) continue;
       if (isReservation(lease)) {
