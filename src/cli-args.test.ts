@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { cac } from "cac";
-import { canonicalArgs, locateCommand, rewriteCacMessage, specsOf, unmark } from "./cli-args.ts";
+import { canonicalArgs, locateCommand, rewriteCacMessage, specsOf, splitCommand, unmark } from "./cli-args.ts";
 import { thrownError } from "../test/helpers/expect-error.ts";
 
 /** emit-docker-opts' options and the global ones, as cac declares them. */
@@ -105,6 +105,16 @@ describe("finding the command", () => {
 
   test("a command's name as an option's value is that value", () => {
     expect(locateCommand(["--log-level", "leases"], commands, all)).toBe(-1);
+  });
+
+  test("the command taken out; help [COMMAND] is [COMMAND] --help", () => {
+    expect(splitCommand(["--log-level", "info", "acquire", "--ip-masq"], commands, all)).toEqual({ command: "acquire", rest: ["--log-level", "info", "--ip-masq"] });
+    expect(splitCommand(["--help"], commands, never)).toEqual({ rest: ["--help"] });
+    expect(splitCommand(["help"], commands, never)).toEqual({ rest: ["--help"] });
+    expect(splitCommand(["help", "leases"], commands, never)).toEqual({ command: "leases", rest: ["--help"] });
+    expect(splitCommand(["--log-level", "info", "help", "acquire"], commands, all)).toEqual({ command: "acquire", rest: ["--log-level", "info", "--help"] });
+    expect(thrownError(() => splitCommand(["help", "bogus"], commands, never), "usage").message).toBe('unknown command "bogus": run sublease help for the list');
+    expect(thrownError(() => splitCommand(["help", "acquire", "leases"], commands, never), "usage").message).toStartWith("help takes one command");
   });
 });
 

@@ -59,6 +59,22 @@ export function locateCommand(argv: readonly string[], commands: readonly string
   return -1;
 }
 
+/**
+ * The command and the rest of the arguments. `help [COMMAND]` becomes `[COMMAND] --help`;
+ * `commands` includes "help".
+ */
+export function splitCommand(argv: readonly string[], commands: readonly string[], specs: () => readonly OptionSpec[]): { command?: string; rest: string[] } {
+  const at = locateCommand(argv, commands, specs);
+  if (at < 0) return { rest: [...argv] };
+  const before = argv.slice(0, at);
+  if (argv[at] !== "help") return { command: argv[at], rest: [...before, ...argv.slice(at + 1)] };
+  const topic = argv.slice(at + 1);
+  if (topic.length > 1) throw usageError(`help takes one command, got ${topic.length}: run sublease help for the list`);
+  if (topic[0] === undefined) return { rest: [...before, "--help"] };
+  if (topic[0] === "help" || !commands.includes(topic[0])) throw usageError(`unknown command "${topic[0]}": run sublease help for the list`);
+  return { command: topic[0], rest: [...before, "--help"] };
+}
+
 /** Rewrites `argv` (the command already taken out) into the canonical form described above. */
 export function canonicalArgs(argv: readonly string[], specs: readonly OptionSpec[]): string[] {
   const out: string[] = [];

@@ -5,7 +5,7 @@
  * live in src/commands/; heavy modules load only in the commands that need them.
  */
 import { cac, type Command } from "cac";
-import { canonicalArgs, locateCommand, rewriteCacMessage, specsOf, unmark } from "./cli-args.ts";
+import { canonicalArgs, rewriteCacMessage, specsOf, splitCommand, unmark } from "./cli-args.ts";
 import { EXIT_CODES, oneLine, SubleaseError, usageError } from "./errors.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
 import { parseDataFormat, type DataFormat } from "./output.ts";
@@ -242,20 +242,10 @@ export async function main(argv: readonly string[]): Promise<{ code: number; std
   const names = COMMAND_NAMES as readonly string[];
   let name: CommandName | undefined;
   try {
-    let args = [...argv];
-    let at = locateCommand(args, names, () => specsOf(allOptions()));
-    if (at >= 0 && args[at] === "help") {
-      // `sublease help [COMMAND]` is `sublease [COMMAND] --help`.
-      const topic = args.slice(at + 1);
-      if (topic.length > 1) throw usageError(`help takes one command, got ${topic.length}: run sublease help for the list`);
-      if (topic[0] !== undefined && (topic[0] === "help" || !names.includes(topic[0]))) throw usageError(`unknown command "${topic[0]}": run sublease help for the list`);
-      args = [...args.slice(0, at), ...topic, "--help"];
-      at = topic.length > 0 ? at : -1;
-    }
-    name = at >= 0 ? (args[at] as CommandName) : undefined;
+    const { command, rest } = splitCommand(argv, names, () => specsOf(allOptions()));
+    name = command as CommandName | undefined;
     const cli = buildCli(name, out);
     const specs = specsOf([...cli.globalCommand.options, ...(name ? cli.commands[0]!.options : [])]);
-    const rest = name ? [...args.slice(0, at), ...args.slice(at + 1)] : args;
     cli.parse(["sublease", "sublease", ...(name ? [name] : []), ...canonicalArgs(rest, specs)], { run: false });
     Object.assign(cli, unmark(cli));
     if (cli.options.help) return { code: EXIT_CODES.ok, stdout: "" };
