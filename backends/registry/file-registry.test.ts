@@ -305,3 +305,96 @@ describe("a registry path that is a symlink", () => {
     expect(existsSync(`${path}.lock`)).toBe(true);
   });
 });
+
+describe("a registry file that is empty or only whitespace", () => {
+  for (const text of ["", "  \n\t\n"]) {
+    test(`is refused by every call, config put included, and left as it is (${JSON.stringify(text)})`, async () => {
+      const { registry, path } = await registryWith(text);
+      for (const call of [
+        () => registry.getNetworkConfig(),
+        () => registry.putNetworkConfig(JSON.stringify({ Network: "10.37.0.0/16" })),
+        () => registry.listLeases(),
+        () => registry.survey!("192.0.2.1", area),
+        () => registry.createLease(v4("10.37.1.0/24"), attrs("192.0.2.1"), 600),
+      ]) {
+        const error = await rejectedError(call(), "corrupt");
+        expect(error.message).toContain(path);
+        expect(error.message).toContain("left untouched");
+        expect(error.message).toContain("delete it to start a new, empty registry");
+      }
+      expect(readFileSync(path, "utf8")).toBe(text);
+    });
+  }
+});
+
+describe("opened read-only", () => {
+  const openReadOnly = (path: string) => openFileRegistry({
+    prefix: DEFAULT_PREFIX, endpoints: DEFAULT_ENDPOINTS, tls: {}, timeoutMs: 100, log: silentLogger, registryFile: path, readOnly: true,
+  });
+
+  test("a missing file is notFound, naming the path, and nothing is created", async () => {
+    const base = join(dir, `absent-${++count}`);
+    const path = join(base, "registry.json");
+    const registry = await openReadOnly(path);
+    for (const call of [() => registry.getNetworkConfig(), () => registry.listLeases(), () => registry.survey!("192.0.2.1", area)]) {
+      expect((await rejectedError(call(), "notFound")).message).toContain(path);
+    }
+    await rejectedError(registry.putNetworkConfig("{}"), "failure");
+    expect(existsSync(base)).toBe(false);
+  });
+
+  test("reads while a writer holds the lock, and leaves no lock file", async () => {
+    const { path } = await registryWith(serializeRegistry(file({ "10.37.1.0-24": stored("192.0.2.1", inHours(24), 1) })));
+    const registry = await openReadOnly(path);
+    const held = await (await fileLocker()).lock(join(dir, "elsewhere.lock"), 1000);
+    try {
+      expect(keysOf((await registry.listLeases()).leases)).toEqual(["10.37.1.0-24"]);
+      expect(await registry.getNetworkConfig()).toBe('{"Network":"10.0.0.0/8"}');
+    } finally {
+      held.release();
+    }
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    // A writer's lock on the file itself does not hold up a reader either.
+    const writerLock = await (await fileLocker()).lock(`${path}.lock`, 1000);
+    try {
+      expect(keysOf((await registry.listLeases()).leases)).toEqual(["10.37.1.0-24"]);
+    } finally {
+      writerLock.release();
+    }
+  });
+});
+
+describe("one host, one lease", () => {
+  test("a create for a holder with another live lease is refused, decided under the lock", async () => {
+    const { registry } = await registryWith(serializeRegistry(file({
+      "10.37.1.0-24": stored("192.0.2.1", inHours(24), 1),
+      "10.37.2.0-24": stored("192.0.2.2", inHours(-1), 2),
+      "10.37.3.0-24": stored("192.0.2.3", null, 3),
+    })));
+    expect(await registry.createLease(v4("10.37.9.0/24"), attrs("192.0.2.1"), 600)).toBeUndefined();
+    // An expired lease is no one's; a reservation may stay beside a lease (one that no longer fits the config).
+    expect(await registry.createLease(v4("10.37.8.0/24"), attrs("192.0.2.2"), 600)).toBeDefined();
+    expect(await registry.createLease(v4("10.37.7.0/24"), attrs("192.0.2.3"), 600)).toBeDefined();
+    // IPv6-only hosts are told apart by their IPv6 address.
+    const v6 = { PublicIP: "0.0.0.0", PublicIPv6: "2001:db8::1" };
+    expect(await registry.createLease(v4("10.37.6.0/24"), v6, 600)).toBeDefined();
+    expect(await registry.createLease(v4("10.37.5.0/24"), v6, 600)).toBeUndefined();
+    expect(await registry.createLease(v4("10.37.4.0/24"), { PublicIP: "0.0.0.0", PublicIPv6: "2001:db8::2" }, 600)).toBeDefined();
+  });
+});
+
+describe("creation order", () => {
+  test("a lease created later has a larger stamp; a rewrite keeps it", async () => {
+    const { registry, path } = await registryWith(serializeRegistry(file({})));
+    const first = (await registry.createLease(v4("10.37.1.0/24"), attrs("192.0.2.1"), 600))!;
+    const second = (await registry.createLease(v4("10.37.2.0/24"), attrs("192.0.2.2"), 600))!;
+    expect(first.created).toBe(1001n);
+    expect(second.created! > first.created!).toBe(true);
+    const renewed = (await registry.updateLease(first, attrs("192.0.2.1"), 900))!;
+    expect(renewed.version).toBe("1003");
+    expect(renewed.created).toBe(first.created!);
+    const listed = (await registry.listLeases()).leases;
+    expect(listed.map((lease) => [lease.key, lease.created])).toEqual([["10.37.1.0-24", 1001n], ["10.37.2.0-24", 1002n]]);
+    expect((JSON.parse(readFileSync(path, "utf8")) as RegistryFile).leases["10.37.1.0-24"]).toMatchObject({ revision: 1003, created: 1001 });
+  });
+});

@@ -3,8 +3,9 @@
  * distinct subnets, and SIGKILLs in the middle of such a storm leave a valid file.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { storm } from "../../scripts/bench/storm.ts";
 import { cleanEnv, collectOutput, isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
 
 interface StoredRegistry {
@@ -21,8 +22,8 @@ async function setup(network: string) {
   return { dir, registryFile };
 }
 
-function spawnAcquire(dir: string, registryFile: string, n: number) {
-  return Bun.spawn([isolatedSublease(), "acquire", "--registry-file", registryFile, "--public-ip", `198.51.100.${n}`,
+function spawnAcquire(dir: string, registryFile: string, n: number, publicIp = `198.51.100.${n}`) {
+  return Bun.spawn([isolatedSublease(), "acquire", "--registry-file", registryFile, "--public-ip", publicIp,
     "--subnet-file", join(dir, `host-${n}.env`), "--iface-mtu", "1500", "--timeout", "60s", "--output", "json"], {
     cwd: dir, env: cleanEnv(), stdout: "pipe", stderr: "pipe",
   });
@@ -74,5 +75,27 @@ describe("file registry under contention", () => {
     const late = await runSublease(["acquire", "--registry-file", registryFile, "--public-ip", "198.51.100.200",
       "--subnet-file", join(dir, "late.env"), "--iface-mtu", "1500", "--timeout", "2s"]);
     expect(late.code).toBe(0);
+  }, 60_000);
+
+  test("acquires of one host at once, sharing no subnet file, end with one lease that every run reports", async () => {
+    // A systemd unit and a cloud-init runcmd at boot, or two host-network containers.
+    const { dir, registryFile } = await setup("10.0.0.0/8");
+    // Other hosts' leases make each step take longer, so the runs overlap more.
+    const stored = readRegistry(registryFile);
+    const expires = new Date(Date.now() + 86_400_000).toISOString();
+    for (let i = 0; i < 3000; i++) {
+      stored.leases[`10.${i >> 8}.${i & 255}.0-24`] = { value: { PublicIP: `100.64.${i >> 8}.${i & 255}` }, expires, revision: i + 1 } as never;
+    }
+    for (let round = 0; round < 6; round++) {
+      writeFileSync(registryFile, JSON.stringify(stored));
+      const roundDir = join(dir, `round-${round}`);
+      mkdirSync(roundDir);
+      const result = await storm(roundDir, 12, (i) => [isolatedSublease(), "acquire", "--registry-file", registryFile,
+        "--public-ip", "198.51.100.77", "--subnet-file", join(roundDir, `${i}.env`), "--iface-mtu", "1500", "--timeout", "60s", "--output", "json"]);
+      expect(result.firstError).toBeUndefined();
+      expect(result.distinct).toBe(1);
+      const after = readRegistry(registryFile);
+      expect(Object.values(after.leases).filter((lease) => lease.value.PublicIP === "198.51.100.77")).toHaveLength(1);
+    }
   }, 60_000);
 });

@@ -210,6 +210,62 @@ describe("errors a user meets", () => {
     expect(readFileSync(path, "utf8")).toBe('{"name":"something else"}');
   });
 
+  test("an empty or blank registry file is refused by every command, config put too, and left as it is", async () => {
+    const path = join(dir, "state/registry.json");
+    await putConfig('{"Network":"10.5.0.0/16"}');
+    for (const text of ["", " \n\n"]) {
+      writeFileSync(path, text);
+      for (const args of [["config", "put", join(dir, "net.json")], ["acquire", ...host("192.0.2.10")], ["leases"], ["config", "get"]]) {
+        const { code, stderr } = await runSublease([...args, ...registry]);
+        expect({ args, code }).toEqual({ args, code: 7 });
+        expect(stderr.trimEnd().split("\n")).toEqual([expect.stringContaining(path)]);
+        expect(stderr).toContain("left untouched");
+        expect(stderr).toContain("delete it to start a new, empty registry");
+      }
+      expect(readFileSync(path, "utf8")).toBe(text);
+    }
+  });
+
+  test("an expiry that is not a time: taken for leases and acquire alike, one warning per run, repaired by its holder", async () => {
+    await putConfig('{"Network":"10.5.0.0/28","SubnetLen":30}');
+    const path = join(dir, "state/registry.json");
+    const stored = JSON.parse(readFileSync(path, "utf8"));
+    stored.leases["10.5.0.4-30"] = { value: { PublicIP: "192.0.2.4", PublicIPv6: null }, expires: "next tuesday", revision: 1 };
+    writeFileSync(path, JSON.stringify(stored));
+    const warning = /"10\.5\.0\.4-30".*"next tuesday" is not a time/;
+    const listed = await runSublease(["leases", ...registry, "--output", "json"]);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout).ipv4).toEqual({ total: 3, free: 2 });
+    expect(listed.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(warning)]);
+    // Two acquires take the two free subnets, each warning once; a third finds none, as leases said.
+    for (const n of [5, 6]) {
+      const { code, stdout, stderr } = await runSublease(["acquire", ...registry, ...host(`192.0.2.${n}`, join(dir, `${n}.env`)), "--output", "json"]);
+      expect(code).toBe(0);
+      expect(JSON.parse(stdout).subnet).not.toBe("10.5.0.4/30");
+      expect(stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(warning)]);
+    }
+    expect((await runSublease(["acquire", ...registry, ...host("192.0.2.7", join(dir, "7.env"))])).code).toBe(5);
+    // Its holder reuses it, which gives it a real expiry again.
+    const reused = await runSublease(["acquire", ...registry, ...host("192.0.2.4", join(dir, "4.env")), "--output", "json"]);
+    expect(JSON.parse(reused.stdout)).toMatchObject({ subnet: "10.5.0.4/30", outcome: "reused" });
+    expect(Date.parse(JSON.parse(readFileSync(path, "utf8")).leases["10.5.0.4-30"].expires)).toBeGreaterThan(Date.now());
+    const after = await runSublease(["leases", ...registry]);
+    expect(after.stderr).toBe("");
+  });
+
+  test("the file registry's messages name the file, never an etcd key", async () => {
+    const missing = await runSublease(["acquire", ...registry, ...host("192.0.2.10")]);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain(join(dir, "state/registry.json"));
+    const path = join(dir, "net.json");
+    writeFileSync(path, '{"Network":"10.5.0.0/16"}');
+    const put = await runSublease(["config", "put", path, ...registry, "--log-level", "info"]);
+    expect(put.code).toBe(0);
+    const got = await runSublease(["acquire", ...registry, ...host("192.0.2.10"), "--log-level", "debug"]);
+    expect(got.code).toBe(0);
+    for (const stderr of [missing.stderr, put.stderr, got.stderr]) expect(stderr).not.toContain("/coreos.com");
+  });
+
   test("subnet.env that cannot be written: exit 1 and the new lease is given back", async () => {
     await putConfig('{"Network":"10.5.0.0/16"}');
     writeFileSync(join(dir, "blocker"), "a file where a directory should be");
