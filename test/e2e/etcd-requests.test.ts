@@ -58,7 +58,7 @@ async function measureAcquires(api: "etcd-v3" | "etcd-v2"): Promise<Record<keyof
 }
 
 /** The numbers the README's "How acquire scales" states, by the words it states them in. */
-function readmeNumbers(): Record<string, number> {
+function readmeNumbers(): { v3NewHost: number; v3ReuseWithSubnetEnv: number; v3ReuseAfterReboot: number; v2NewHost: number } {
   const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8").replace(/\s+/g, " ");
   const stated = (pattern: RegExp) => {
     const match = pattern.exec(readme);

@@ -22,7 +22,7 @@ const IMPOSTORS: Record<string, () => Response> = {
   "an HTML error page": () => new Response(HTML, { status: 502, headers: { "content-type": "text/html" } }),
 };
 
-const servers = new Map<string, Server>();
+const servers = new Map<string, Server<undefined>>();
 beforeAll(() => {
   for (const [name, answer] of Object.entries(IMPOSTORS)) servers.set(name, Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: answer }));
 });
