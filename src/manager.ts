@@ -295,7 +295,8 @@ export class LeaseManager {
     if (isReservation(lease)) {
       throw new SubleaseError("conflict",
         `lease ${lease.key} in ${this.registry.description} is a reservation (no TTL), which release does not end: ` +
-        `delete its key by hand (etcd: <prefix>/subnets/${lease.key}, e.g. with etcdctl del; file registry: its "${lease.key}" entry)`);
+        `delete its key by hand (etcd v3: etcdctl del <prefix>/subnets/${lease.key}; etcd v2: ETCDCTL_API=2 etcdctl rm <prefix>/subnets/${lease.key}; ` +
+        `file registry: remove its "${lease.key}" entry from the file)`);
     }
     if (!(await this.registry.deleteLease(lease))) {
       throw new SubleaseError("conflict",
