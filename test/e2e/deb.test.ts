@@ -18,7 +18,9 @@ let releaseDir: string;
 let root: string;
 
 function run(command: string[], options: { cwd?: string } = {}): { code: number; stdout: string; stderr: string } {
-  const result = Bun.spawnSync(command, { cwd: options.cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C" } });
+  // dpkg looks for ldconfig and start-stop-daemon on PATH, which for a user may lack sbin.
+  const env = { ...process.env, LC_ALL: "C", PATH: `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/sbin:/sbin` };
+  const result = Bun.spawnSync(command, { cwd: options.cwd, stdout: "pipe", stderr: "pipe", env });
   return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
 }
 
@@ -28,8 +30,12 @@ function mustRun(command: string[], options: { cwd?: string } = {}): string {
   return result.stdout;
 }
 
-/** dpkg on the scratch root only: its own database under ROOT/var/lib/dpkg. */
-const dpkg = (...args: string[]) => mustRun(["dpkg", `--root=${root}`, "--force-depends", ...args]);
+/**
+ * dpkg on the scratch root only: its own database under ROOT/var/lib/dpkg. The scratch root
+ * has no libc6 to satisfy Depends; a user other than root may install into it.
+ */
+const dpkg = (...args: string[]) =>
+  mustRun(["dpkg", `--root=${root}`, "--force-depends", ...(process.getuid?.() === 0 ? [] : ["--force-not-root"]), ...args]);
 
 beforeAll(() => {
   releaseDir = makeTempDir("deb-release");
