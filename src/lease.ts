@@ -2,7 +2,7 @@
  * A lease as flannel stores it: the key names the subnet(s), the value carries the
  * holder's attributes. Keys and values here are byte-compatible with flanneld's.
  */
-import { readFields } from "./case-insensitive.ts";
+import { fieldPicker } from "./case-insensitive.ts";
 import { formatPrefix, makePrefix, parseAddress, type Prefix } from "./ip.ts";
 
 /** The lease value, flannel's field names and order. */
@@ -110,23 +110,20 @@ export function decodeLeaseAttrs(text: string): LeaseAttrs | undefined {
   }
 }
 
+const leaseFields = fieldPicker(["PublicIP", "PublicIPv6", "BackendType", "BackendData", "BackendV6Data"]);
+
 /** The same reading of a value already parsed (the file registry stores values as objects). */
 export function leaseAttrsFromValue(value: unknown): LeaseAttrs | undefined {
   if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
-  const fields = readFields(value as Record<string, unknown>);
-  const publicIP = fields.get("PublicIP");
-  const publicIPv6 = fields.get("PublicIPv6");
-  if (typeof publicIP !== "string" && typeof publicIPv6 !== "string") return undefined;
+  const { PublicIP, PublicIPv6, BackendType, BackendData, BackendV6Data } = leaseFields(value as Record<string, unknown>);
+  if (typeof PublicIP !== "string" && typeof PublicIPv6 !== "string") return undefined;
   const attrs: LeaseAttrs = {
-    PublicIP: typeof publicIP === "string" ? publicIP : "",
-    PublicIPv6: typeof publicIPv6 === "string" ? publicIPv6 : null,
+    PublicIP: typeof PublicIP === "string" ? PublicIP : "",
+    PublicIPv6: typeof PublicIPv6 === "string" ? PublicIPv6 : null,
   };
-  const backendType = fields.get("BackendType");
-  const backendData = fields.get("BackendData");
-  const backendV6Data = fields.get("BackendV6Data");
-  if (typeof backendType === "string" && backendType) attrs.BackendType = backendType;
-  if (backendData !== undefined && backendData !== null) attrs.BackendData = backendData;
-  if (backendV6Data !== undefined && backendV6Data !== null) attrs.BackendV6Data = backendV6Data;
+  if (typeof BackendType === "string" && BackendType) attrs.BackendType = BackendType;
+  if (BackendData !== undefined && BackendData !== null) attrs.BackendData = BackendData;
+  if (BackendV6Data !== undefined && BackendV6Data !== null) attrs.BackendV6Data = BackendV6Data;
   return attrs;
 }
 
