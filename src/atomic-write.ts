@@ -33,9 +33,14 @@ export function writeFileAtomic(path: string, data: string, options: AtomicWrite
     fd = openSync(temp, "wx", mode);
     // The umask must not narrow the mode: readers like CNI plugins run as other users.
     fchmodSync(fd, mode);
-    const bytes = Buffer.from(data);
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written);
+    // The string goes out without a copy into a Buffer first (megabytes for a large
+    // registry); a short write, rare on a regular file, is finished from the bytes.
+    let written = writeSync(fd, data);
+    const size = Buffer.byteLength(data);
+    if (written < size) {
+      const bytes = Buffer.from(data);
+      while (written < size) written += writeSync(fd, bytes, written);
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;

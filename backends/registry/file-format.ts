@@ -47,10 +47,14 @@ export function parseRegistry(text: string): RegistryFile | { invalid: string } 
 
 export const leaseLine = (key: string, stored: unknown): string => `    ${JSON.stringify(key)}: ${JSON.stringify(stored)}`;
 
-/** The canonical text: `lines` are leaseLine()s, in file order. */
-export function serializeLines(revision: number, config: unknown, lines: readonly string[]): string {
+/** The canonical text: `lines` are leaseLine()s, in file order, and become its middle. */
+export function serializeLines(revision: number, config: unknown, lines: string[]): string {
   const top = `{\n  "format": "${FORMAT}",\n  "revision": ${revision},\n  "config": ${JSON.stringify(config ?? null)},\n  "leases": {`;
-  return lines.length === 0 ? `${top}}\n}\n` : `${top}\n${lines.join(",\n")}\n  }\n}\n`;
+  if (lines.length === 0) return `${top}}\n}\n`;
+  // One join with the top and the end inside: adding them after would copy megabytes again.
+  lines[0] = `${top}\n${lines[0]}`;
+  lines[lines.length - 1] += "\n  }\n}\n";
+  return lines.join(",\n");
 }
 
 export const serializeRegistry = (file: RegistryFile): string =>
