@@ -102,7 +102,8 @@ const copyright = (year: number) => `Format: https://www.debian.org/doc/packagin
 Upstream-Name: sublease
 Upstream-Contact: ${MAINTAINER}
 Comment: /usr/bin/sublease is one executable made by \`bun build --compile\`: it holds
- the Bun runtime (MIT; with JavaScriptCore, LGPL-2 and BSD) and sublease's JavaScript
+ the Bun runtime (MIT; with JavaScriptCore, LGPL-2 and BSD, and the other libraries
+ listed at https://bun.sh/docs/project/licensing) and sublease's JavaScript
  dependencies: @grpc/grpc-js, @grpc/proto-loader and long (Apache-2.0), protobufjs
  (BSD-3-clause), etcd3, cac and ipaddr.js (MIT), yaml (ISC).
 
@@ -204,7 +205,7 @@ export function packageDeb({ binary, arch, outdir, version, xzLevel = 6 }: DebOp
     }
     // Not under /usr/lib/systemd/system/docker.service.d: there systemd would apply it at
     // the next daemon-reload, and Docker would then require a lease from the placeholder
-    // registry in sublease.env. The administrator links it in when ready (README step 3).
+    // registry in sublease.env. The administrator links it in when ready (README.Debian, step 3).
     put("usr/share/sublease/docker.service.d/sublease.conf", unitText("docker.service.d/sublease.conf"), 0o644);
     // 0600: the settings may hold an etcd password.
     put("etc/sublease/sublease.env", readFileSync(join(systemdDir, "sublease.env.example")), 0o600);
