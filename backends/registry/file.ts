@@ -17,12 +17,12 @@ import { formatSubnetKey, leaseHolder, type Lease, type LeaseAttrs, type SubnetK
 import { describeFsError } from "../../src/read-input.ts";
 import type { LeaseSurvey, Registry, RegistryOptions } from "../../src/registry.ts";
 import { fileLocker } from "../../src/runtime/file-lock.ts";
+import { keyAroundArea, valueMayName } from "../../src/survey-area.ts";
 import {
   emptyRegistry, hasExpired, leaseLine, mayBeHeldBy, mayHaveExpired, parseRegistry, readEntry, serializeLines, storedLease,
   type Entry, type RegistryFile, type StoredLease,
 } from "./file-format.ts";
 import { resolveRegistryPath } from "./file-path.ts";
-import { keyAroundArea, valueMayName } from "../../src/survey-area.ts";
 
 export async function openFileRegistry(options: RegistryOptions): Promise<Registry> {
   return new FileRegistry(options.registryFile, options);
@@ -50,6 +50,8 @@ interface Decision<T> {
 }
 
 const emptySnapshot = (): Snapshot => ({ identity: "", file: emptyRegistry(), mayName: () => false });
+
+const storedAt = (file: RegistryFile, key: string): unknown => (Object.hasOwn(file.leases, key) ? file.leases[key] : undefined);
 
 class FileRegistry implements Registry {
   readonly description: string;
@@ -154,7 +156,7 @@ class FileRegistry implements Registry {
       const stored = file.leases[name];
       if (!mayHaveExpired(stored, nowText) || !hasExpired(readEntry(name, stored), now)) lines.push(leaseLine(name, stored));
     }
-    if (key !== undefined && change.stored && !Object.hasOwn(file.leases, key)) lines.push(leaseLine(key, change.stored));
+    if (key !== undefined && change.stored && storedAt(file, key) === undefined) lines.push(leaseLine(key, change.stored));
     const text = serializeLines(file.revision + 1, change.config ? change.config.value : file.config, lines);
     try {
       writeFileAtomic(this.file, text, { mode: 0o644, dirMode: 0o755 });
@@ -241,7 +243,7 @@ class FileRegistry implements Registry {
     const key = formatSubnetKey(subnet);
     const holder = leaseHolder(attrs);
     return this.locked(({ file, mayName }, now) => {
-      const existing = Object.hasOwn(file.leases, key) ? file.leases[key] : undefined;
+      const existing = storedAt(file, key);
       // Only a free key is created: absent, or a lease that has expired.
       if (existing !== undefined && (this.entry(key, existing).kind === "foreign" || this.liveLease(key, existing, now))) {
         return { result: undefined };
@@ -259,7 +261,7 @@ class FileRegistry implements Registry {
   async updateLease(current: Lease, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
     const key = current.key;
     return this.locked(({ file }, now) => {
-      const existing = Object.hasOwn(file.leases, key) ? file.leases[key] : undefined;
+      const existing = storedAt(file, key);
       // The revision alone is not enough: a hand edit may have kept it.
       const lease = this.liveLease(key, existing, now);
       if (!lease || lease.version !== current.version) return { result: undefined };
@@ -273,14 +275,14 @@ class FileRegistry implements Registry {
   async leaseExpiry(lease: Lease): Promise<number | null | undefined> {
     const { file } = this.readExisting();
     const now = Date.now();
-    const live = Object.hasOwn(file.leases, lease.key) ? this.liveLease(lease.key, file.leases[lease.key], now) : undefined;
+    const live = this.liveLease(lease.key, storedAt(file, lease.key), now);
     return live && (live.expiresAt === undefined ? now : live.expiresAt);
   }
 
   async deleteLease(current: Lease): Promise<boolean> {
     const key = current.key;
     return this.locked(({ file }) => {
-      const existing = Object.hasOwn(file.leases, key) ? file.leases[key] : undefined;
+      const existing = storedAt(file, key);
       if (existing === undefined || this.entry(key, existing).kind === "foreign") return { result: false };
       if (String((existing as { revision?: unknown }).revision) !== current.version) return { result: false };
       return { result: true, change: { key } };
