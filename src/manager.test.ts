@@ -390,6 +390,13 @@ describe("one host, one lease: acquires of one host that run at once", () => {
     expect(registry.leases.size).toBe(0);
   });
 
+  test("a registry whose create refuses a second lease of the holder is not read again", async () => {
+    const registry = Object.assign(new FakeRegistry(), { createRefusesSecondLease: true });
+    const { manager } = managerFor(registry);
+    await manager.acquire({ config: await net(), attrs: host(1), ttlSeconds: 600 });
+    expect(registry.calls).toEqual({ list: 1, create: 1, update: 0, delete: 0, expiry: 0 });
+  });
+
   test("the check after a create costs one read of the host's leases", async () => {
     const registry = new FakeRegistry();
     const { manager } = managerFor(registry);

@@ -209,8 +209,8 @@ export class LeaseManager {
   }
 
   /**
-   * Creates the lease, then reads this host's leases (one read, the only one a create adds)
-   * to settle two races. Other acquires of this host may have created leases meanwhile: of
+   * Creates the lease, then reads this host's leases (one read, the only one a create adds;
+   * none where the registry's create already refuses a second lease) to settle two races. Other acquires of this host may have created leases meanwhile: of
    * all of them only the oldest stays (see `oldest`), and ours, if younger, is deleted and
    * the oldest reused. And create-if-absent is atomic per key, but a dual-stack key names
    * two subnets, so two hosts could each create a key sharing one half: the key that sorts
@@ -223,6 +223,8 @@ export class LeaseManager {
       refused.push(subnet);
       return undefined;
     }
+    const dualStack = !!(subnet.ipv4 && subnet.ipv6);
+    if (this.registry.createRefusesSecondLease && !dualStack) return { lease: created, outcome, expiresAt: expiryAfterWrite(created, ttlSeconds) };
     let leases: Lease[];
     try {
       // The narrowest area holding the new lease: enough to see it; the host's other leases come with it.

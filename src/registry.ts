@@ -43,6 +43,12 @@ export interface Registry {
    */
   createLease(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined>;
   /**
+   * Optional: true when createLease also refuses while the holder has another live lease
+   * that is not a reservation, decided with the create itself. The manager then need not
+   * read the holder's leases again after a create to keep one lease per host.
+   */
+  readonly createRefusesSecondLease?: boolean;
+  /**
    * Rewrites the lease and resets its TTL, only if it is unchanged since `current` was
    * read. Returns undefined when it changed or vanished.
    */

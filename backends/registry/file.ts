@@ -7,7 +7,7 @@
  * followed: reads, the lock and writes all go to the file it leads to, so the link stays a
  * link and every path to the file shares one lock.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, type BigIntStats } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { overlapsAny } from "../../src/allocator.ts";
 import { writeFileAtomic } from "../../src/atomic-write.ts";
@@ -51,10 +51,18 @@ interface Decision<T> {
 
 const emptySnapshot = (): Snapshot => ({ identity: "", file: emptyRegistry(), mayName: () => false });
 
+const snapshotOf = (identity: string, file: RegistryFile, text: string): Snapshot =>
+  ({ identity, file, mayName: (holder) => valueMayName(holder)(text) });
+
+/** Every write renames a new inode into place, so these tell one version of the file from another. */
+const identityOf = (info: BigIntStats): string => `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+
 const storedAt = (file: RegistryFile, key: string): unknown => (Object.hasOwn(file.leases, key) ? file.leases[key] : undefined);
 
 class FileRegistry implements Registry {
   readonly description: string;
+  /** See createLease: two leases of one holder are never created. */
+  readonly createRefusesSecondLease = true;
   /** The file the path leads to, resolved again on every call: a link may be pointed elsewhere. */
   private file: string;
   /** The last version read, by file identity: one acquire reads the file three times. */
@@ -94,13 +102,12 @@ class FileRegistry implements Registry {
     }
     try {
       // The identity and the text come from one open file: a rename in between cannot mix them.
-      const info = fstatSync(fd, { bigint: true });
-      const identity = `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
+      const identity = identityOf(fstatSync(fd, { bigint: true }));
       if (this.cached?.identity === identity) return this.cached;
       const text = readFileSync(fd, "utf8");
       const file = parseRegistry(text);
       if ("invalid" in file) throw this.invalid(file.invalid);
-      this.cached = { identity, file, mayName: (holder) => valueMayName(holder)(text) };
+      this.cached = snapshotOf(identity, file, text);
       return this.cached;
     } catch (error) {
       if (error instanceof SubleaseError) throw error;
@@ -146,6 +153,7 @@ class FileRegistry implements Registry {
   /** The next version: the change made, the revision bumped, expired leases dropped. */
   private write(file: RegistryFile, change: Change, now: number): void {
     const lines: string[] = [];
+    const expired: string[] = [];
     const { key } = change;
     const nowText = new Date(now).toISOString();
     for (const name in file.leases) {
@@ -154,14 +162,29 @@ class FileRegistry implements Registry {
         continue;
       }
       const stored = file.leases[name];
-      if (!mayHaveExpired(stored, nowText) || !hasExpired(readEntry(name, stored), now)) lines.push(leaseLine(name, stored));
+      if (mayHaveExpired(stored, nowText) && hasExpired(readEntry(name, stored), now)) expired.push(name);
+      else lines.push(leaseLine(name, stored));
     }
     if (key !== undefined && change.stored && storedAt(file, key) === undefined) lines.push(leaseLine(key, change.stored));
-    const text = serializeLines(file.revision + 1, change.config ? change.config.value : file.config, lines);
+    const config = change.config ? change.config.value : file.config;
+    const text = serializeLines(file.revision + 1, config, lines);
     try {
       writeFileAtomic(this.file, text, { mode: 0o644, dirMode: 0o755 });
     } catch (error) {
+      this.cached = undefined;
       throw new SubleaseError("failure", `cannot write the registry ${this.named}: ${describeFsError(error)}`);
+    }
+    // The version written becomes the one read next (the manager reads again after a
+    // create), so it is not parsed again: the same change is made to the parsed file.
+    for (const name of expired) delete file.leases[name];
+    if (key !== undefined && change.stored) file.leases[key] = change.stored;
+    else if (key !== undefined) delete file.leases[key];
+    file.revision += 1;
+    file.config = config;
+    try {
+      this.cached = snapshotOf(identityOf(statSync(this.file, { bigint: true })), file, text);
+    } catch {
+      this.cached = undefined;
     }
   }
 
