@@ -174,8 +174,8 @@ class FileRegistry implements Registry {
       this.cached = undefined;
       throw new SubleaseError("failure", `cannot write the registry ${this.named}: ${describeFsError(error)}`);
     }
-    // The version written becomes the one read next (the manager reads again after a
-    // create), so it is not parsed again: the same change is made to the parsed file.
+    // A read that follows (the manager checks a dual-stack create by reading again) finds
+    // the version written without parsing it: the same change is made to the parsed file.
     for (const name of expired) delete file.leases[name];
     if (key !== undefined && change.stored) file.leases[key] = change.stored;
     else if (key !== undefined) delete file.leases[key];
