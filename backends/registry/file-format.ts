@@ -67,24 +67,13 @@ export type Entry =
   /** Not a lease (a key that names no subnet, a value that is no lease): never written over. */
   | { kind: "foreign"; reason: string };
 
-/** Entries already read, by the stored object: a version of the file is often read several times. */
-const decoded = new WeakMap<object, Entry>();
-
 /** The one rule for what an entry is. */
 export function readEntry(key: string, stored: unknown): Entry {
-  if (!isRecord(stored)) return { kind: "foreign", reason: "not a subnet lease" };
-  const known = decoded.get(stored);
-  if (known) return known;
-  const entry = decodeEntry(key, stored);
-  decoded.set(stored, entry);
-  return entry;
-}
-
-function decodeEntry(key: string, stored: Record<string, unknown>): Entry {
   const subnet = parseSubnetKey(key);
-  const attrs = leaseAttrsFromValue(stored.value);
+  const record = isRecord(stored) ? stored : {};
+  const attrs = leaseAttrsFromValue(record.value);
   if (!subnet || !attrs) return { kind: "foreign", reason: "not a subnet lease" };
-  const { expires, revision, created } = stored;
+  const { expires, revision, created } = record;
   const expiresAt = expires === null ? null : typeof expires === "string" ? Date.parse(expires) : Number.NaN;
   const stamp = Number.isSafeInteger(created) ? created : revision;
   const lease: Lease = {
@@ -108,11 +97,10 @@ export function mayBeHeldBy(stored: unknown, holder: string): boolean {
   return false;
 }
 
-/** Whether the entry could have expired at `nowText` (an ISO time): the same kind of test. */
-export function mayHaveExpired(stored: unknown, nowText: string): boolean {
+/** Whether the entry's expiry, read as a time, has passed: the same kind of test, for a write's pruning. */
+export function mayHaveExpired(stored: unknown, now: number): boolean {
   const expires = isRecord(stored) ? stored.expires : undefined;
-  // ISO times written alike compare as text; any other text is decoded.
-  return typeof expires === "string" && !(expires.length === nowText.length && expires > nowText);
+  return typeof expires === "string" && Date.parse(expires) <= now;
 }
 
 /** Whether the entry is a lease whose expiry has passed: free, and dropped by the next write. */

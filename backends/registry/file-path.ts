@@ -6,8 +6,9 @@ import { dirname, resolve } from "node:path";
 const MAX_LINKS = 40;
 
 /**
- * The file behind `path`, symlinks followed: also a last link whose target does not
- * exist yet, as the file is then created there. A path that does not exist is itself.
+ * The file behind `path`, symlinks followed: also a last link whose target does not exist
+ * yet, as the file is then created there. A path that does not exist, or that is not a
+ * link and cannot be resolved, is itself: reading it reports what is wrong (ELOOP for a loop).
  */
 export function resolveRegistryPath(path: string): string {
   let current = path;
@@ -15,17 +16,12 @@ export function resolveRegistryPath(path: string): string {
     try {
       return realpathSync(current);
     } catch {
-      // missing, a dangling link, or unreadable: a link is followed by hand
+      try {
+        current = resolve(dirname(current), readlinkSync(current));
+      } catch {
+        return current;
+      }
     }
-    let target: string;
-    try {
-      target = readlinkSync(current);
-    } catch {
-      // Not a link: reading or creating it reports what is wrong, under the name reached.
-      return current;
-    }
-    current = resolve(dirname(current), target);
   }
-  // A loop: reading it reports ELOOP.
   return path;
 }

@@ -7,7 +7,7 @@
  * followed: reads, the lock and writes all go to the file it leads to, so the link stays a
  * link and every path to the file shares one lock.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, type BigIntStats } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { overlapsAny } from "../../src/allocator.ts";
 import { writeFileAtomic } from "../../src/atomic-write.ts";
@@ -28,13 +28,8 @@ export async function openFileRegistry(options: RegistryOptions): Promise<Regist
   return new FileRegistry(options.registryFile, options);
 }
 
-/** What a write does to the file, besides bumping its revision and dropping expired leases. */
-interface Change {
-  config?: { value: unknown };
-  /** Sets (in place, or appended) or, with undefined, removes the entry under `key`. */
-  key?: string;
-  stored?: StoredLease;
-}
+/** What a write does, besides bumping the revision and dropping expired leases: sets the config, or sets (in place, or appended) or removes the entry under `key`. */
+type Change = { config: unknown } | { key: string; stored?: StoredLease };
 
 /** One version of the file, read. */
 interface Snapshot {
@@ -44,20 +39,12 @@ interface Snapshot {
   mayName: (holder: string) => boolean;
 }
 
-interface Decision<T> {
-  result: T;
-  change?: Change;
-}
-
 const emptySnapshot = (): Snapshot => ({ identity: "", file: emptyRegistry(), mayName: () => false });
 
-const snapshotOf = (identity: string, file: RegistryFile, text: string): Snapshot =>
-  ({ identity, file, mayName: (holder) => valueMayName(holder)(text) });
-
-/** Every write renames a new inode into place, so these tell one version of the file from another. */
-const identityOf = (info: BigIntStats): string => `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
-
 const storedAt = (file: RegistryFile, key: string): unknown => (Object.hasOwn(file.leases, key) ? file.leases[key] : undefined);
+
+/** The lease a write stores: always one, as storedLease makes it. */
+const leaseOf = (key: string, stored: StoredLease): Lease => (readEntry(key, stored) as { lease: Lease }).lease;
 
 class FileRegistry implements Registry {
   readonly description: string;
@@ -82,12 +69,9 @@ class FileRegistry implements Registry {
   }
 
   private invalid(detail: string): SubleaseError {
-    if (detail === "empty") {
-      return new SubleaseError("corrupt",
-        `${this.named} is empty, so it is not a sublease registry; it was left untouched: restore it from a backup, or delete it to start a new, empty registry on purpose`);
-    }
-    return new SubleaseError("corrupt",
-      `${this.named} is not a valid sublease registry (${detail}); it was left untouched: repair it or move it away`);
+    return new SubleaseError("corrupt", detail === "empty"
+      ? `${this.named} is empty, so it is not a sublease registry; it was left untouched: restore it from a backup, or delete it to start a new, empty registry on purpose`
+      : `${this.named} is not a valid sublease registry (${detail}); it was left untouched: repair it or move it away`);
   }
 
   /** The current version of the file; undefined when there is none. */
@@ -101,13 +85,15 @@ class FileRegistry implements Registry {
       throw new SubleaseError("failure", `cannot read the registry ${this.named}: ${describeFsError(error)}`);
     }
     try {
-      // The identity and the text come from one open file: a rename in between cannot mix them.
-      const identity = identityOf(fstatSync(fd, { bigint: true }));
+      // Every write renames a new inode into place, so these tell one version from another;
+      // taken from the open file, they cannot describe a version other than the text read.
+      const info = fstatSync(fd, { bigint: true });
+      const identity = `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`;
       if (this.cached?.identity === identity) return this.cached;
       const text = readFileSync(fd, "utf8");
       const file = parseRegistry(text);
       if ("invalid" in file) throw this.invalid(file.invalid);
-      this.cached = snapshotOf(identity, file, text);
+      this.cached = { identity, file, mayName: (holder) => valueMayName(holder)(text) };
       return this.cached;
     } catch (error) {
       if (error instanceof SubleaseError) throw error;
@@ -127,7 +113,7 @@ class FileRegistry implements Registry {
   }
 
   /** Decides under the lock, from the current version, what to change; writes it when there is a change. */
-  private async locked<T>(decide: (snapshot: Snapshot, now: number) => Decision<T>): Promise<T> {
+  private async locked<T>(decide: (snapshot: Snapshot, now: number) => { result: T; change?: Change }): Promise<T> {
     if (this.options.readOnly) throw new SubleaseError("failure", `${this.description} was opened read-only`);
     let held;
     try {
@@ -153,38 +139,19 @@ class FileRegistry implements Registry {
   /** The next version: the change made, the revision bumped, expired leases dropped. */
   private write(file: RegistryFile, change: Change, now: number): void {
     const lines: string[] = [];
-    const expired: string[] = [];
-    const { key } = change;
-    const nowText = new Date(now).toISOString();
+    const { key, stored: changed } = "key" in change ? change : { key: undefined, stored: undefined };
     for (const name in file.leases) {
-      if (name === key) {
-        if (change.stored) lines.push(leaseLine(name, change.stored));
-        continue;
+      const stored = name === key ? changed : file.leases[name];
+      if (stored !== undefined && (name === key || !mayHaveExpired(stored, now) || !hasExpired(readEntry(name, stored), now))) {
+        lines.push(leaseLine(name, stored));
       }
-      const stored = file.leases[name];
-      if (mayHaveExpired(stored, nowText) && hasExpired(readEntry(name, stored), now)) expired.push(name);
-      else lines.push(leaseLine(name, stored));
     }
-    if (key !== undefined && change.stored && storedAt(file, key) === undefined) lines.push(leaseLine(key, change.stored));
-    const config = change.config ? change.config.value : file.config;
-    const text = serializeLines(file.revision + 1, config, lines);
+    if (key !== undefined && changed && storedAt(file, key) === undefined) lines.push(leaseLine(key, changed));
+    const text = serializeLines(file.revision + 1, "config" in change ? change.config : file.config, lines);
     try {
       writeFileAtomic(this.file, text, { mode: 0o644, dirMode: 0o755 });
     } catch (error) {
-      this.cached = undefined;
       throw new SubleaseError("failure", `cannot write the registry ${this.named}: ${describeFsError(error)}`);
-    }
-    // A read that follows (the manager checks a dual-stack create by reading again) finds
-    // the version written without parsing it: the same change is made to the parsed file.
-    for (const name of expired) delete file.leases[name];
-    if (key !== undefined && change.stored) file.leases[key] = change.stored;
-    else if (key !== undefined) delete file.leases[key];
-    file.revision += 1;
-    file.config = config;
-    try {
-      this.cached = snapshotOf(identityOf(statSync(this.file, { bigint: true })), file, text);
-    } catch {
-      this.cached = undefined;
     }
   }
 
@@ -234,7 +201,7 @@ class FileRegistry implements Registry {
     } catch {
       // kept as text
     }
-    await this.locked(() => ({ result: undefined, change: { config: { value } } }));
+    await this.locked(() => ({ result: undefined, change: { config: value } }));
   }
 
   async listLeases(): Promise<{ leases: Lease[] }> {
@@ -277,7 +244,7 @@ class FileRegistry implements Registry {
         }
       }
       const stored = storedLease(attrs, ttlSeconds, file.revision + 1, now);
-      return { result: (readEntry(key, stored) as { lease: Lease }).lease, change: { key, stored } };
+      return { result: leaseOf(key, stored), change: { key, stored } };
     });
   }
 
@@ -290,7 +257,7 @@ class FileRegistry implements Registry {
       if (!lease || lease.version !== current.version) return { result: undefined };
       const revision = file.revision + 1;
       const stored = storedLease(attrs, ttlSeconds, revision, now, lease.created === undefined ? revision : Number(lease.created));
-      return { result: (readEntry(key, stored) as { lease: Lease }).lease, change: { key, stored } };
+      return { result: leaseOf(key, stored), change: { key, stored } };
     });
   }
 
