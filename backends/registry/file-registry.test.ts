@@ -398,3 +398,14 @@ describe("creation order", () => {
     expect((JSON.parse(readFileSync(path, "utf8")) as RegistryFile).leases["10.37.1.0-24"]).toMatchObject({ revision: 1003, created: 1001 });
   });
 });
+
+describe("lease values as flanneld decodes them", () => {
+  test("field names in any case: a hand-written {\"publicip\": ...} is that host's lease, found, reused and counted", async () => {
+    const text = serializeRegistry(file({ "10.37.1.0-24": { value: { publicip: "192.0.2.8", publicipv6: null }, expires: inHours(24), revision: 7 } }));
+    const { registry } = await registryWith(text);
+    const [held] = (await registry.survey!("192.0.2.8", area))!.held;
+    expect(held).toMatchObject({ key: "10.37.1.0-24", attrs: { PublicIP: "192.0.2.8" } });
+    expect(await registry.createLease(v4("10.37.2.0/24"), attrs("192.0.2.8"), 600)).toBeUndefined();
+    expect((await registry.updateLease(held!, attrs("192.0.2.8"), 600))?.attrs.PublicIP).toBe("192.0.2.8");
+  });
+});
