@@ -94,8 +94,8 @@ const LIMITS = `
     \`JSON.stringify\` per lease line) under the lock, by design: simple beats fast for a
     registry that serves one host or a small site. Profiled at 20,000 leases (2.6 MB), a
     fresh process spends ~11 ms parsing, ~10 ms serializing and joining the lines, ~4 ms
-    writing and fsyncing, ~3 ms passing over the keys for its survey and about 6 ms, twice,
-    collecting the garbage parsing and serializing leave. At 5,000 leases parsing alone
+    writing and fsyncing, ~3 ms passing over the keys for its survey and 5–8 ms collecting
+    the garbage parsing leaves (a second collection may follow). At 5,000 leases parsing alone
     takes a quarter of the 0-lease time. Bounds tighter than that would need a write that
     leaves unchanged lines as they are, the text handling this registry gave up.
 - **etcd v3 against \`etcdctl put\`.** The etcd3 package is a requirement, and the floor row
