@@ -105,8 +105,8 @@ from one more run. Baseline: the same command at 0 leases.
 ${table(["existing leases", "acquire wall time", "vs 0 leases", "peak RSS"], rows)}
 
 Then N processes released at the same instant (see "How to read") against one fresh
-registry file. The file lock serialises each read and each write, so a lost race here
-is a subnet taken between one process's listing and its create.
+registry file. The file lock serialises the writes (reads take none), so a lost race
+here is a subnet taken between one process's survey and its create.
 
 ${table(STORM_HEADER, stormRows)}
 `,
