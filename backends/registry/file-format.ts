@@ -33,7 +33,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 
 /** The file's content, or why it is not a registry ("empty" for a file of only whitespace). */
 export function parseRegistry(text: string): RegistryFile | { invalid: string } {
-  if (text.trim() === "") return { invalid: "empty" };
+  if (!/\S/.test(text)) return { invalid: "empty" };
   let data: unknown;
   try {
     data = JSON.parse(text);
