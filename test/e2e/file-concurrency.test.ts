@@ -83,14 +83,14 @@ describe("file registry under contention", () => {
     // Other hosts' leases make each step take longer, so the runs overlap more.
     const stored = readRegistry(registryFile);
     const expires = new Date(Date.now() + 86_400_000).toISOString();
-    for (let i = 0; i < 3000; i++) {
+    for (let i = 0; i < 6000; i++) {
       stored.leases[`10.${i >> 8}.${i & 255}.0-24`] = { value: { PublicIP: `100.64.${i >> 8}.${i & 255}` }, expires, revision: i + 1 } as never;
     }
     for (let round = 0; round < 6; round++) {
       writeFileSync(registryFile, JSON.stringify(stored));
       const roundDir = join(dir, `round-${round}`);
       mkdirSync(roundDir);
-      const result = await storm(roundDir, 12, (i) => [isolatedSublease(), "acquire", "--registry-file", registryFile,
+      const result = await storm(roundDir, 16, (i) => [isolatedSublease(), "acquire", "--registry-file", registryFile,
         "--public-ip", "198.51.100.77", "--subnet-file", join(roundDir, `${i}.env`), "--iface-mtu", "1500", "--timeout", "60s", "--output", "json"]);
       expect(result.firstError).toBeUndefined();
       expect(result.distinct).toBe(1);
