@@ -23,7 +23,7 @@ function failure(text: string, options: DockerOptsOptions = {}): SubleaseError {
 
 describe("env format: what mk-docker-opts.sh writes", () => {
   const cases: [string, string, DockerOptsOptions, string][] = [
-    ["IPv4 with FLANNEL_IPMASQ=false: FLANNEL-COMPAT.md's sample", IPV4, {},
+    ["IPv4 with FLANNEL_IPMASQ=false: docs/flannel.md's sample", IPV4, {},
       'DOCKER_OPT_BIP="--bip=10.1.74.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=true"\nDOCKER_OPT_MTU="--mtu=1472"\n' +
       'DOCKER_OPTS=" --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"\n'],
     ["FLANNEL_IPMASQ=true turns Docker's masquerading off", IPV4.replace("IPMASQ=false", "IPMASQ=true"), {},

@@ -19,7 +19,7 @@ describe("renderSubnetEnv: flanneld's lines, byte for byte", () => {
       "FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.48.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n");
   });
 
-  test("dual stack (FLANNEL-COMPAT.md's sample)", async () => {
+  test("dual stack (docs/flannel.md's sample)", async () => {
     const config = await parseConfigText('{"Network":"10.5.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48"}');
     expect(renderSubnetEnv(config, { ipv4: v4("10.5.48.0/24"), ipv6: v6("fc00:0:0:1::/64") }, 1450, false)).toBe(
       "FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.48.1/24\nFLANNEL_IPV6_NETWORK=fc00::/48\n" +

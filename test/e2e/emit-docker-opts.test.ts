@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileMode, makeTempDir, runSublease } from "../helpers/binary.ts";
 
 const SAMPLE_ENV = "FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.74.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n";
-// FLANNEL-COMPAT.md, "Docker options": what flannel's mk-docker-opts.sh writes for SAMPLE_ENV.
+// docs/flannel.md, "Docker options": what flannel's mk-docker-opts.sh writes for SAMPLE_ENV.
 const SAMPLE_OPTS =
   'DOCKER_OPT_BIP="--bip=10.1.74.1/24"\n' +
   'DOCKER_OPT_IPMASQ="--ip-masq=true"\n' +
@@ -33,7 +33,7 @@ function workdir(env = SAMPLE_ENV): string {
 const listing = (dir: string) => readdirSync(dir).sort();
 
 describe("emit-docker-opts writes what mk-docker-opts.sh writes", () => {
-  test("-f sample.env -d out.env: FLANNEL-COMPAT.md's sample, byte for byte, mode 0644", async () => {
+  test("-f sample.env -d out.env: docs/flannel.md's sample, byte for byte, mode 0644", async () => {
     const cwd = workdir();
     const result = await runSublease(["emit-docker-opts", "-f", "sample.env", "-d", "out.env"], { cwd });
     expect(result).toEqual({ code: 0, stdout: "", stderr: "" });
