@@ -20,6 +20,10 @@ export function fitsConfig(subnet: SubnetKey, config: NetworkConfig): boolean {
   return true;
 }
 
+/** Whether a subnet fits the config and has no family the config lacks: one that may be created as it is. */
+export const fitsExactly = (subnet: SubnetKey, config: NetworkConfig): boolean =>
+  fitsConfig(subnet, config) && !!subnet.ipv4 === !!config.ipv4 && !!subnet.ipv6 === !!config.ipv6;
+
 export const isReservation = (lease: Lease) => lease.expiresAt === null;
 
 /** When a lease just written expires: as the registry says, else as the TTL written implies (0: never). */

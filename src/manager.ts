@@ -11,14 +11,16 @@ import { pickFreeSubnet, cryptoRandomBelow, type RandomBelow } from "./allocator
 import { fitsFamily, type FamilyConfig, type NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
 import { containsAddress, type Prefix } from "./ip.ts";
-import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, oldest, overlapsLeases } from "./host-leases.ts";
+import { afterCreate, expiryAfterWrite, fitsConfig, fitsExactly, isOurs, isReservation, oldest, overlapsLeases } from "./host-leases.ts";
 import { formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
 import type { Registry } from "./registry.ts";
 import { retry } from "./retry.ts";
-import { areaOf, areasApply, keyAreaOf, randomArea, withinArea } from "./survey-area.ts";
+import { recordsOf, takeoverOrder, type SubnetRecord } from "./subnet-history.ts";
+import { areaCoversAll, areaOf, areasApply, keyAreaOf, randomArea, withinArea } from "./survey-area.ts";
 
-export type AcquireOutcome = "reused" | "previous" | "allocated";
+/** "returned": a subnet this host held before, free again (see src/subnet-history.ts). */
+export type AcquireOutcome = "reused" | "previous" | "returned" | "allocated";
 
 export interface AcquireResult {
   lease: Lease;
@@ -50,6 +52,8 @@ const MAX_FULL_AREAS = 4;
 /** What one attempt sees: the leases it must consider, and the area new subnets come from. */
 interface View {
   leases: Lease[];
+  /** The subnet records the registry answered with (see LeaseSurvey.records); empty where it keeps none. */
+  records: SubnetRecord[];
   /** Set when only this area (and the holder's leases) was read: a new subnet must lie in it. */
   area?: Prefix;
 }
@@ -135,16 +139,17 @@ export class LeaseManager {
       if (survey) {
         const leases = new Map(survey.held.map((lease) => [lease.key, lease]));
         for (const lease of survey.near) leases.set(lease.key, lease);
-        return { leases: [...leases.values()], area };
+        return { leases: [...leases.values()], records: survey.records ?? [], area };
       }
     }
-    return { leases: (await this.registry.listLeases()).leases };
+    const listing = await this.registry.listLeases();
+    return { leases: listing.leases, records: listing.records ?? [] };
   }
 
   private async tryAcquire(request: LeaseRequest & { previous?: SubnetKey }, fullAreas: Set<bigint>, refused: SubnetKey[]): Promise<Acquired | undefined | typeof AREA_FULL> {
     const { config, attrs, ttlSeconds, previous } = request;
     const looked = await this.look(config, attrs, this.chooseArea(config, previous, fullAreas), "allocate");
-    const { area } = looked;
+    const { area, records } = looked;
     const leases = [...looked.leases, ...refused.map(refusedLease)];
     const ours = leases.filter((lease) => isOurs(lease, attrs));
 
@@ -170,15 +175,45 @@ export class LeaseManager {
       { ipv4: config.ipv4 ? previous.ipv4 : undefined, ipv6: config.ipv6 ? previous.ipv6 : undefined };
     const wantedSeen = !area || (!!wanted?.ipv4 && containsAddress(area, wanted.ipv4.address));
     if (wanted && wantedSeen && fitsConfig(wanted, config) && !overlapsLeases(wanted, leases)) {
-      return this.create(wanted, request, "previous", refused);
+      const key = formatSubnetKey(wanted);
+      return this.create(wanted, request, "previous", refused, records.find((record) => record.key === key));
     }
+    return this.takeFree(request, leases, records, area, fullAreas, refused);
+  }
 
-    const subnet = this.pickFree(config, leases, area);
-    if (!subnet) {
-      fullAreas.add(area!.address);
+  /**
+   * A free subnet, in the order of src/subnet-history.ts: one this host held before, else
+   * one never given out (or given back), else the one another host held whose lease ended
+   * longest ago. With an area that holds only the last kind, the next attempt looks in
+   * another area, until reading everything shows which ended longest ago.
+   */
+  private async takeFree(request: LeaseRequest, leases: Lease[], records: SubnetRecord[], area: Prefix | undefined,
+    fullAreas: Set<bigint>, refused: SubnetKey[]): Promise<Acquired | undefined | typeof AREA_FULL> {
+    const { config, attrs } = request;
+    const holder = leaseHolder(attrs) ?? "";
+    // Records naming this host come with the leases around them (see LeaseSurvey), so "free" is known even outside the area.
+    const free = (record: SubnetRecord, anywhere: boolean) => fitsExactly(record.subnet, config) && !overlapsLeases(record.subnet, leases) &&
+      (anywhere || !area || containsAddress(area, record.subnet.ipv4!.address));
+    const returning = recordsOf(records, holder).find((record) => free(record, true));
+    if (returning) return this.create(returning.subnet, request, "returned", refused, returning);
+
+    const leased = leases.map((lease) => lease.subnet);
+    const fresh = this.pickFree(config, [...leased, ...records.map((record) => record.subnet)], area);
+    if (fresh) return this.create(fresh, request, "allocated", refused);
+    const wholeNetwork = !area || areaCoversAll(config.ipv4!, area);
+    const takeover = wholeNetwork ? takeoverOrder(records, holder).find((record) => free(record, false)) : undefined;
+    if (takeover) {
+      this.log.info(`taking over ${takeover.key}: no subnet that was never given out is left; ${takeover.holder}'s lease there ended ${new Date(takeover.until).toISOString()}`);
+      return this.create(takeover.subnet, request, "allocated", refused, takeover);
+    }
+    // Free but recorded in a shape the config no longer has (another subnet length): free all the same.
+    const any = wholeNetwork ? this.pickFree(config, leased, area) : undefined;
+    if (any) return this.create(any, request, "allocated", refused);
+    if (area) {
+      fullAreas.add(area.address);
       return AREA_FULL;
     }
-    return this.create(subnet, request, "allocated", refused);
+    throw this.exhausted(config, leased);
   }
 
   /** Rewrites our lease with our attributes and a fresh TTL; a reservation stays a reservation. */
@@ -188,24 +223,26 @@ export class LeaseManager {
     return updated && { lease: updated, outcome: "reused", expiresAt: expiryAfterWrite(updated, ttl) };
   }
 
-  /** A free subnet; with an area, only inside it, and undefined when the area is full. */
-  private pickFree(config: NetworkConfig, leases: Lease[], area?: Prefix): SubnetKey | undefined {
+  /** A subnet none of `taken` overlaps; with an area, only inside it. Undefined when there is none. */
+  private pickFree(config: NetworkConfig, taken: SubnetKey[], area?: Prefix): SubnetKey | undefined {
     if (area) {
       const family = withinArea(config.ipv4!, area);
-      const subnet = family && pickFreeSubnet(family, leases.map((lease) => lease.subnet.ipv4), this.randomBelow);
+      const subnet = family && pickFreeSubnet(family, taken.map((subnet) => subnet.ipv4), this.randomBelow);
       return subnet && { ipv4: subnet };
     }
     const pick = (family: "ipv4" | "ipv6") => {
       const familyConfig = config[family];
-      if (!familyConfig) return undefined;
-      const subnet = pickFreeSubnet(familyConfig, leases.map((lease) => lease.subnet[family]), this.randomBelow);
-      if (!subnet) {
-        throw new SubleaseError("exhausted",
-          `out of subnets: all ${family === "ipv4" ? "IPv4" : "IPv6"} subnets of the network are leased in ${this.registry.description}; release unused leases or widen the network`);
-      }
-      return subnet;
+      return familyConfig && pickFreeSubnet(familyConfig, taken.map((subnet) => subnet[family]), this.randomBelow);
     };
-    return { ipv4: pick("ipv4"), ipv6: pick("ipv6") };
+    const subnet = { ipv4: pick("ipv4"), ipv6: pick("ipv6") };
+    return (config.ipv4 && !subnet.ipv4) || (config.ipv6 && !subnet.ipv6) ? undefined : subnet;
+  }
+
+  /** The error for a network with no free subnet left, naming the family that ran out. */
+  private exhausted(config: NetworkConfig, leased: SubnetKey[]): SubleaseError {
+    const full = config.ipv4 && !pickFreeSubnet(config.ipv4, leased.map((subnet) => subnet.ipv4), this.randomBelow) ? "IPv4" : "IPv6";
+    return new SubleaseError("exhausted",
+      `out of subnets: all ${full} subnets of the network are leased in ${this.registry.description}; release unused leases or widen the network`);
   }
 
   /**
@@ -216,9 +253,9 @@ export class LeaseManager {
    * two subnets, so two hosts could each create a key sharing one half: the key that sorts
    * later yields, so exactly one of them retries.
    */
-  private async create(subnet: SubnetKey, request: LeaseRequest, outcome: AcquireOutcome, refused: SubnetKey[]): Promise<Acquired | undefined> {
+  private async create(subnet: SubnetKey, request: LeaseRequest, outcome: AcquireOutcome, refused: SubnetKey[], replaced?: SubnetRecord): Promise<Acquired | undefined> {
     const { config, attrs, ttlSeconds } = request;
-    const created = await this.registry.createLease(subnet, attrs, ttlSeconds);
+    const created = await this.registry.createLease(subnet, attrs, ttlSeconds, replaced);
     if (!created) {
       refused.push(subnet);
       return undefined;

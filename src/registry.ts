@@ -6,10 +6,13 @@
 import type { Prefix } from "./ip.ts";
 import type { Lease, LeaseAttrs, SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
+import type { SubnetRecord } from "./subnet-history.ts";
 
 export interface LeaseListing {
   /** Live leases only: expired ones are free and not listed. */
   readonly leases: Lease[];
+  /** Every subnet record (see src/subnet-history.ts); absent where the registry keeps none. */
+  readonly records?: SubnetRecord[];
 }
 
 /** What one acquire, renew or release needs to see, without reading every lease. */
@@ -18,6 +21,12 @@ export interface LeaseSurvey {
   readonly held: Lease[];
   /** Every live lease whose IPv4 subnet overlaps the surveyed area (empty without an area). */
   readonly near: Lease[];
+  /**
+   * The records naming the holder and those of the subnets inside the area; absent where the
+   * registry keeps none. `near` also holds every live lease around a record naming the
+   * holder, so the manager can tell whether that subnet is free.
+   */
+  readonly records?: SubnetRecord[];
 }
 
 export interface Registry {
@@ -40,8 +49,11 @@ export interface Registry {
   /**
    * Creates the lease only if no live lease holds this subnet. `ttlSeconds` 0 makes a
    * reservation (no expiry). Returns undefined when the subnet is taken (a lost race).
+   * A registry keeping subnet records writes the subnet's record with it (none for a
+   * reservation); `replaced` is the record the caller saw there, for the registry to drop
+   * what it keeps for that record's holder.
    */
-  createLease(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined>;
+  createLease(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number, replaced?: SubnetRecord): Promise<Lease | undefined>;
   /**
    * Optional: true when createLease also refuses while the holder has another live lease
    * that is not a reservation, decided with the create itself. The manager then need not
@@ -50,12 +62,15 @@ export interface Registry {
   readonly createRefusesSecondLease?: boolean;
   /**
    * Rewrites the lease and resets its TTL, only if it is unchanged since `current` was
-   * read. Returns undefined when it changed or vanished.
+   * read. Returns undefined when it changed or vanished. Rewrites the subnet's record too.
    */
   updateLease(current: Lease, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined>;
   /** The exact expiry of one lease (null: reservation); undefined when it no longer exists. */
   leaseExpiry(lease: Lease): Promise<number | null | undefined>;
-  /** Deletes the lease only if unchanged since `current` was read; false when it was not. */
+  /**
+   * Deletes the lease only if unchanged since `current` was read; false when it was not.
+   * A lease deleted on purpose is given back: its subnet's record goes with it.
+   */
   deleteLease(current: Lease): Promise<boolean>;
   close(): Promise<void>;
 }

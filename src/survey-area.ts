@@ -50,6 +50,10 @@ export function withinArea(family: FamilyConfig, area: Prefix): FamilyConfig | u
   return first <= last ? { ...family, subnetMin: first, subnetMax: last } : undefined;
 }
 
+/** Whether the area holds every candidate of the family: then what it shows is the whole network. */
+export const areaCoversAll = (family: FamilyConfig, area: Prefix): boolean =>
+  area.address <= family.subnetMin && family.subnetMax < area.address + blockSize(4, area.length);
+
 /** The text every lease key inside the area starts with: "10.37." for 10.37.0.0/16. */
 export function areaKeyPrefix(area: Prefix): string {
   const octets = formatAddress(4, area.address).split(".").slice(0, area.length / 8);

@@ -4,6 +4,7 @@
  * one rule for what each of its entries is.
  */
 import { encodeLeaseAttrs, leaseAttrsFromValue, parseSubnetKey, type Lease, type LeaseAttrs } from "../../src/lease.ts";
+import { decodeRecord, type StoredRecord, type SubnetRecord } from "../../src/subnet-history.ts";
 
 export const FORMAT = "sublease-registry/v1";
 
@@ -24,6 +25,11 @@ export interface RegistryFile {
   revision: number;
   config: unknown;
   leases: Record<string, StoredLease>;
+  /**
+   * Subnet records (src/subnet-history.ts) by lease key: which host a subnet was last given
+   * to and until when. Absent in files written before sublease kept them, and while empty.
+   */
+  history?: Record<string, StoredRecord>;
 }
 
 export const emptyRegistry = (): RegistryFile => ({ format: FORMAT, revision: 0, config: null, leases: {} });
@@ -42,23 +48,44 @@ export function parseRegistry(text: string): RegistryFile | { invalid: string } 
   }
   if (!isRecord(data) || data.format !== FORMAT) return { invalid: `no "format": "${FORMAT}" field` };
   if (!Number.isSafeInteger(data.revision) || !isRecord(data.leases)) return { invalid: "bad revision or leases" };
+  if (data.history !== undefined && !isRecord(data.history)) return { invalid: "bad history" };
   return data as unknown as RegistryFile;
 }
 
 export const leaseLine = (key: string, stored: unknown): string => `    ${JSON.stringify(key)}: ${JSON.stringify(stored)}`;
 
+/** The history section, one line per record like the leases; nothing while it is empty. */
+function historyText(history: Record<string, StoredRecord> | undefined): string {
+  const lines = Object.entries(history ?? {}).map(([key, stored]) => leaseLine(key, stored));
+  return lines.length ? `,\n  "history": {\n${lines.join(",\n")}\n  }` : "";
+}
+
 /** The canonical text: `lines` are leaseLine()s, in file order, and become its middle. */
-export function serializeLines(revision: number, config: unknown, lines: string[]): string {
+export function serializeLines(revision: number, config: unknown, lines: string[], history?: Record<string, StoredRecord>): string {
   const top = `{\n  "format": "${FORMAT}",\n  "revision": ${revision},\n  "config": ${JSON.stringify(config ?? null)},\n  "leases": {`;
-  if (lines.length === 0) return `${top}}\n}\n`;
+  const end = `${historyText(history)}\n}\n`;
+  if (lines.length === 0) return `${top}}${end}`;
   // One join with the top and the end inside: adding them after would copy megabytes again.
   lines[0] = `${top}\n${lines[0]}`;
-  lines[lines.length - 1] += "\n  }\n}\n";
+  lines[lines.length - 1] += `\n  }${end}`;
   return lines.join(",\n");
 }
 
 export const serializeRegistry = (file: RegistryFile): string =>
-  serializeLines(file.revision, file.config, Object.entries(file.leases).map(([key, stored]) => leaseLine(key, stored)));
+  serializeLines(file.revision, file.config, Object.entries(file.leases).map(([key, stored]) => leaseLine(key, stored)), file.history);
+
+/** The file's subnet records, those `wanted` lets through; entries that are not records are ignored. */
+export function readRecords(file: RegistryFile, wanted: (key: string, holder: unknown) => boolean = () => true): SubnetRecord[] {
+  const records: SubnetRecord[] = [];
+  for (const key in file.history ?? {}) {
+    const stored = file.history![key];
+    if (!wanted(key, isRecord(stored) ? stored.holder : undefined)) continue;
+    const subnet = parseSubnetKey(key);
+    const record = subnet && decodeRecord(key, subnet, stored);
+    if (record) records.push(record);
+  }
+  return records;
+}
 
 /** What one entry of the file is. */
 export type Entry =

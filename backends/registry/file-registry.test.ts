@@ -110,10 +110,12 @@ describe("writes on the file registry", () => {
     const after = readFileSync(path, "utf8");
     const before = new Set(text.split("\n").map((line) => line.replace(/,$/, "")));
     const added = after.split("\n").map((line) => line.replace(/,$/, "")).filter((line) => !before.has(line));
-    // The revision line, and the new lease; expired leases are gone.
-    expect(added).toHaveLength(2);
+    // The revision line, the new lease, and its subnet record in the history section; expired leases are gone.
+    expect(added).toHaveLength(4);
     expect(added[0]).toBe('  "revision": 1001');
     expect(added[1]).toStartWith('    "10.200.0.0-24": {"value":{"PublicIP":"192.0.2.5","PublicIPv6":null},"expires":"');
+    expect(added.slice(2, 3)).toEqual(['  "history": {']);
+    expect(added[3]).toStartWith('    "10.200.0.0-24": {"holder":"192.0.2.5","until":"');
     expect(Object.keys(JSON.parse(after).leases).filter((key) => expired.includes(key))).toEqual([]);
     expect(after).toBe(serializeRegistry(JSON.parse(after)));
   });

@@ -9,7 +9,6 @@
  */
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { overlapsAny } from "../../src/allocator.ts";
 import { writeFileAtomic } from "../../src/atomic-write.ts";
 import { SubleaseError } from "../../src/errors.ts";
 import type { Prefix } from "../../src/ip.ts";
@@ -17,9 +16,10 @@ import { formatSubnetKey, leaseHolder, type Lease, type LeaseAttrs, type SubnetK
 import { describeFsError } from "../../src/read-input.ts";
 import type { LeaseSurvey, Registry, RegistryOptions } from "../../src/registry.ts";
 import { fileLocker } from "../../src/runtime/file-lock.ts";
-import { keyAroundArea, valueMayName } from "../../src/survey-area.ts";
+import { storedRecord, type StoredRecord, type SubnetRecord } from "../../src/subnet-history.ts";
+import { keyAreaOf, keyAroundArea, valueMayName } from "../../src/survey-area.ts";
 import {
-  emptyRegistry, hasExpired, leaseLine, mayBeHeldBy, mayHaveExpired, parseRegistry, readEntry, serializeLines, storedLease,
+  emptyRegistry, hasExpired, leaseLine, mayBeHeldBy, mayHaveExpired, parseRegistry, readEntry, readRecords, serializeLines, storedLease,
   type Entry, type RegistryFile, type StoredLease,
 } from "./file-format.ts";
 import { resolveRegistryPath } from "./file-path.ts";
@@ -28,8 +28,18 @@ export async function openFileRegistry(options: RegistryOptions): Promise<Regist
   return new FileRegistry(options.registryFile, options);
 }
 
-/** What a write does, besides bumping the revision and dropping expired leases: sets the config, or sets (in place, or appended) or removes the entry under `key`. */
-type Change = { config: unknown } | { key: string; stored?: StoredLease };
+/**
+ * What a write does, besides bumping the revision and dropping expired leases: sets the
+ * config, or sets (in place, or appended) or removes the entry under `key`, and with it
+ * sets (`record`) or removes (null) the subnet record under the same key.
+ */
+type Change = { config: unknown } | { key: string; stored?: StoredLease; record?: StoredRecord | null };
+
+/** The record a lease write leaves: none for a reservation or a value naming no holder. */
+const recordFor = (attrs: LeaseAttrs, ttlSeconds: number, now: number): StoredRecord | undefined => {
+  const holder = leaseHolder(attrs);
+  return holder && ttlSeconds > 0 ? storedRecord(holder, now + ttlSeconds * 1000) : undefined;
+};
 
 /** One version of the file, read. */
 interface Snapshot {
@@ -147,7 +157,13 @@ class FileRegistry implements Registry {
       }
     }
     if (key !== undefined && changed && storedAt(file, key) === undefined) lines.push(leaseLine(key, changed));
-    const text = serializeLines(file.revision + 1, "config" in change ? change.config : file.config, lines);
+    let history = file.history;
+    if ("key" in change && change.record !== undefined) {
+      history = { ...history };
+      if (change.record) history[change.key] = change.record;
+      else delete history[change.key];
+    }
+    const text = serializeLines(file.revision + 1, "config" in change ? change.config : file.config, lines, history);
     try {
       writeFileAtomic(this.file, text, { mode: 0o644, dirMode: 0o755 });
     } catch (error) {
@@ -204,8 +220,9 @@ class FileRegistry implements Registry {
     await this.locked(() => ({ result: undefined, change: { config: value } }));
   }
 
-  async listLeases(): Promise<{ leases: Lease[] }> {
-    return { leases: this.live(this.readExisting().file, Date.now()) };
+  async listLeases(): Promise<{ leases: Lease[]; records: SubnetRecord[] }> {
+    const { file } = this.readExisting();
+    return { leases: this.live(file, Date.now()), records: readRecords(file) };
   }
 
   /** Reads the whole file, so the answer is always complete; decodes only the entries that could matter. */
@@ -213,14 +230,19 @@ class FileRegistry implements Registry {
     const held: Lease[] = [];
     const near: Lease[] = [];
     const snapshot = this.readExisting();
-    const around = area ? keyAroundArea(area) : () => false;
+    const inArea = area ? keyAroundArea(area) : () => false;
+    const records = readRecords(snapshot.file, (key, recordHolder) => recordHolder === holder || inArea(key));
+    // The leases around this holder's records come along: they tell whether its old subnets are free.
+    const aroundOwn = records.filter((record) => record.holder === holder && record.subnet.ipv4)
+      .map((record) => keyAroundArea(keyAreaOf(record.subnet.ipv4!)));
+    const around = (key: string) => inArea(key) || aroundOwn.some((test) => test(key));
     const named = snapshot.mayName(holder);
     const wanted = (key: string, stored: unknown) => around(key) || (named && mayBeHeldBy(stored, holder));
     for (const lease of this.live(snapshot.file, Date.now(), wanted)) {
       if (leaseHolder(lease.attrs) === holder) held.push(lease);
-      if (area && lease.subnet.ipv4 && overlapsAny(area, [lease.subnet.ipv4])) near.push(lease);
+      if (around(lease.key)) near.push(lease);
     }
-    return { held, near };
+    return { held, near, records };
   }
 
   /**
@@ -244,7 +266,7 @@ class FileRegistry implements Registry {
         }
       }
       const stored = storedLease(attrs, ttlSeconds, file.revision + 1, now);
-      return { result: leaseOf(key, stored), change: { key, stored } };
+      return { result: leaseOf(key, stored), change: { key, stored, record: recordFor(attrs, ttlSeconds, now) } };
     });
   }
 
@@ -257,7 +279,7 @@ class FileRegistry implements Registry {
       if (!lease || lease.version !== current.version) return { result: undefined };
       const revision = file.revision + 1;
       const stored = storedLease(attrs, ttlSeconds, revision, now, lease.created === undefined ? revision : Number(lease.created));
-      return { result: leaseOf(key, stored), change: { key, stored } };
+      return { result: leaseOf(key, stored), change: { key, stored, record: recordFor(attrs, ttlSeconds, now) } };
     });
   }
 
@@ -275,7 +297,8 @@ class FileRegistry implements Registry {
       const existing = storedAt(file, key);
       if (existing === undefined || this.entry(key, existing).kind === "foreign") return { result: false };
       if (String((existing as { revision?: unknown }).revision) !== current.version) return { result: false };
-      return { result: true, change: { key } };
+      // Given back on purpose: the subnet's record goes too, so a new host may take it at once.
+      return { result: true, change: { key, record: null } };
     });
   }
 

@@ -145,6 +145,48 @@ export function managerContract(name: string, fixture: RegistryFixture): void {
       expect(outcome).toBe("allocated");
     }, 30_000);
 
+    // Sticky subnets (src/subnet-history.ts): what a host gets once leases have expired.
+    const pastExpiry = (ttlSeconds: number) => Bun.sleep(ttlSeconds * 1000 + 1500);
+
+    test("a host whose lease expired, with no subnet.env, gets the same subnet back", async () => {
+      // 65,536 candidates: without the record, the same subnet again would be a 1 in 65,536 chance.
+      const net = await config({ Network: "10.0.0.0/8" });
+      const first = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: fixture.shortTtlSeconds });
+      await manager.acquire({ config: net, attrs: host(2), ttlSeconds: 600 });
+      await pastExpiry(fixture.shortTtlSeconds);
+      expect((await registry.listLeases()).leases.map((l) => l.attrs.PublicIP)).toEqual(["192.0.2.2"]);
+      const back = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600 });
+      expect({ outcome: back.outcome, subnet: subnetText(back.lease.subnet) }).toEqual({ outcome: "returned", subnet: subnetText(first.lease.subnet) });
+    }, 30_000);
+
+    test("with never-used subnets left, new hosts never take an expired one; then the one that ended first", async () => {
+      // Four candidates: 10.5.1.0 .. 10.5.4.0.
+      const net = await config({ Network: "10.5.0.0/16", SubnetMin: "10.5.1.0", SubnetMax: "10.5.4.0" });
+      const short = fixture.shortTtlSeconds;
+      // Host 1's lease ends first, host 2's two seconds later.
+      const endsFirst = subnetText((await manager.acquire({ config: net, attrs: host(1), ttlSeconds: short })).lease.subnet);
+      const endsLater = subnetText((await manager.acquire({ config: net, attrs: host(2), ttlSeconds: short + 2 })).lease.subnet);
+      await pastExpiry(short + 2);
+      const newHosts = [];
+      for (const n of [3, 4]) newHosts.push(subnetText((await manager.acquire({ config: net, attrs: host(n), ttlSeconds: 600 })).lease.subnet));
+      expect(newHosts).not.toContain(endsFirst);
+      expect(newHosts).not.toContain(endsLater);
+      const takeovers = [];
+      for (const n of [5, 6]) takeovers.push(subnetText((await manager.acquire({ config: net, attrs: host(n), ttlSeconds: 600 })).lease.subnet));
+      expect(takeovers).toEqual([endsFirst, endsLater]);
+    }, 30_000);
+
+    test("a subnet given back by release is taken at once, before an expired one", async () => {
+      // Two candidates: host 2's lease expires, host 1 gives its subnet back.
+      const net = await config({ Network: "10.5.0.0/16", SubnetMin: "10.5.1.0", SubnetMax: "10.5.2.0" });
+      const released = await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600 });
+      await manager.acquire({ config: net, attrs: host(2), ttlSeconds: fixture.shortTtlSeconds });
+      await pastExpiry(fixture.shortTtlSeconds);
+      await manager.release({ config: net, attrs: host(1) });
+      const next = await manager.acquire({ config: net, attrs: host(3), ttlSeconds: 600 });
+      expect({ outcome: next.outcome, subnet: subnetText(next.lease.subnet) }).toEqual({ outcome: "allocated", subnet: subnetText(released.lease.subnet) });
+    }, 30_000);
+
     test("out of subnets is an 'exhausted' error naming the fix", async () => {
       const net = await config({ Network: "10.5.0.0/28", SubnetLen: 30 });
       const got = new Set<string>();
