@@ -6,13 +6,18 @@
  *   bun scripts/bench.ts [--binary PATH] [--out FILE]
  *
  * --binary measures an existing build instead of building one (e.g. an older release).
+ * Beside the report it writes its chart, docs/acquire-vs-leases.svg (or FILE's name with
+ * .svg when --out is given). The CNI comparison installs Debian's containernetworking-plugins
+ * when missing (scripts/bench/ensure-host-local.sh).
  */
 import { spawnSync } from "bun";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { benchAllocator } from "./bench/allocator.ts";
+import { renderChart } from "./bench/chart.ts";
+import { benchCni } from "./bench/cni.ts";
 import { benchEtcd } from "./bench/etcd.ts";
 import { benchFileRegistry } from "./bench/file-registry.ts";
 import { describeMachine } from "./bench/machine.ts";
@@ -22,6 +27,7 @@ import { benchStartup } from "./bench/startup.ts";
 const REPO = resolve(import.meta.dir, "..");
 const { values } = parseArgs({ options: { binary: { type: "string" }, out: { type: "string" } } });
 const out = resolve(values.out ?? join(REPO, "BENCHMARKS.md"));
+const chart = values.out ? out.replace(/(\.md)?$/, ".svg") : join(REPO, "docs/acquire-vs-leases.svg");
 
 function run(argv: string[]): string {
   const result = spawnSync(argv, { cwd: REPO, stdout: "pipe", stderr: "pipe" });
@@ -61,12 +67,15 @@ try {
   const fileDir = join(work, "file");
   mkdirSync(fileDir);
   sections.push(await benchFileRegistry(binary, fileDir));
+  console.log("file registry against CNI host-local");
+  sections.push(await benchCni(binary, join(bin, "empty"), fileDir));
   console.log("etcd");
   const etcdDir = join(work, "etcd");
   mkdirSync(etcdDir);
   sections.push(await benchEtcd(binary, etcdDir, join(bin, "floor-etcd3-put")));
 
-  writeFileSync(out, renderReport(machine, sections, performance.now() - started));
+  writeFileSync(chart, renderChart(sections.flatMap((section) => section.series ?? []), sections.flatMap((section) => section.flat ?? [])));
+  writeFileSync(out, renderReport(machine, sections, performance.now() - started, relative(dirname(out), chart)));
   for (const goal of sections.flatMap((section) => section.goals)) {
     console.log(`${goal.met ? "met   " : "MISSED"} ${goal.goal}: ${goal.result}`);
   }

@@ -28,7 +28,7 @@ const STORMS = [
  * A registry file written directly (no process per lease), in the layout the file registry
  * itself writes, so the runs measure the file a registry in use holds.
  */
-async function writeRegistry(path: string, configJson: string, count: number): Promise<void> {
+export async function writeRegistry(path: string, configJson: string, count: number): Promise<void> {
   const expires = new Date(Date.now() + 86_400_000).toISOString();
   const keys = await randomLeaseKeys(configJson, count);
   const leases = Object.fromEntries(keys.map((key, i) => [key, {
@@ -39,7 +39,7 @@ async function writeRegistry(path: string, configJson: string, count: number): P
   writeFileSync(path, serializeRegistry({ format: FORMAT, revision: count, config: JSON.parse(configJson), leases }));
 }
 
-const acquireArgs = (binary: string, registry: string, subnetFile: string, host: number) => [
+export const acquireArgs = (binary: string, registry: string, subnetFile: string, host: number) => [
   binary, "acquire", "--registry-file", registry, "--subnet-file", subnetFile,
   "--public-ip", hostIp(host), "--iface-mtu", "1500", "--output", "json",
 ];
@@ -127,5 +127,6 @@ ${table(STORM_HEADER, stormRows)}
       }),
       ...goals,
     ],
+    series: [{ label: "file registry", points: LEVELS.map((leases, i) => ({ leases, ms: medians[i]! })) }],
   };
 }

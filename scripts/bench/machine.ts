@@ -1,6 +1,6 @@
 /** The facts about the machine a benchmark ran on, so its figures can be compared later. */
 import { spawnSync } from "bun";
-import { cpus, release, totalmem } from "node:os";
+import { cpus, loadavg, release, totalmem } from "node:os";
 
 function firstLine(argv: string[]): string {
   try {
@@ -20,6 +20,8 @@ export interface Machine {
   etcd: string;
   etcdctl: string;
   date: string;
+  /** 1, 5 and 15 minute load averages: a busy machine widens every range. */
+  load: string;
 }
 
 export function describeMachine(binaryVersion: string): Machine & { binary: string } {
@@ -32,6 +34,7 @@ export function describeMachine(binaryVersion: string): Machine & { binary: stri
     etcd: firstLine(["etcd", "--version"]).replace(/^etcd Version:\s*/, ""),
     etcdctl: firstLine(["etcdctl", "version"]).replace(/^etcdctl version:\s*/, ""),
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+    load: loadavg().map((n) => n.toFixed(2)).join(", "),
     binary: binaryVersion,
   };
 }

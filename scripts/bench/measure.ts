@@ -20,9 +20,10 @@ export interface Run {
 }
 
 /** Wall time from spawn to exit, as a user's shell would see it. */
-export async function timeRun(argv: string[], cwd: string, env: Record<string, string> = CHILD_ENV): Promise<Run> {
+export async function timeRun(argv: string[], cwd: string, env: Record<string, string> = CHILD_ENV, input?: string): Promise<Run> {
+  const stdin = input === undefined ? "ignore" : new Blob([input]);
   const start = performance.now();
-  const child = spawn(argv, { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: PROCESS_TIMEOUT_MS });
+  const child = spawn(argv, { cwd, env, stdin, stdout: "pipe", stderr: "pipe", timeout: PROCESS_TIMEOUT_MS });
   const [stdout, stderr, code] = await Promise.all([
     new Response(child.stdout).text(),
     new Response(child.stderr).text(),
@@ -32,8 +33,8 @@ export async function timeRun(argv: string[], cwd: string, env: Record<string, s
 }
 
 /** Like timeRun, but a failure ends the benchmark: a figure for a failed run would mislead. */
-export async function timeOk(argv: string[], cwd: string, env?: Record<string, string>): Promise<Run> {
-  const run = await timeRun(argv, cwd, env);
+export async function timeOk(argv: string[], cwd: string, env?: Record<string, string>, input?: string): Promise<Run> {
+  const run = await timeRun(argv, cwd, env, input);
   if (run.code !== 0) throw new Error(`${argv.join(" ")} exited ${run.code}: ${run.stderr.trim().split("\n")[0]}`);
   return run;
 }

@@ -8,17 +8,31 @@ export interface Goal {
   met: boolean;
 }
 
+/** One line of the acquire-time chart: a registry and who wrote its leases. */
+export interface Series {
+  label: string;
+  points: { leases: number; ms: number }[];
+}
+
+/** A floor drawn flat across the chart. */
+export interface FlatLine {
+  label: string;
+  ms: number;
+}
+
 export interface Section {
   title: string;
   /** Markdown: how the figure was made, the table, how to read it. */
   body: string;
   goals: Goal[];
+  series?: Series[];
+  flat?: FlatLine[];
 }
 
 export const table = (header: string[], rows: string[][]): string =>
   [header, header.map(() => "---"), ...rows].map((row) => `| ${row.join(" | ")} |`).join("\n");
 
-export function renderReport(machine: Machine & { binary: string }, sections: Section[], elapsedMs: number): string {
+export function renderReport(machine: Machine & { binary: string }, sections: Section[], elapsedMs: number, chart: string): string {
   const goals = sections.flatMap((section) => section.goals);
   const met = goals.filter((goal) => goal.met).length;
   return `# Benchmarks
@@ -38,11 +52,18 @@ ${table(["", ""], [
     ["binary under test", machine.binary],
     ["date", machine.date],
     ["whole run", `${(elapsedMs / 1000).toFixed(0)} s`],
+    ["load average at the start", machine.load],
   ])}
 
 ## Goals: ${met} of ${goals.length} met
 
 ${table(["goal", "result", ""], goals.map((goal) => [goal.goal, goal.result, goal.met ? "met" : "**missed**"]))}
+
+![acquire time against existing leases, per registry and lease origin, with the floors](${chart})
+
+How a new host's acquire time grows with the leases already in the registry (medians from
+the tables below), one line per registry and lease origin; the dashed lines are floors
+measured in the same run.
 
 ## How to read these figures
 
