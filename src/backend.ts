@@ -12,6 +12,11 @@ export interface HostFacts {
   publicIPv6: string | null;
   /** An explicit VXLAN VTEP MAC (`--vtep-mac`); otherwise the backend derives a stable one. */
   vtepMac?: string;
+  /**
+   * The host's WireGuard public key when it is known from elsewhere (an operator reserving
+   * a subnet for the host): the wireguard backend then reads no key file.
+   */
+  wireguardPublicKey?: string;
 }
 
 export type BackendLeaseData = Pick<LeaseAttrs, "BackendType" | "BackendData" | "BackendV6Data">;

@@ -22,7 +22,9 @@ const COMMANDS = {
   "acquire": { usage: "acquire", summary: "Get (or reuse) this host's subnet lease and write subnet.env" },
   "renew": { usage: "renew", summary: "Extend this host's lease, if it is still this host's" },
   "release": { usage: "release", summary: "Give this host's lease back (only if it is still this host's)" },
-  "leases": { usage: "leases", summary: "List the leases in the registry and how many subnets are free" },
+  "leases": { usage: "leases", summary: "List the leases in the registry (or one host's) with their backend data, and how much of the pool is used" },
+  "reserve": { usage: "reserve <subnet>", summary: "Pin SUBNET to one host as a reservation, a lease that never expires (run from any machine)" },
+  "unreserve": { usage: "unreserve <subnet>", summary: "End SUBNET's reservation: delete it, or keep it as an ordinary expiring lease" },
   "version": { usage: "version", summary: "Print the version and the commit it was built from" },
   "emit-docker-opts": { usage: "emit-docker-opts", summary: "Turn a subnet.env into Docker daemon options, as flannel's mk-docker-opts.sh does" },
   "help": { usage: "help [command]", summary: "Show the commands, or one command's flags" },
@@ -182,12 +184,57 @@ export function buildCli(only: CommandName | "all" | undefined, out: string[]) {
 
   if (wants("leases")) registryFlags(command("leases"))
     .option("--output <format>", "table (default) or json")
+    .option("--wide", "table: also each lease's backend data (VtepMAC, VNI, PublicKey, ...)")
+    .option("--public-ip <ip>", "only the lease(s) whose value has this PublicIP")
+    .option("--public-ipv6 <ip>", "only the lease(s) whose value has this PublicIPv6")
     .example("sublease leases --registry-file /var/lib/sublease/registry.json")
+    .example("sublease leases --wide --public-ip 192.0.2.7")
     .action(async (options: Options) => {
       const { log, settings, choice } = session(options);
       const output = outputFormat(settings, ["table", "json"]);
+      // Flags only: a FLANNELD_PUBLIC_IP in the environment must not filter the listing.
+      const flags = settingSource(options, {});
       const { leasesCommand, formatLeasesReport } = await import("./commands/leases.ts");
-      write(formatLeasesReport(await leasesCommand(choice, log), output));
+      const filter = { publicIP: flags.string("public-ip"), publicIPv6: flags.string("public-ipv6") };
+      write(formatLeasesReport(await leasesCommand(choice, log, filter), output, { wide: flags.boolean("wide") }));
+    });
+
+  // The host is named by flags only: an operator's FLANNELD_PUBLIC_IP is not the host meant.
+  if (wants("reserve")) registryFlags(command("reserve"))
+    .option("--public-ip <ip>", "the host's IPv4 address, as its lease names it")
+    .option("--public-ipv6 <ip>", "the host's IPv6 address (dual stack / IPv6)")
+    .option("--vtep-mac <mac>", "vxlan: the VTEP MAC the host publishes, if it runs with --vtep-mac (default: derived from the public IP, as acquire does)")
+    .option("--wireguard-public-key <key>", "wireguard: the host's public key (wg pubkey < /run/flannel/wgkey on the host)")
+    .option("--output <format>", "text (default) or json")
+    .example("sublease reserve 10.5.3.0/24 --public-ip 192.0.2.7 --etcd-endpoints http://10.0.0.5:2379")
+    .example("sublease reserve 10.5.3.0/24,fc00:0:0:3::/64 --public-ip 192.0.2.7 --public-ipv6 2001:db8::7")
+    .action(async (subnet: string, options: Options) => {
+      const { log, settings, choice } = session(options);
+      const output = outputFormat(settings, ["text", "json"]);
+      const flags = settingSource(options, {});
+      const vtepMac = flags.string("vtep-mac");
+      const { parseVtepMac } = await import("../backends/network/vxlan.ts");
+      const { reserveCommand, formatReserveReport } = await import("./commands/reserve.ts");
+      write(formatReserveReport(await reserveCommand(subnet, {
+        publicIP: flags.string("public-ip"),
+        publicIPv6: flags.string("public-ipv6"),
+        vtepMac: vtepMac === undefined ? undefined : parseVtepMac(vtepMac),
+        wireguardPublicKey: flags.string("wireguard-public-key"),
+      }, choice, log), output));
+    });
+
+  if (wants("unreserve")) registryFlags(command("unreserve"))
+    .option("--keep-as-lease", "turn the reservation into an ordinary lease of the same host instead of deleting it")
+    .option("--ttl <duration>", "with --keep-as-lease: the lease's lifetime from now, e.g. 24h (default: 24h)")
+    .option("--output <format>", "text (default) or json")
+    .example("sublease unreserve 10.5.3.0/24")
+    .example("sublease unreserve 10.5.3.0/24 --keep-as-lease   # the host keeps it while it renews")
+    .action(async (subnet: string, options: Options) => {
+      const { log, settings, choice } = session(options);
+      const output = outputFormat(settings, ["text", "json"]);
+      const { keepAsLeaseTtl, unreserveCommand, formatUnreserveReport } = await import("./commands/reserve.ts");
+      // Flags only: a host's SUBLEASE_TTL is about its own acquires, not this reservation.
+      write(formatUnreserveReport(await unreserveCommand(subnet, keepAsLeaseTtl(settingSource(options, {})), choice, log), output));
     });
 
   if (wants("emit-docker-opts")) command("emit-docker-opts")

@@ -15,6 +15,7 @@ import { afterCreate, expiryAfterWrite, fitsConfig, fitsExactly, isOurs, isReser
 import { formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
 import type { Registry } from "./registry.ts";
+import { subnetArgument } from "./reservations.ts";
 import { retry } from "./retry.ts";
 import { recordsOf, takeoverOrder, type SubnetRecord } from "./subnet-history.ts";
 import { areaCoversAll, areaOf, areasApply, keyAreaOf, randomArea, withinArea } from "./survey-area.ts";
@@ -334,8 +335,7 @@ export class LeaseManager {
     if (isReservation(lease)) {
       throw new SubleaseError("conflict",
         `lease ${lease.key} in ${this.registry.description} is a reservation (no TTL), which release does not end: ` +
-        `delete its key by hand (etcd v3: etcdctl del <prefix>/subnets/${lease.key}; etcd v2: ETCDCTL_API=2 etcdctl rm <prefix>/subnets/${lease.key}; ` +
-        `file registry: remove its "${lease.key}" entry from the file)`);
+        `run sublease unreserve ${subnetArgument(lease.subnet)} with the same registry flags (--keep-as-lease keeps it as an ordinary lease)`);
     }
     if (!(await this.registry.deleteLease(lease))) {
       throw new SubleaseError("conflict",

@@ -62,8 +62,8 @@ export function wireguardBackendWith(keyFile: () => string): BackendPlugin<Wireg
   return {
     type: "wireguard",
     parseOptions: parseWireguardOptions,
-    leaseData: async (options, _host, families) => {
-      const PublicKey = await loadOrCreateWireguardKey(keyFile());
+    leaseData: async (options, host, families) => {
+      const PublicKey = host.wireguardPublicKey ?? await loadOrCreateWireguardKey(keyFile());
       const data: BackendLeaseData = { BackendType: "wireguard" };
       if (families.ipv4) data.BackendData = { PublicKey, Port: options.ListenPort };
       if (families.ipv6) {

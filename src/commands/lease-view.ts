@@ -8,6 +8,10 @@ export interface LeaseView {
   publicIP: string;
   publicIPv6: string | null;
   backendType: string;
+  /** What the backend publishes for IPv4 (vxlan: VNI and VtepMAC; wireguard: PublicKey and Port); null when nothing. */
+  backendData: unknown;
+  /** The same for IPv6, null when nothing. */
+  backendV6Data: unknown;
   /** ISO time; null for a reservation. */
   expiresAt: string | null;
   reservation: boolean;
@@ -21,6 +25,8 @@ export function viewLease(lease: Lease, expiresAt: number | null | undefined = l
     publicIPv6: lease.attrs.PublicIPv6,
     // flanneld's udp backend stores no BackendType; udp is what such a lease means.
     backendType: lease.attrs.BackendType ?? "udp",
+    backendData: lease.attrs.BackendData ?? null,
+    backendV6Data: lease.attrs.BackendV6Data ?? null,
     expiresAt: typeof expiresAt === "number" ? new Date(expiresAt).toISOString() : null,
     reservation: expiresAt === null,
   };
@@ -33,4 +39,13 @@ export function formatRemaining(ms: number): string {
   if (minutes < 1) return `${Math.ceil(ms / 1000)}s`;
   const hours = Math.floor(minutes / 60);
   return hours > 0 ? `${hours}h${String(minutes % 60).padStart(2, "0")}m` : `${minutes}m`;
+}
+
+/** Backend data in a table cell: "VNI=1 VtepMAC=0a:58:0a:05:03:00"; "-" when there is none. */
+export function formatBackendData(data: unknown): string {
+  if (data === null || data === undefined) return "-";
+  if (typeof data !== "object" || Array.isArray(data)) return JSON.stringify(data);
+  const fields = Object.entries(data as Record<string, unknown>)
+    .map(([name, value]) => `${name}=${typeof value === "string" ? value : JSON.stringify(value)}`);
+  return fields.length > 0 ? fields.join(" ") : "-";
 }

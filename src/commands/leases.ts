@@ -1,10 +1,12 @@
-/** `sublease leases`: every live lease, and how many subnets are left. */
+/** `sublease leases`: every live lease (or one host's) with its backend data, and how much of the pool is used. */
 import { freeSubnets } from "../allocator.ts";
 import { parseConfigText, subnetCount, type NetworkConfig } from "../config.ts";
+import { usageError } from "../errors.ts";
+import { parseAddress } from "../ip.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../registry.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
-import { formatRemaining, viewLease, type LeaseView } from "./lease-view.ts";
+import { formatBackendData, formatRemaining, viewLease, type LeaseView } from "./lease-view.ts";
 import { retrying, withRegistry } from "./session.ts";
 import { leaseHolder, type Lease } from "../lease.ts";
 
@@ -29,7 +31,29 @@ async function expiries(registry: Registry, leases: Lease[]): Promise<(number | 
   return result;
 }
 
-export async function leasesCommand(choice: RegistryChoice, log: Logger): Promise<LeasesReport> {
+/** `--public-ip`, `--public-ipv6`: show only leases whose value names these addresses. */
+export interface LeasesFilter {
+  publicIP?: string;
+  publicIPv6?: string;
+}
+
+/** Whether the lease's value names every address the filter gives (compared as addresses, so any IPv6 spelling matches). */
+function matcher(filter: LeasesFilter): (lease: Lease) => boolean {
+  const wanted = ([["--public-ip", filter.publicIP, 4, "PublicIP"], ["--public-ipv6", filter.publicIPv6, 6, "PublicIPv6"]] as const)
+    .filter(([, text]) => text !== undefined)
+    .map(([flag, text, family, field]) => {
+      const address = parseAddress(text!, family);
+      if (!address) throw usageError(`${flag} must be an IPv${family} address, got "${text}"`);
+      return { family, field, value: address.value };
+    });
+  return (lease) => wanted.every(({ family, field, value }) => {
+    const stored = lease.attrs[field];
+    return typeof stored === "string" && parseAddress(stored, family)?.value === value;
+  });
+}
+
+export async function leasesCommand(choice: RegistryChoice, log: Logger, filter: LeasesFilter = {}): Promise<LeasesReport> {
+  const shown = matcher(filter);
   return withRegistry(choice, log, async (registry) => {
     // The first request: --wait covers an etcd that is not up yet, as for every command.
     const configText = await retrying(choice, log, "the registry", () => registry.getNetworkConfig());
@@ -40,9 +64,11 @@ export async function leasesCommand(choice: RegistryChoice, log: Logger): Promis
       log.warn(`the stored network config is invalid, so free counts are not shown: ${(error as Error).message}`);
     }
     const { leases } = await registry.listLeases();
-    const times = await expiries(registry, leases);
+    // The pool counts every lease; only the leases shown need their expiry.
+    const listed = leases.filter(shown);
+    const times = await expiries(registry, listed);
     const report: LeasesReport = {
-      leases: leases.map((lease, i) => viewLease(lease, times[i])).filter((_, i) => times[i] !== undefined),
+      leases: listed.map((lease, i) => viewLease(lease, times[i])).filter((_, i) => times[i] !== undefined),
     };
     if (config?.ipv4) {
       report.ipv4 = { total: Number(subnetCount(config.ipv4)), free: Number(freeSubnets(config.ipv4, leases.map((l) => l.subnet.ipv4)).free) };
@@ -55,28 +81,44 @@ export async function leasesCommand(choice: RegistryChoice, log: Logger): Promis
   }, { readOnly: true });
 }
 
-export function formatLeasesReport(report: LeasesReport, format: string): string {
-  return format === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatLeasesTable(report);
+export function formatLeasesReport(report: LeasesReport, format: string, options: { wide?: boolean } = {}): string {
+  return format === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatLeasesTable(report, Date.now(), options.wide);
 }
 
-export function formatLeasesTable(report: LeasesReport, now = Date.now()): string {
-  const rows = [["SUBNET", "IPV6 SUBNET", "PUBLIC IP", "BACKEND", "EXPIRES IN"]];
-  for (const lease of report.leases) {
-    rows.push([
-      lease.subnet ?? "-",
-      lease.ipv6Subnet ?? "-",
-      leaseHolder({ PublicIP: lease.publicIP, PublicIPv6: lease.publicIPv6 }) ?? "-",
-      lease.backendType,
-      lease.expiresAt === null ? "reserved" : formatRemaining(Date.parse(lease.expiresAt) - now),
-    ]);
-  }
+const BAR_WIDTH = 20;
+
+/**
+ * "[###.................] 31/255 used": the share of the pool in use. Any use shows at
+ * least one mark and a pool with a free subnet never looks full, so the bar does not
+ * round away the two states an operator acts on.
+ */
+export function poolBar(total: bigint, free: bigint): string {
+  const used = total - free;
+  let marks = total > 0n ? Number((used * BigInt(BAR_WIDTH)) / total) : 0;
+  if (used > 0n) marks = Math.max(1, marks);
+  if (free > 0n) marks = Math.min(BAR_WIDTH - 1, marks);
+  return `[${"#".repeat(marks)}${".".repeat(BAR_WIDTH - marks)}] ${used}/${total} used`;
+}
+
+export function formatLeasesTable(report: LeasesReport, now = Date.now(), wide = false): string {
   const hasV6 = report.leases.some((lease) => lease.ipv6Subnet);
-  const shown = rows.map((row) => (hasV6 ? row : row.filter((_, i) => i !== 1)));
-  const widths = shown[0]!.map((_, column) => Math.max(...shown.map((row) => row[column]!.length)));
-  let text = shown.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+  const hasV6Data = report.leases.some((lease) => lease.backendV6Data !== null);
+  const columns: { title: string; cell: (lease: LeaseView) => string; shown: boolean }[] = [
+    { title: "SUBNET", cell: (lease) => lease.subnet ?? "-", shown: true },
+    { title: "IPV6 SUBNET", cell: (lease) => lease.ipv6Subnet ?? "-", shown: hasV6 },
+    { title: "PUBLIC IP", cell: (lease) => leaseHolder({ PublicIP: lease.publicIP, PublicIPv6: lease.publicIPv6 }) ?? "-", shown: true },
+    { title: "BACKEND", cell: (lease) => lease.backendType, shown: true },
+    { title: "EXPIRES IN", cell: (lease) => (lease.expiresAt === null ? "reserved" : formatRemaining(Date.parse(lease.expiresAt) - now)), shown: true },
+    { title: "BACKEND DATA", cell: (lease) => formatBackendData(lease.backendData), shown: wide },
+    { title: "IPV6 BACKEND DATA", cell: (lease) => formatBackendData(lease.backendV6Data), shown: wide && hasV6Data },
+  ];
+  const used = columns.filter((column) => column.shown);
+  const rows = [used.map((column) => column.title), ...report.leases.map((lease) => used.map((column) => column.cell(lease)))];
+  const widths = used.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  let text = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
   const count = `${report.leases.length} ${report.leases.length === 1 ? "lease" : "leases"}`;
-  if (report.ipv4) text += `${count}; ${report.ipv4.free} of ${report.ipv4.total} IPv4 subnets free\n`;
-  if (report.ipv6) text += `${report.ipv6.free} of ${report.ipv6.total} IPv6 subnets free\n`;
+  if (report.ipv4) text += `${count}; ${report.ipv4.free} of ${report.ipv4.total} IPv4 subnets free  ${poolBar(BigInt(report.ipv4.total), BigInt(report.ipv4.free))}\n`;
+  if (report.ipv6) text += `${report.ipv6.free} of ${report.ipv6.total} IPv6 subnets free  ${poolBar(BigInt(report.ipv6.total), BigInt(report.ipv6.free))}\n`;
   if (!report.ipv4 && !report.ipv6) text += `${count} (no network config stored, so no free count)\n`;
   return text;
 }

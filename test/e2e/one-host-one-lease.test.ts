@@ -8,7 +8,7 @@
  * is refused with exit 6, saying how to end it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { isolatedSublease, makeTempDir, runSublease, type RunResult } from "../helpers/binary.ts";
@@ -136,25 +136,6 @@ async function leasesOf(flags: string[]): Promise<ListedLease[]> {
 
 let rounds = 0;
 
-/** Ends a reservation the way release's message says for this registry. */
-function endByHand(name: string, flags: string[], key: string, message: string): void {
-  if (name === "file") {
-    expect(message).toContain(`file registry: remove its "${key}" entry from the file`);
-    const path = flags.at(-1)!;
-    const document = JSON.parse(readFileSync(path, "utf8"));
-    delete document.leases[key];
-    writeFileSync(path, JSON.stringify(document, null, 2));
-    return;
-  }
-  const [api, command] = name === "etcd-v3" ? ["3", "etcdctl del"] : ["2", "ETCDCTL_API=2 etcdctl rm"];
-  const prefix = flags[flags.indexOf("--etcd-prefix") + 1]!;
-  expect(message).toContain(`${command} <prefix>/subnets/${key}`);
-  const args = ["--endpoints", etcd.endpoint, api === "3" ? "del" : "rm", `${prefix}/subnets/${key}`];
-  const run = Bun.spawnSync(["etcdctl", ...args], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ETCDCTL_API: api }, stderr: "pipe" });
-  expect(run.stderr.toString()).toBe("");
-  expect(run.exitCode).toBe(0);
-}
-
 for (const [name, flagsFor] of Object.entries(registries)) {
   describe(`one host, one lease: the binary with --registry ${name}`, () => {
     test(`${RUNS} acquires for one public IP at once, each with its own subnet.env, leave one lease that every subnet.env names`, async () => {
@@ -191,12 +172,15 @@ for (const [name, flagsFor] of Object.entries(registries)) {
       const released = await runSublease(["release", ...flags, ...host]);
       expect(released.code).toBe(6);
       const key = subnetIn(join(dir, "subnet.env"))!.replace(/\.1\/(\d+)$/, ".0-$1");
-      expect(released.stderr).toMatch(new RegExp(`^sublease: lease ${key.replace(/\./g, "\\.")} .*reservation.*delete its key by hand.*subnets/${key.replace(/\./g, "\\.")}.*\n$`));
+      const subnet = key.replace("-", "/");
+      expect(released.stderr).toMatch(new RegExp(`^sublease: lease ${key.replace(/\./g, "\\.")} .*reservation.*run sublease unreserve ${subnet.replace(/\./g, "\\.")} .*\n$`));
       expect(released.stderr.split("\n")).toHaveLength(2);
       expect(await leasesOf(flags)).toMatchObject([{ publicIP: HOST_IP, subnet: key.replace("-", "/") }]);
 
       // Doing what the message says ends it.
-      endByHand(name, flags, key, released.stderr);
+      const unreserved = await runSublease(["unreserve", subnet, ...flags]);
+      expect(unreserved.stderr).toBe("");
+      expect(unreserved.code).toBe(0);
       expect(await leasesOf(flags)).toEqual([]);
     }, 60_000);
   });
