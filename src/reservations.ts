@@ -5,9 +5,9 @@
  * whose lease is whose, what fits the config and which of a host's leases stays are the
  * manager's (src/host-leases.ts); this module only applies them to one named subnet.
  */
-import type { FamilyConfig, NetworkConfig } from "./config.ts";
+import { fitsFamily, type FamilyConfig, type NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
-import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, overlapsLeases } from "./host-leases.ts";
+import { afterCreate, expiryAfterWrite, isOurs, isReservation, overlapsLeases } from "./host-leases.ts";
 import { formatAddress, formatPrefix, type Prefix } from "./ip.ts";
 import { leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
@@ -27,7 +27,7 @@ export function misfit(subnet: SubnetKey, config: NetworkConfig): string | undef
     if (prefix.address < rules.subnetMin || prefix.address > rules.subnetMax) {
       return `${shown} is outside ${field}SubnetMin..${field}SubnetMax (${formatAddress(rules.family, rules.subnetMin)} to ${formatAddress(rules.family, rules.subnetMax)}, in ${formatPrefix(rules.network)})`;
     }
-    return fitsConfig(subnet, config) ? undefined : `${shown} does not fit the network config`;
+    return fitsFamily(rules, prefix) ? undefined : `${shown} does not fit the network config`;
   };
   return family("IPv4", subnet.ipv4, config.ipv4, "") ?? family("IPv6", subnet.ipv6, config.ipv6, "IPv6");
 }
