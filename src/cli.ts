@@ -25,6 +25,7 @@ const COMMANDS = {
   "leases": { usage: "leases", summary: "List the leases in the registry (or one host's) with their backend data, and how much of the pool is used" },
   "reserve": { usage: "reserve <subnet>", summary: "Pin SUBNET to one host as a reservation, a lease that never expires (run from any machine)" },
   "unreserve": { usage: "unreserve <subnet>", summary: "End SUBNET's reservation: delete it, or keep it as an ordinary expiring lease" },
+  "doctor": { usage: "doctor", summary: "Report what is wrong in the registry (overlaps, duplicates, leases that no longer fit, unreadable keys, leftovers, a full pool); --fix removes leftovers" },
   "version": { usage: "version", summary: "Print the version and the commit it was built from" },
   "emit-docker-opts": { usage: "emit-docker-opts", summary: "Turn a subnet.env into Docker daemon options, as flannel's mk-docker-opts.sh does" },
   "help": { usage: "help [command]", summary: "Show the commands, or one command's flags" },
@@ -237,6 +238,22 @@ export function buildCli(only: CommandName | "all" | undefined, out: string[]) {
       write(formatUnreserveReport(await unreserveCommand(subnet, keepAsLeaseTtl(settingSource(options, {})), choice, log), output));
     });
 
+  if (wants("doctor")) registryFlags(command("doctor"))
+    .option("--fix", "remove what no host can be using: etcd leases with no key, stale index entries, expired file entries")
+    .option("--output <format>", "table (default) or json")
+    .example("sublease doctor --etcd-endpoints http://10.0.0.5:2379")
+    .example("sublease doctor --fix --output json --registry-file /var/lib/sublease/registry.json")
+    .action(async (options: Options) => {
+      const { log, settings, choice } = session(options);
+      const output = outputFormat(settings, ["table", "json"]);
+      const { doctorCommand, formatDoctorReport, problemsLeft } = await import("./commands/doctor.ts");
+      // Flags only: --fix changes the registry, which no environment variable should ask for.
+      const report = await doctorCommand({ fix: settingSource(options, {}).boolean("fix") }, choice, log);
+      write(formatDoctorReport(report, output));
+      const problems = problemsLeft(report);
+      if (problems) throw problems;
+    });
+
   if (wants("emit-docker-opts")) command("emit-docker-opts")
     .option("-f, --subnet-file <path>", "subnet.env to read, - for standard input (default: /run/flannel/subnet.env)")
     .option("-d, --docker-opts-file <path>", "file to write atomically, - for standard output (default: /run/docker_opts.env)")
@@ -306,7 +323,8 @@ export async function main(argv: readonly string[]): Promise<{ code: number; std
   } catch (error) {
     if (error instanceof SubleaseError) {
       process.stderr.write(`sublease: ${oneLine(error)}\n`);
-      return { code: error.exitCode, stdout: "" };
+      // What a command wrote before failing (doctor's report before exit 8) still goes to stdout.
+      return { code: error.exitCode, stdout: out.join("") };
     }
     if (error instanceof Error && error.name === "CACError") {
       process.stderr.write(`sublease: ${rewriteCacMessage(oneLine(error), name)}\n`);

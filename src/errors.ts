@@ -19,6 +19,8 @@ export const EXIT_CODES = {
   conflict: 6,
   /** The registry's stored data is corrupt or not ours; it was left untouched. */
   corrupt: 7,
+  /** `doctor` found problems it did not mend (its report says which and how). */
+  problems: 8,
 } as const;
 
 export type ErrorKind = keyof typeof EXIT_CODES;

@@ -6,6 +6,7 @@
 import type { Prefix } from "./ip.ts";
 import type { Lease, LeaseAttrs, SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
+import type { Inspectable } from "./inspection.ts";
 import type { SubnetRecord } from "./subnet-history.ts";
 
 export interface LeaseListing {
@@ -72,6 +73,10 @@ export interface Registry {
    * A lease deleted on purpose is given back: its subnet's record goes with it.
    */
   deleteLease(current: Lease): Promise<boolean>;
+  /** Optional: everything stored, read once, for `sublease doctor` (see src/inspection.ts). */
+  inspect?: Inspectable["inspect"];
+  /** Optional, with inspect: removes one leftover it found, by compare-and-swap. */
+  mend?: Inspectable["mend"];
   close(): Promise<void>;
 }
 

@@ -7,6 +7,7 @@
 import { SubleaseError } from "../../src/errors.ts";
 import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, leaseHolder, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import type { Registry, RegistryOptions } from "../../src/registry.ts";
+import { shellWord, type UnreadableEntry } from "../../src/inspection.ts";
 import { keyAroundArea, valueMayName } from "../../src/survey-area.ts";
 import { etcdConnection } from "./etcd-connection.ts";
 import { etcdError, EtcdHttpError, type EtcdTarget } from "./etcd-errors.ts";
@@ -81,7 +82,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
    * segment, the raw value) picks the entries worth decoding; the rest are skipped
    * unread, and so unwarned about.
    */
-  async function readLeases(wanted?: (name: string, value: string) => boolean): Promise<Lease[]> {
+  async function readLeases(wanted?: (name: string, value: string) => boolean, skipped?: (key: string, problem: string) => void): Promise<Lease[]> {
     const action = `listing leases under ${subnetsDir}/`;
     // quorum: a linearizable read, as the v3 registry's range is.
     const answer = await request(action, "GET", subnetsDir, { recursive: true, quorum: true });
@@ -93,14 +94,16 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       if (wanted && !wanted(name, node.value ?? "")) continue;
       const subnet = node.dir ? undefined : parseSubnetKey(name);
       if (!subnet) {
-        options.log.warn(`skipping ${node.key}: not a subnet lease key`);
+        if (skipped) skipped(node.key, node.dir ? "it is a directory, not a lease" : "its key names no subnet");
+        else options.log.warn(`skipping ${node.key}: not a subnet lease key`);
         continue;
       }
       // Expired but not yet swept by the leader: already free.
       if (node.ttl !== undefined && node.ttl <= 0) continue;
       const attrs = decodeLeaseAttrs(node.value ?? "");
       if (!attrs) {
-        options.log.warn(`skipping ${node.key}: its value is not a flannel lease`);
+        if (skipped) skipped(node.key, "its value is not a flannel lease");
+        else options.log.warn(`skipping ${node.key}: its value is not a flannel lease`);
         continue;
       }
       leases.push(leaseFrom(subnet, attrs, node, answer.receivedAt));
@@ -147,6 +150,18 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
         if (around(lease.key)) near.push(lease);
       }
       return { held, near };
+    },
+
+    // Keys expire on their own in the v2 API: nothing is ever left over to mend.
+    async inspect() {
+      const unreadable: UnreadableEntry[] = [];
+      const leases = await readLeases(undefined, (key, problem) =>
+        unreadable.push({ key, problem, deleteCommand: `ETCDCTL_API=2 etcdctl rm ${problem.includes("directory") ? "--recursive " : ""}${shellWord(key)}` }));
+      return { leases, unreadable, leftovers: [], notes: [], deleteCommand: (leaseKey: string) => `ETCDCTL_API=2 etcdctl rm ${shellWord(`${subnetsDir}/${leaseKey}`)}` };
+    },
+
+    async mend() {
+      return "kept" as const;
     },
 
     async createLease(subnet, attrs, ttlSeconds) {

@@ -120,27 +120,36 @@ export class HolderIndex {
    */
   async dropStale(leaseEntries: IKeyValue[], indexEntries: IKeyValue[], callOptions: CallBudget): Promise<void> {
     if (indexEntries.length === 0) return;
-    const subnetsLength = Buffer.byteLength(this.keys.subnets);
-    const leasesByKey = new Map(leaseEntries.map((entry) => [entry.key.toString("utf8", subnetsLength), entry]));
-    const stale = indexEntries.filter((entry) => {
-      const named = this.keys.parseIndex(entry.key);
-      const lease = named && leasesByKey.get(named.leaseKey);
-      const attrs = lease && decodeLeaseAttrs(lease.value.toString());
-      return !attrs || leaseHolder(attrs) !== named!.holder;
-    });
     let dropped = 0;
-    for (const entry of stale) {
+    for (const entry of this.stale(leaseEntries, indexEntries)) {
       try {
-        const response = await this.kv.txn({
-          compare: [{ key: entry.key, target: "Mod", result: "Equal", mod_revision: entry.mod_revision }],
-          success: [{ request_delete_range: { key: entry.key } }, this.countWrite()],
-        }, callOptions);
-        if (response.succeeded) dropped++;
+        if (await this.dropEntry(entry.key, entry.mod_revision, callOptions)) dropped++;
       } catch (error) {
         this.log.debug(`could not remove the stale index entry ${entry.key.toString()}: ${error instanceof Error ? error.message : String(error)}`);
         return;
       }
     }
     if (dropped) this.log.info(`removed ${dropped} holder index entries under ${this.keys.holders} whose lease is gone`);
+  }
+
+  /** The index entries whose lease is gone or names another holder, from one read of both at one revision. */
+  stale(leaseEntries: IKeyValue[], indexEntries: IKeyValue[]): IKeyValue[] {
+    const subnetsLength = Buffer.byteLength(this.keys.subnets);
+    const leasesByKey = new Map(leaseEntries.map((entry) => [entry.key.toString("utf8", subnetsLength), entry]));
+    return indexEntries.filter((entry) => {
+      const named = this.keys.parseIndex(entry.key);
+      const lease = named && leasesByKey.get(named.leaseKey);
+      const attrs = lease && decodeLeaseAttrs(lease.value.toString());
+      return !attrs || leaseHolder(attrs) !== named!.holder;
+    });
+  }
+
+  /** Deletes one index entry only if still at `modRevision`; whether it did. */
+  async dropEntry(key: Buffer, modRevision: string, callOptions: CallBudget): Promise<boolean> {
+    const response = await this.kv.txn({
+      compare: [{ key, target: "Mod", result: "Equal", mod_revision: modRevision }],
+      success: [{ request_delete_range: { key } }, this.countWrite()],
+    }, callOptions);
+    return response.succeeded;
   }
 }

@@ -14,6 +14,7 @@ import { openEtcdV3Client } from "./etcd-v3-client.ts";
 import { HolderIndex } from "./etcd-v3-index.ts";
 import { V3Keys } from "./etcd-v3-keys.ts";
 import { V3Leases } from "./etcd-v3-leases.ts";
+import { V3Inspector } from "./etcd-v3-inspect.ts";
 import { V3Survey } from "./etcd-v3-survey.ts";
 
 export async function openEtcdV3Registry(options: RegistryOptions): Promise<Registry> {
@@ -23,6 +24,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   const index = new HolderIndex(keys, client.kv, options.log);
   const leaseStore = new V3Leases(keys, client.kv, client.leaseClient, index, options.log, etcd.isLeaseGone);
   const surveys = new V3Survey(keys, client.kv, index, options.log, (entry) => leaseStore.fromEntry(entry));
+  const inspector = new V3Inspector(keys, client.kv, client.leaseClient, index, call, (entry) => leaseStore.fromEntry(entry));
 
   return {
     description: `${target.api} at ${etcd.hosts.join(",")}`,
@@ -53,6 +55,10 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
     leaseExpiry: (lease) => call(`reading the TTL of ${formatSubnetKey(lease.subnet)}`, (callOptions) => leaseStore.expiry(lease, callOptions)),
 
     deleteLease: (current) => call(`deleting ${formatSubnetKey(current.subnet)}`, (callOptions) => leaseStore.delete(current, callOptions)),
+
+    inspect: (settings) => inspector.inspect(settings),
+
+    mend: (leftover) => inspector.mend(leftover, etcd.isLeaseGone),
 
     async close() {
       etcd.close();

@@ -23,6 +23,8 @@ import {
   type Entry, type RegistryFile, type StoredLease,
 } from "./file-format.ts";
 import { resolveRegistryPath } from "./file-path.ts";
+import { inspectFile, stillExpired } from "./file-inspect.ts";
+import type { Inspection, Leftover, MendOutcome } from "../../src/inspection.ts";
 
 export async function openFileRegistry(options: RegistryOptions): Promise<Registry> {
   return new FileRegistry(options.registryFile, options);
@@ -300,6 +302,17 @@ class FileRegistry implements Registry {
       // Given back on purpose: the subnet's record goes too, so a new host may take it at once.
       return { result: true, change: { key, record: null } };
     });
+  }
+
+  inspect(): Promise<Inspection> {
+    return Promise.resolve(inspectFile(this.readExisting().file, Date.now(), this.path));
+  }
+
+  /** Under the lock: the entry goes only if still as found and still expired. */
+  mend(leftover: Leftover): Promise<MendOutcome> {
+    return this.locked(({ file }, now) => stillExpired(file, leftover, now)
+      ? { result: "removed" as const, change: { key: leftover.name } }
+      : { result: Object.hasOwn(file.leases, leftover.name) ? "kept" as const : "gone" as const });
   }
 
   async close(): Promise<void> {}

@@ -71,7 +71,7 @@ export function findLoadSyncOptions(source: string, path: string): string {
  */
 const ETCD3_METHODS: Record<string, string[]> = {
   KV: ["range", "put", "deleteRange", "txn"],
-  Lease: ["leaseGrant", "leaseRevoke", "leaseKeepAlive", "leaseTimeToLive"],
+  Lease: ["leaseGrant", "leaseRevoke", "leaseKeepAlive", "leaseTimeToLive", "leaseLeases"],
   // etcd3's connection pool calls it itself when credentials are given.
   Auth: ["authenticate"],
 };
@@ -383,6 +383,7 @@ function checkEmbedded(source: string, pruned: PrunedProtos, full: Protobuf.Root
     },
     LeaseGrant: { request: { TTL: 86400, ID: 0 }, response: { ID: lease, TTL: "86400", error: "" } },
     LeaseTimeToLive: { request: { ID: lease, keys: true }, response: { ID: lease, TTL: "-1", grantedTTL: "86400", keys: [Buffer.from("k")] } },
+    LeaseLeases: { request: {}, response: { header: { revision: "7" }, leases: [{ ID: lease }, { ID: "1" }] } },
     LeaseKeepAlive: { request: { ID: lease }, response: { ID: lease, TTL: "30" } },
     Authenticate: { request: { name: "user", password: "secret" }, response: { token: "abc.def" } },
   };

@@ -1,0 +1,98 @@
+/**
+ * `sublease doctor [--fix]`: reads the config and everything stored once, reports each
+ * problem with what would mend it, and with --fix removes only what no host can be using
+ * (etcd leases with no key, stale holder index entries, expired file entries), each by
+ * compare-and-swap. Live leases, reservations and unreadable keys are never touched: the
+ * report gives the command to run.
+ */
+import { leaseFindings, poolUse, type Finding, type PoolUse } from "../doctor-findings.ts";
+import { SubleaseError } from "../errors.ts";
+import type { InspectSettings, Leftover, MendOutcome } from "../inspection.ts";
+import type { Logger } from "../log.ts";
+import type { RegistryChoice } from "../registry-settings.ts";
+import { loadNetworkConfig, withRegistry } from "./session.ts";
+
+export interface DoctorFlags {
+  fix: boolean;
+}
+
+export interface DoctorReport {
+  findings: Finding[];
+  leases: number;
+  pools: PoolUse[];
+}
+
+/** A minute: far longer than any acquire takes from granting an etcd lease to writing its key. */
+export const DOCTOR_SETTINGS: InspectSettings = { keylessAfterSeconds: 60, maxLeaseChecks: 1000 };
+
+const leftoverFinding = (leftover: Leftover): Finding => ({
+  problem: leftover.kind,
+  keys: [leftover.name],
+  holders: leftover.holder ? [leftover.holder] : [],
+  detail: leftover.detail,
+  mend: leftover.mendable ? `sublease doctor --fix (or by hand: ${leftover.removeCommand})` : leftover.removeCommand,
+});
+
+const MENDED: Record<MendOutcome, string> = {
+  removed: "removed",
+  gone: "already gone",
+  kept: "left alone: it changed since it was read, so something uses it",
+};
+
+export async function doctorCommand(flags: DoctorFlags, choice: RegistryChoice, log: Logger, settings: InspectSettings = DOCTOR_SETTINGS): Promise<DoctorReport> {
+  return withRegistry(choice, log, async (registry) => {
+    if (!registry.inspect || !registry.mend) throw new SubleaseError("failure", `doctor cannot inspect ${registry.description}`);
+    const config = await loadNetworkConfig(registry, choice, log);
+    const inspection = await registry.inspect(settings);
+    for (const note of inspection.notes) log.warn(note);
+    const findings: Finding[] = [
+      ...[...inspection.unreadable].sort((a, b) => (a.key < b.key ? -1 : 1)).map((entry) => ({
+        problem: "unreadable key",
+        keys: [entry.key],
+        holders: [],
+        detail: `${entry.key}: ${entry.problem}; every host skips it, and its subnet may be handed out again`,
+        mend: entry.deleteCommand,
+      })),
+      ...leaseFindings(inspection.leases, config, inspection.deleteCommand),
+    ];
+    for (const leftover of inspection.leftovers) {
+      const finding = leftoverFinding(leftover);
+      if (flags.fix && leftover.mendable) {
+        const outcome = await registry.mend(leftover);
+        finding.fixed = outcome !== "kept";
+        findings.push({ ...finding, detail: `${finding.detail} (${MENDED[outcome]})` });
+      } else {
+        findings.push(finding);
+      }
+    }
+    return { findings, leases: inspection.leases.length, pools: poolUse(inspection.leases, config) };
+  }, { readOnly: !flags.fix });
+}
+
+/** The problems `--fix` did not mend: what decides the exit code. */
+export const unmended = (report: DoctorReport) => report.findings.filter((finding) => !finding.fixed);
+
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
+
+/** One finding a line, then one summary line; or the findings as a JSON array. */
+export function formatDoctorReport(report: DoctorReport, format: string): string {
+  if (format === "json") return `${JSON.stringify(report.findings.map((finding) => ({ fixed: false, ...finding })), null, 2)}\n`;
+  const lines = report.findings.map((finding) => {
+    const holders = finding.holders.length ? ` [${finding.holders.join(", ")}]` : "";
+    return finding.fixed
+      ? `fixed ${finding.problem}${holders}: ${finding.detail}`
+      : `${finding.problem}${holders}: ${finding.detail}; mend: ${finding.mend}`;
+  });
+  const open = unmended(report).length;
+  const fixed = report.findings.length - open;
+  const pools = report.pools.map((pool) => `${pool.free} of ${pool.total} ${pool.family} subnets free`).join(", ");
+  const state = open === 0 ? "healthy" : plural(open, "problem");
+  lines.push(`${state}${fixed ? ` (${fixed} fixed)` : ""}: ${plural(report.leases, "lease")}${pools ? `, ${pools}` : ""}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Exit 8 when problems are left: the report is on stdout, this line on stderr. */
+export function problemsLeft(report: DoctorReport): SubleaseError | undefined {
+  const open = unmended(report).length;
+  return open === 0 ? undefined : new SubleaseError("problems", `doctor found ${plural(open, "problem")} it did not mend: see the report on stdout`);
+}

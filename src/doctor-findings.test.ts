@@ -1,0 +1,67 @@
+import { describe, expect, test } from "bun:test";
+import { checkConfig } from "./config.ts";
+import { leaseFindings, nearlyFull, overlappingPairs, poolUse } from "./doctor-findings.ts";
+import { parseSubnetKey, type Lease, type LeaseAttrs } from "./lease.ts";
+
+const attrs = (ip: string): LeaseAttrs => ({ PublicIP: ip, PublicIPv6: null });
+let stamp = 0n;
+const lease = (key: string, ip: string, extra: Partial<Lease> = {}): Lease =>
+  ({ key, subnet: parseSubnetKey(key)!, attrs: attrs(ip), expiresAt: Date.now() + 60_000, version: "1", created: ++stamp, ...extra });
+const del = (key: string) => `del ${key}`;
+const config = checkConfig({ Network: "10.5.0.0/16" });
+const problems = (leases: Lease[], cfg = config) => leaseFindings(leases, cfg, del).map((finding) => [finding.problem, finding.keys]);
+
+describe("doctor findings", () => {
+  test("healthy leases: nothing", () => {
+    expect(problems([lease("10.5.1.0-24", "192.0.2.1"), lease("10.5.2.0-24", "192.0.2.2")])).toEqual([]);
+  });
+
+  test("overlapping subnets, including one key written by hand with host bits", () => {
+    const leases = [lease("10.5.1.0-24", "192.0.2.1"), lease("10.5.1.7-24", "192.0.2.2"), lease("10.5.3.0-24", "192.0.2.3"), lease("10.5.0.0-23", "192.0.2.4")];
+    expect(overlappingPairs(leases).map(([a, b]) => [a.key, b.key]).sort()).toEqual([["10.5.0.0-23", "10.5.1.0-24"], ["10.5.0.0-23", "10.5.1.7-24"], ["10.5.1.0-24", "10.5.1.7-24"]].sort());
+  });
+
+  test("an overlap's mend deletes the younger lease, never the reservation", () => {
+    const reservation = lease("10.5.1.0-24", "192.0.2.1", { expiresAt: null, created: 99n });
+    const [finding] = leaseFindings([reservation, lease("10.5.1.7-24", "192.0.2.2", { created: 1n })], config, del);
+    expect(finding!.mend).toStartWith("del 10.5.1.7-24 (keeps 10.5.1.0-24");
+    expect(finding!.holders).toEqual(["192.0.2.1", "192.0.2.2"]);
+  });
+
+  test("one public IP with two leases: the oldest fitting one stays, the mend deletes the other", () => {
+    const older = lease("10.5.1.0-24", "192.0.2.1");
+    const younger = lease("10.5.2.0-24", "192.0.2.1");
+    const found = leaseFindings([younger, older], config, del);
+    expect(found.map((f) => [f.problem, f.holders, f.mend])).toEqual([["several leases", ["192.0.2.1"], "del 10.5.2.0-24"]]);
+  });
+
+  test("an IPv6-only holder is its IPv6 address", () => {
+    const v6 = checkConfig({ EnableIPv4: false, EnableIPv6: true, IPv6Network: "fc00::/48" });
+    const host = { PublicIP: "0.0.0.0", PublicIPv6: "2001:db8::1" };
+    const leases = [lease("0.0.0.0-0&fc00:0:0:1::-64", "", { attrs: host }), lease("0.0.0.0-0&fc00:0:0:2::-64", "", { attrs: host })];
+    expect(leaseFindings(leases, v6, del).map((f) => [f.problem, f.holders])).toEqual([["several leases", ["2001:db8::1"]]]);
+  });
+
+  test("leases stranded by a config change: another SubnetLen, outside Network, outside SubnetMin..SubnetMax", () => {
+    const changed = checkConfig({ Network: "10.5.0.0/16", SubnetLen: 25, SubnetMin: "10.5.1.0", SubnetMax: "10.5.200.0" });
+    const found = problems([lease("10.5.10.0-24", "192.0.2.1"), lease("10.6.0.0-25", "192.0.2.2"), lease("10.5.250.0-25", "192.0.2.3"), lease("10.5.20.0-25", "192.0.2.4")], changed);
+    expect(found).toEqual([["does not fit", ["10.5.10.0-24"]], ["does not fit", ["10.6.0.0-25"]], ["does not fit", ["10.5.250.0-25"]]]);
+  });
+
+  test("a dual-stack config strands an IPv4-only lease", () => {
+    const dual = checkConfig({ Network: "10.5.0.0/16", EnableIPv6: true, IPv6Network: "fc00::/48" });
+    expect(problems([lease("10.5.1.0-24", "192.0.2.1"), lease("10.5.2.0-24&fc00:0:0:2::-64", "192.0.2.2")], dual)).toEqual([["does not fit", ["10.5.1.0-24"]]]);
+  });
+
+  test("a pool at 90% is reported with its free count, below is not", () => {
+    const small = checkConfig({ Network: "10.5.0.0/16", SubnetLen: 20 }); // 10.5.16.0 .. 10.5.240.0: 15 subnets
+    const leases = Array.from({ length: 13 }, (_, i) => lease(`10.5.${(i + 1) * 16}.0-20`, `192.0.2.${i + 1}`));
+    expect(poolUse(leases, small)).toEqual([{ family: "IPv4", total: 15n, free: 2n }]);
+    expect(problems(leases, small)).toEqual([]);
+    const fuller = [...leases, lease("10.5.224.0-20", "192.0.2.99")];
+    const found = leaseFindings(fuller, small, del);
+    expect(found.map((f) => [f.problem, f.detail])).toEqual([["pool nearly full", "93% of the IPv4 subnets are in use: 1 of 15 free"]]);
+    expect(nearlyFull({ family: "IPv6", total: 2n ** 64n, free: 2n ** 64n / 10n })).toBe(true);
+    expect(nearlyFull({ family: "IPv6", total: 2n ** 64n, free: 2n ** 64n / 10n + 1n })).toBe(false);
+  });
+});

@@ -1,0 +1,277 @@
+/**
+ * `sublease doctor` against a real etcd (both APIs) and the file registry: each finding
+ * seeded the way it arises, then the report, the exit code and what --fix changed.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { main } from "../../src/cli.ts";
+import { doctorCommand } from "../../src/commands/doctor.ts";
+import type { Finding } from "../../src/doctor-findings.ts";
+import { silentLogger } from "../../src/log.ts";
+import { LeaseManager } from "../../src/manager.ts";
+import { parseConfigText } from "../../src/config.ts";
+import type { RegistryChoice } from "../../src/registry-settings.ts";
+import { openRegistry } from "../../backends/registry/index.ts";
+import { etcdLeaseIds, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { host, v4 } from "../helpers/leases.ts";
+
+let etcd: EtcdCluster;
+let prefixes = 0;
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+}, 60_000);
+
+afterAll(async () => {
+  await etcd?.stop();
+});
+
+type Api = "etcd-v3" | "etcd-v2";
+const freshPrefix = () => `/doctor${++prefixes}/coreos.com/network`;
+const flags = (api: Api, prefix: string) => ["--registry", api, "--etcd-endpoints", etcd.endpoint, "--etcd-prefix", prefix];
+
+/** Runs the command line in-process: its exit code and stdout (findings come as JSON). */
+async function doctor(args: string[]): Promise<{ code: number; findings: Finding[] }> {
+  const { code, stdout } = await main(["doctor", "--output", "json", ...args]);
+  return { code, findings: stdout ? JSON.parse(stdout) : [] };
+}
+
+const problems = (findings: Finding[]) => findings.map((finding) => [finding.problem, finding.keys, !!finding.fixed]);
+
+/** A registry on that prefix, closed after `work`. */
+async function withRegistry<T>(api: Api, prefix: string, work: (registry: Awaited<ReturnType<typeof openRegistry>>) => Promise<T>): Promise<T> {
+  const registry = await openRegistry(api, { prefix, endpoints: [etcd.endpoint], tls: {}, timeoutMs: 5000, registryFile: "", log: silentLogger });
+  try {
+    return await work(registry);
+  } finally {
+    await registry.close();
+  }
+}
+
+/** A lease as flanneld writes it, straight into etcd: v3 on its own etcd lease, v2 with a TTL on the key. */
+async function flanneldLease(api: Api, prefix: string, key: string, publicIp: string): Promise<void> {
+  const value = JSON.stringify({ PublicIP: publicIp, PublicIPv6: null, BackendType: "vxlan" });
+  if (api === "etcd-v3") {
+    const granted = /lease ([0-9a-f]+) granted/.exec(etcd.etcdctl(["lease", "grant", "600"]))![1]!;
+    etcd.etcdctl(["put", `${prefix}/subnets/${key}`, value, `--lease=${granted}`]);
+  } else {
+    const response = await etcd.v2(`/v2/keys${prefix}/subnets/${key}`, { method: "PUT", body: new URLSearchParams({ value, ttl: "600" }) });
+    expect(response.status).toBeLessThan(300);
+  }
+}
+
+async function putRaw(api: Api, key: string, value: string): Promise<void> {
+  if (api === "etcd-v3") etcd.etcdctl(["put", key, value]);
+  else expect((await etcd.v2(`/v2/keys${key}`, { method: "PUT", body: new URLSearchParams({ value }) })).status).toBeLessThan(300);
+}
+
+async function putConfig(api: Api, prefix: string, config: string): Promise<void> {
+  await withRegistry(api, prefix, (registry) => registry.putNetworkConfig(config));
+}
+
+const v3Keys = (prefix: string) => etcd.etcdctl(["get", "--prefix", prefix, "--keys-only"]).split("\n").filter(Boolean).sort();
+
+for (const api of ["etcd-v3", "etcd-v2"] as const) {
+  describe(`doctor on ${api}`, () => {
+    test("a healthy network: exit 0, no findings", async () => {
+      const prefix = freshPrefix();
+      await putConfig(api, prefix, '{"Network":"10.5.0.0/16"}');
+      await withRegistry(api, prefix, async (registry) => {
+        const manager = new LeaseManager(registry, silentLogger);
+        const config = await parseConfigText('{"Network":"10.5.0.0/16"}');
+        for (const n of [1, 2]) await manager.acquire({ config, attrs: host(n), ttlSeconds: 600 });
+      });
+      expect(await doctor(flags(api, prefix))).toEqual({ code: 0, findings: [] });
+      const table = await main(["doctor", ...flags(api, prefix)]);
+      expect(table).toEqual({ code: 0, stdout: "healthy: 2 leases, 253 of 255 IPv4 subnets free\n" });
+    });
+
+    test("a flanneld-style duplicate, a hand-written overlapping key and a garbage key: exit 8, and --fix touches none of them", async () => {
+      const prefix = freshPrefix();
+      await putConfig(api, prefix, '{"Network":"10.5.0.0/16"}');
+      // flanneld's two racing starts of one host: two leases for one public IP.
+      await flanneldLease(api, prefix, "10.5.1.0-24", "192.0.2.1");
+      await flanneldLease(api, prefix, "10.5.2.0-24", "192.0.2.1");
+      // A key written by hand with host bits set: the same subnet as 10.5.2.0/24.
+      await flanneldLease(api, prefix, "10.5.2.9-24", "192.0.2.3");
+      await putRaw(api, `${prefix}/subnets/garbage`, "hello");
+      await putRaw(api, `${prefix}/subnets/10.5.9.0-24`, "not json");
+      const found = await doctor(flags(api, prefix));
+      expect(found.code).toBe(8);
+      expect(problems(found.findings)).toEqual([
+        ["unreadable key", [`${prefix}/subnets/10.5.9.0-24`], false],
+        ["unreadable key", [`${prefix}/subnets/garbage`], false],
+        ["overlap", ["10.5.2.0-24", "10.5.2.9-24"], false],
+        ["several leases", ["10.5.1.0-24", "10.5.2.0-24"], false],
+      ]);
+      const duplicate = found.findings.find((finding) => finding.problem === "several leases")!;
+      expect(duplicate.holders).toEqual(["192.0.2.1"]);
+      const del = api === "etcd-v3" ? "etcdctl del" : "ETCDCTL_API=2 etcdctl rm";
+      expect(duplicate.mend).toBe(`${del} ${prefix}/subnets/10.5.2.0-24`);
+      const overlap = found.findings.find((finding) => finding.problem === "overlap")!;
+      expect(overlap.mend).toStartWith(`${del} ${prefix}/subnets/10.5.2.9-24 (keeps 10.5.2.0-24`);
+
+      const fixed = await doctor(["--fix", ...flags(api, prefix)]);
+      expect({ code: fixed.code, findings: problems(fixed.findings) }).toEqual({ code: 8, findings: problems(found.findings) });
+      await withRegistry(api, prefix, async (registry) => {
+        expect((await registry.listLeases()).leases.map((lease) => lease.key).sort()).toEqual(["10.5.1.0-24", "10.5.2.0-24", "10.5.2.9-24"]);
+      });
+    });
+
+    test("a config change strands leases: reported, the reservation's mend deletes it, --fix leaves both", async () => {
+      const prefix = freshPrefix();
+      await putConfig(api, prefix, '{"Network":"10.5.0.0/16"}');
+      await withRegistry(api, prefix, async (registry) => {
+        await registry.createLease(v4("10.5.1.0/24"), host(1), 600);
+        await registry.createLease(v4("10.5.2.0/24"), host(2), 0);
+        await registry.createLease(v4("10.5.3.0/24"), host(3), 600);
+        await registry.putNetworkConfig('{"Network":"10.5.0.0/16","SubnetLen":25,"SubnetMax":"10.5.200.0"}');
+      });
+      const found = await doctor(flags(api, prefix));
+      expect(found.code).toBe(8);
+      expect(problems(found.findings)).toEqual([
+        ["does not fit", ["10.5.1.0-24"], false], ["does not fit", ["10.5.2.0-24"], false], ["does not fit", ["10.5.3.0-24"], false],
+      ]);
+      expect(found.findings[1]!.detail).toContain("reservation 10.5.2.0-24");
+      expect(found.findings[1]!.mend).toStartWith(`${api === "etcd-v3" ? "etcdctl del" : "ETCDCTL_API=2 etcdctl rm"} ${prefix}/subnets/10.5.2.0-24, then reserve`);
+      expect(found.findings[0]!.mend).toStartWith("its host gives it back at its next sublease acquire");
+      expect((await doctor(["--fix", ...flags(api, prefix)])).code).toBe(8);
+      await withRegistry(api, prefix, async (registry) => {
+        expect((await registry.listLeases()).leases).toHaveLength(3);
+      });
+    });
+
+    test("no config: exit 4; unreachable: exit 3", async () => {
+      expect((await doctor(flags(api, freshPrefix()))).code).toBe(4);
+      expect((await doctor(["--registry", api, "--etcd-endpoints", "http://127.0.0.1:9", "--timeout", "1s"])).code).toBe(3);
+    });
+  });
+}
+
+/** An etcd lease granted with no key, as an acquire killed between grant and put leaves it; its id in decimal. */
+function grantKeyless(ttlSeconds: number): string {
+  const hex = /lease ([0-9a-f]+) granted/.exec(etcd.etcdctl(["lease", "grant", String(ttlSeconds)]))![1]!;
+  return BigInt(`0x${hex}`).toString();
+}
+
+/** Waits until the etcd lease has gone unrefreshed for `seconds`. */
+async function idleFor(id: string, seconds: number): Promise<void> {
+  for (;;) {
+    const out = etcd.etcdctl(["lease", "timetolive", BigInt(id).toString(16)]);
+    const [, granted, remaining] = /TTL\((\d+)s\), remaining\((-?\d+)s\)/.exec(out)!;
+    if (Number(granted) - Number(remaining) >= seconds) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe("doctor on etcd-v3: leftovers", () => {
+  const choice = (prefix: string): RegistryChoice => ({
+    name: "etcd-v3", waitMs: 0, waitUntil: Date.now(),
+    options: { prefix, endpoints: [etcd.endpoint], tls: {}, timeoutMs: 5000, registryFile: "", log: silentLogger },
+  });
+  // Seconds instead of doctor's minute, so the test need not wait that long.
+  const settings = { keylessAfterSeconds: 2, maxLeaseChecks: 1000 };
+
+  test("etcd leases left by a killed acquire: the old one is revoked by --fix, a fresh or kept-alive one is not", async () => {
+    const prefix = freshPrefix();
+    await putConfig("etcd-v3", prefix, '{"Network":"10.5.0.0/16"}');
+    await withRegistry("etcd-v3", prefix, (registry) => registry.createLease(v4("10.5.1.0/24"), host(1), 600));
+    const abandoned = grantKeyless(4);
+    const keptAlive = grantKeyless(60);
+    await Promise.all([idleFor(abandoned, 2), idleFor(keptAlive, 2)]);
+    // Granted just now: it may be a create about to write its key.
+    const inFlight = grantKeyless(60);
+
+    const report = await doctorCommand({ fix: false }, choice(prefix), silentLogger, settings);
+    const keyless = report.findings.filter((finding) => finding.problem === "keyless etcd lease");
+    expect(keyless.map((finding) => finding.keys[0]).sort()).toEqual([abandoned, keptAlive].sort());
+    expect(keyless.find((finding) => finding.keys[0] === abandoned)!.mend).toStartWith("sublease doctor --fix");
+    expect(keyless.find((finding) => finding.keys[0] === keptAlive)!.mend).toBe(`etcdctl lease revoke ${BigInt(keptAlive).toString(16)}`);
+
+    const fixed = await doctorCommand({ fix: true }, choice(prefix), silentLogger, settings);
+    expect(fixed.findings.filter((finding) => finding.fixed).map((finding) => finding.keys[0])).toEqual([abandoned]);
+    const left = etcdLeaseIds(etcd);
+    expect(left.has(abandoned)).toBe(false);
+    expect(left.has(keptAlive)).toBe(true);
+    expect(left.has(inFlight)).toBe(true);
+    await withRegistry("etcd-v3", prefix, async (registry) => {
+      expect((await registry.listLeases()).leases.map((lease) => lease.key)).toEqual(["10.5.1.0-24"]);
+    });
+    for (const id of [keptAlive, inFlight]) etcd.etcdctl(["lease", "revoke", BigInt(id).toString(16)]);
+  }, 20_000);
+
+  test("a holder index entry whose lease an operator deleted: reported, and --fix deletes only it", async () => {
+    const prefix = freshPrefix();
+    await putConfig("etcd-v3", prefix, '{"Network":"10.5.0.0/16"}');
+    await withRegistry("etcd-v3", prefix, async (registry) => {
+      await registry.createLease(v4("10.5.1.0/24"), host(1), 0);
+      await registry.createLease(v4("10.5.2.0/24"), host(2), 600);
+    });
+    // Ending a reservation by hand, as flannel's documentation says: the index entry stays.
+    etcd.etcdctl(["del", `${prefix}/subnets/10.5.1.0-24`]);
+    const found = await doctor(flags("etcd-v3", prefix));
+    expect({ code: found.code, findings: problems(found.findings) })
+      .toEqual({ code: 8, findings: [["stale index entry", [`${prefix}/sublease/holders/192.0.2.1/10.5.1.0-24`], false]] });
+    const fixed = await doctor(["--fix", ...flags("etcd-v3", prefix)]);
+    expect({ code: fixed.code, findings: problems(fixed.findings) })
+      .toEqual({ code: 0, findings: [["stale index entry", [`${prefix}/sublease/holders/192.0.2.1/10.5.1.0-24`], true]] });
+    expect([...v3Keys(`${prefix}/sublease/holders/`), ...v3Keys(`${prefix}/subnets/`)]).toEqual([`${prefix}/sublease/holders/192.0.2.2/10.5.2.0-24`, `${prefix}/subnets/10.5.2.0-24`]);
+    expect(await doctor(flags("etcd-v3", prefix))).toEqual({ code: 0, findings: [] });
+  });
+});
+
+describe("doctor on the file registry", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sublease-doctor-"));
+  const fileFlags = (file: string) => ["--registry-file", file];
+
+  test("expired entries: reported, dropped by --fix; a foreign entry is reported and left alone", async () => {
+    const file = join(dir, "expired.json");
+    const past = new Date(Date.now() - 3600_000).toISOString();
+    const future = new Date(Date.now() + 3600_000).toISOString();
+    writeFileSync(file, JSON.stringify({
+      format: "sublease-registry/v1", revision: 4, config: { Network: "10.5.0.0/16" },
+      leases: {
+        "10.5.1.0-24": { value: { PublicIP: "192.0.2.1", PublicIPv6: null }, expires: past, revision: 1 },
+        "10.5.2.0-24": { value: { PublicIP: "192.0.2.2", PublicIPv6: null }, expires: future, revision: 2 },
+        "10.5.3.0-24": { value: { PublicIP: "192.0.2.2", PublicIPv6: null }, expires: future, revision: 3 },
+        "not-a-subnet": { value: "hello", expires: null, revision: 4 },
+      },
+    }));
+    const found = await doctor(fileFlags(file));
+    expect({ code: found.code, findings: problems(found.findings) }).toEqual({
+      code: 8,
+      findings: [
+        ["unreadable key", ["not-a-subnet"], false],
+        ["several leases", ["10.5.2.0-24", "10.5.3.0-24"], false],
+        ["expired entry", ["10.5.1.0-24"], false],
+      ],
+    });
+    expect(found.findings[0]!.mend).toStartWith(`remove the "not-a-subnet" entry from ${file}`);
+    const fixed = await doctor(["--fix", ...fileFlags(file)]);
+    expect({ code: fixed.code, findings: problems(fixed.findings) }).toEqual({
+      code: 8,
+      findings: [
+        ["unreadable key", ["not-a-subnet"], false],
+        ["several leases", ["10.5.2.0-24", "10.5.3.0-24"], false],
+        ["expired entry", ["10.5.1.0-24"], true],
+      ],
+    });
+    expect(Object.keys(JSON.parse(readFileSync(file, "utf8")).leases).sort()).toEqual(["10.5.2.0-24", "10.5.3.0-24", "not-a-subnet"]);
+  });
+
+  test("a pool at 90%: exit 8 with the free count; no registry file: exit 4", async () => {
+    const file = join(dir, "full.json");
+    const registry = await openRegistry("file", { prefix: "", endpoints: [], tls: {}, timeoutMs: 5000, registryFile: file, log: silentLogger });
+    await registry.putNetworkConfig('{"Network":"10.5.0.0/16","SubnetLen":20}');
+    for (let n = 1; n <= 14; n++) await registry.createLease(v4(`10.5.${n * 16}.0/20`), host(n), 600);
+    const table = await main(["doctor", ...fileFlags(file)]);
+    expect(table).toEqual({
+      code: 8,
+      stdout: "pool nearly full: 93% of the IPv4 subnets are in use: 1 of 15 free; mend: release leases no host uses, or widen the network (sublease config put with a larger Network)\n" +
+        "1 problem: 14 leases, 1 of 15 IPv4 subnets free\n",
+    });
+    expect((await doctor(fileFlags(join(dir, "absent.json")))).code).toBe(4);
+  });
+});
