@@ -65,7 +65,7 @@ export class V3Keys {
   /** The holder index's completeness proof (see etcd-v3-index-proof.ts). */
   readonly proof: Buffer;
 
-  constructor(prefix: string) {
+  constructor(readonly prefix: string) {
     this.config = Buffer.from(`${prefix}/config`);
     this.subnets = `${prefix}/subnets/`;
     this.holders = `${prefix}/sublease/holders/`;

@@ -7,13 +7,15 @@
  */
 import { Buffer } from "node:buffer";
 import type { IKeyValue, IRequestOp, ITxnResponse, KVClient, LeaseClient } from "etcd3";
-import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
+import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, leaseHolder, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import type { Logger } from "../../src/log.ts";
 import { retry } from "../../src/retry.ts";
+import type { SubnetRecord } from "../../src/subnet-history.ts";
 import { LEADER_WAIT_PAUSES } from "./etcd-connection.ts";
 import type { CallBudget } from "./etcd-v3-client.ts";
+import { V3History } from "./etcd-v3-history.ts";
 import type { HolderIndex } from "./etcd-v3-index.ts";
-import { NO_LEASE, parseVersion, prefixRange, versionOf, type V3Keys } from "./etcd-v3-keys.ts";
+import { NO_LEASE, parseVersion, versionOf, type V3Keys } from "./etcd-v3-keys.ts";
 
 /** A keep-alive stream that closed before answering (its member went away). */
 class KeepAliveEnded extends Error {
@@ -38,6 +40,8 @@ export class V3Leases {
    * writes. Keys are kept as a set: a lease can carry thousands.
    */
   private readonly ttlAnswers = new Map<string, Promise<TtlAnswer>>();
+  /** Subnet records, written and deleted in each lease write's own transaction. */
+  private readonly history: V3History;
 
   constructor(
     private readonly keys: V3Keys,
@@ -46,7 +50,9 @@ export class V3Leases {
     private readonly index: HolderIndex,
     private readonly log: Logger,
     private readonly isLeaseGone: (error: unknown) => boolean,
-  ) {}
+  ) {
+    this.history = new V3History(keys.prefix);
+  }
 
   /** A listed key as a Lease; undefined (with a warning) for keys that are not flannel leases. */
   fromEntry(entry: IKeyValue): Lease | undefined {
@@ -64,11 +70,6 @@ export class V3Leases {
     }
     // The listing names each key's etcd lease but not its TTL; expiry() asks for one.
     return leaseAt(leaseKey, subnet, attrs, entry.mod_revision, entry.lease, entry.lease === NO_LEASE ? null : undefined, entry.create_revision);
-  }
-
-  async list(callOptions: CallBudget): Promise<Lease[]> {
-    const response = await this.kv.range(prefixRange(this.keys.subnets), callOptions);
-    return response.kvs.map((entry) => this.fromEntry(entry)).filter((lease): lease is Lease => lease !== undefined);
   }
 
   private async grant(ttlSeconds: number, callOptions: CallBudget): Promise<string> {
@@ -163,7 +164,7 @@ export class V3Leases {
     return { response, current: response.succeeded ? undefined : response.responses[0]?.response_range?.kvs[0] };
   }
 
-  async create(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number): Promise<Lease | undefined> {
+  async create(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number, replaced?: SubnetRecord): Promise<Lease | undefined> {
     this.ttlAnswers.clear();
     const leaseKey = formatSubnetKey(subnet);
     const value = encodeLeaseAttrs(attrs);
@@ -172,7 +173,8 @@ export class V3Leases {
     const expiresAt = ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null;
     let outcome: Awaited<ReturnType<V3Leases["putIf"]>>;
     try {
-      outcome = await this.putIf(this.keys.subnet(subnet), "absent", value, leaseId, callOptions, this.index.put(attrs, leaseKey, leaseId));
+      outcome = await this.putIf(this.keys.subnet(subnet), "absent", value, leaseId, callOptions,
+        [...this.index.put(attrs, leaseKey, leaseId), ...this.history.written(attrs, leaseKey, expiresAt, replaced?.holder)]);
     } catch (error) {
       await this.revokeQuietly(leaseId, timeoutMs);
       throw error;
@@ -201,7 +203,8 @@ export class V3Leases {
       const sentAt = Date.now();
       let outcome: Awaited<ReturnType<V3Leases["putIf"]>>;
       try {
-        outcome = await this.putIf(key, modRevision, value, oldLease, callOptions, this.index.move(current, attrs, oldLease));
+        outcome = await this.putIf(key, modRevision, value, oldLease, callOptions,
+          [...this.index.move(current, attrs, oldLease), ...this.history.written(attrs, current.key, sentAt + ttlSeconds * 1000, leaseHolder(current.attrs))]);
       } catch (error) {
         // The etcd lease expired, and the key went with it.
         if (this.isLeaseGone(error)) return undefined;
@@ -222,7 +225,8 @@ export class V3Leases {
     const newLease = ttlSeconds > 0 ? await this.grant(ttlSeconds, callOptions) : NO_LEASE;
     let outcome: Awaited<ReturnType<V3Leases["putIf"]>>;
     try {
-      outcome = await this.putIf(key, modRevision, value, newLease, callOptions, this.index.move(current, attrs, newLease));
+      outcome = await this.putIf(key, modRevision, value, newLease, callOptions, [...this.index.move(current, attrs, newLease),
+        ...this.history.written(attrs, current.key, ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null, leaseHolder(current.attrs))]);
     } catch (error) {
       await this.revokeQuietly(newLease, timeoutMs);
       if (this.isLeaseGone(error)) return undefined;
@@ -270,7 +274,7 @@ export class V3Leases {
     const key = this.keys.lease(current);
     const response = await this.kv.txn({
       compare: [{ key, target: "Mod", result: "Equal", mod_revision: modRevision }],
-      success: [{ request_delete_range: { key } }, ...this.index.remove(current.attrs, current.key), this.index.countWrite()],
+      success: [{ request_delete_range: { key } }, ...this.index.remove(current.attrs, current.key), ...this.history.removed(current.attrs, current.key), this.index.countWrite()],
     }, callOptions);
     if (!response.succeeded) return false;
     await this.revokeIfUnused(leaseId, callOptions);

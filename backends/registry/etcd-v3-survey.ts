@@ -8,11 +8,13 @@
 import { Buffer } from "node:buffer";
 import type { IKeyValue, IRequestOp, KVClient } from "etcd3";
 import type { Prefix } from "../../src/ip.ts";
-import { leaseHolder, type Lease } from "../../src/lease.ts";
+import { leaseHolder, parseSubnetKey, type Lease } from "../../src/lease.ts";
 import type { Logger } from "../../src/log.ts";
-import type { LeaseSurvey } from "../../src/registry.ts";
-import { areaKeyPrefix, enclosingKeys, keyAroundArea, valueMayName } from "../../src/survey-area.ts";
+import type { LeaseListing, LeaseSurvey } from "../../src/registry.ts";
+import type { SubnetRecord } from "../../src/subnet-history.ts";
+import { areaKeyPrefix, enclosingKeys, keyAreaOf, keyAroundArea, valueMayName } from "../../src/survey-area.ts";
 import type { CallBudget } from "./etcd-v3-client.ts";
+import { V3History } from "./etcd-v3-history.ts";
 import type { HolderIndex } from "./etcd-v3-index.ts";
 import { keyAndDualStack, prefixRange, type V3Keys } from "./etcd-v3-keys.ts";
 
@@ -25,6 +27,7 @@ export class V3Survey {
    * survey then reads every lease at once instead of reading the index first.
    */
   unproven = false;
+  private readonly history: V3History;
 
   constructor(
     private readonly keys: V3Keys,
@@ -32,7 +35,22 @@ export class V3Survey {
     private readonly index: HolderIndex,
     private readonly log: Logger,
     private readonly leaseFromEntry: (entry: IKeyValue) => Lease | undefined,
-  ) {}
+  ) {
+    this.history = new V3History(keys.prefix);
+  }
+
+  /** Every lease and every subnet record, in one transaction. */
+  async listWithRecords(callOptions: CallBudget): Promise<LeaseListing> {
+    const response = await this.kv.txn({ success: [{ request_range: prefixRange(this.keys.subnets) }, this.history.allReads()] }, callOptions);
+    const [leases = [], records = []] = response.responses.map((op) => op.response_range?.kvs ?? []);
+    return { leases: this.decodeAll(leases), records: this.history.decode(records) };
+  }
+
+  /** Where the leases around a subnet's key lie: its own key and the few that could enclose it. */
+  private aroundKey(leaseKey: string): IRequestOp[] {
+    const subnet = parseSubnetKey(leaseKey)?.ipv4;
+    return subnet ? this.nearRanges(keyAreaOf(subnet)) : [{ request_range: keyAndDualStack(Buffer.from(this.keys.subnets + leaseKey)) }];
+  }
 
   /** The key ranges holding every lease that could overlap `area` (see src/survey-area.ts). */
   private nearRanges(area: Prefix): IRequestOp[] {
@@ -54,6 +72,7 @@ export class V3Survey {
       success: [
         ...this.index.proofReads(),
         { request_range: { ...prefixRange(holderStart), keys_only: true } },
+        ...this.history.surveyReads(holder, area),
         ...(area ? this.nearRanges(area) : []),
       ],
     }, callOptions);
@@ -63,20 +82,32 @@ export class V3Survey {
       this.log.debug(`the holder index under ${this.keys.holders} is not proven complete: reading every lease`);
       return this.readEverything(holder, area, callOptions);
     }
-    const [heldIndex, ...nearResponses] = ranges;
+    const [heldIndex, ownRecordEntries, areaRecords, ...nearResponses] = ranges;
     const near = this.decodeAll(nearResponses.flatMap((range) => range?.kvs ?? []));
+    const records = this.history.decode(areaRecords?.kvs ?? []);
     const heldKeys = new Set((heldIndex?.kvs ?? []).map((entry) => entry.key.toString().slice(holderStart.length)));
     const isHeld = (lease: Lease) => heldKeys.has(lease.key) && leaseHolder(lease.attrs) === holder;
     const held = near.filter(isHeld);
-    const missing = [...heldKeys].filter((key) => !near.some((lease) => lease.key === key));
-    // Usually the reboot case: no subnet.env, so the area was not the lease's own.
-    for (let first = 0; first < missing.length; first += MAX_READS_PER_TXN) {
-      const fetched = await this.kv.txn({
-        success: missing.slice(first, first + MAX_READS_PER_TXN).map((key) => ({ request_range: { key: Buffer.from(this.keys.subnets + key) } })),
-      }, callOptions);
-      held.push(...this.decodeAll(fetched.responses.flatMap((op) => op.response_range?.kvs ?? [])).filter(isHeld));
+    // This holder's records outside the area, with the leases around each (is it free?), and
+    // its leases outside the area: usually the reboot case, no subnet.env, so the area was
+    // not the lease's own. One subnet is usually both.
+    const inArea = (key: string) => !!area && key.startsWith(areaKeyPrefix(area));
+    const ownRecordKeys = this.history.entryKeys(holder, ownRecordEntries?.kvs ?? []).filter((key) => !inArea(key));
+    const reads = ownRecordKeys.flatMap((key) => [this.history.recordRead(key), ...this.aroundKey(key)]);
+    for (const key of heldKeys) {
+      const fetchedAround = ownRecordKeys.includes(key);
+      if (!fetchedAround && !near.some((lease) => lease.key === key)) reads.push({ request_range: { key: Buffer.from(this.keys.subnets + key) } });
     }
-    return { held, near };
+    for (let first = 0; first < reads.length; first += MAX_READS_PER_TXN) {
+      const fetched = await this.kv.txn({ success: reads.slice(first, first + MAX_READS_PER_TXN) }, callOptions);
+      const entries = fetched.responses.flatMap((op) => op.response_range?.kvs ?? []);
+      const isRecord = (entry: IKeyValue) => entry.key.toString().startsWith(this.history.records);
+      const leases = this.decodeAll(entries.filter((entry) => !isRecord(entry)));
+      near.push(...leases);
+      held.push(...leases.filter(isHeld));
+      records.push(...this.history.decode(entries.filter(isRecord)));
+    }
+    return { held, near, records: [...new Map(records.map((record) => [record.key, record])).values()] };
   }
 
   /**
@@ -90,11 +121,17 @@ export class V3Survey {
         { request_range: prefixRange(this.keys.subnets) },
         { request_range: { ...prefixRange(this.keys.holders), keys_only: true } },
         ...this.index.proofReads(),
+        this.history.allReads(),
       ],
     }, callOptions);
-    const [all = [], indexEntries = [], writes = []] = response.responses.map((op) => op.response_range?.kvs ?? []);
+    const [all = [], indexEntries = [], writes = [], , recordEntries = []] = response.responses.map((op) => op.response_range?.kvs ?? []);
     const subnetsLength = Buffer.byteLength(this.keys.subnets);
-    const around = area ? keyAroundArea(area) : () => false;
+    const inArea = area ? keyAroundArea(area) : () => false;
+    const records: SubnetRecord[] = this.history.decode(recordEntries).filter((record) => record.holder === holder || inArea(record.key));
+    // The leases around this holder's records come along: they tell whether its old subnets are free.
+    const aroundOwn = records.filter((record) => record.holder === holder && record.subnet.ipv4)
+      .map((record) => keyAroundArea(keyAreaOf(record.subnet.ipv4!)));
+    const around = (key: string) => inArea(key) || aroundOwn.some((test) => test(key));
     const mayName = valueMayName(holder);
     const held: Lease[] = [];
     const near: Lease[] = [];
@@ -110,6 +147,6 @@ export class V3Survey {
     this.unproven = !this.index.proven(response.header.revision, ranges.slice(2, 4)) &&
       !(this.index.complete(all, indexEntries) && await this.index.prove(response.header.revision, writes[0], callOptions));
     await this.index.dropStale(all, indexEntries, callOptions);
-    return { held, near };
+    return { held, near, records };
   }
 }

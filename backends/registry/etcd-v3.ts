@@ -42,12 +42,12 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
       await client.kv.txn({ success: [{ request_put: { key: keys.config, value: Buffer.from(text) } }, index.countWrite()] }, callOptions);
     }),
 
-    listLeases: () => call(`listing leases under ${keys.subnets}`, async (callOptions) => ({ leases: await leaseStore.list(callOptions) })),
+    listLeases: () => call(`listing leases under ${keys.subnets}`, (callOptions) => surveys.listWithRecords(callOptions)),
 
     survey: (holder, area) => call(`reading the leases of ${holder}`, (callOptions) => surveys.survey(holder, area, callOptions)),
 
-    createLease: (subnet, attrs, ttlSeconds) => call(`creating ${formatSubnetKey(subnet)}`, (callOptions) =>
-      leaseStore.create(subnet, attrs, ttlSeconds, callOptions, options.timeoutMs)),
+    createLease: (subnet, attrs, ttlSeconds, replaced) => call(`creating ${formatSubnetKey(subnet)}`, (callOptions) =>
+      leaseStore.create(subnet, attrs, ttlSeconds, callOptions, options.timeoutMs, replaced)),
 
     updateLease: (current, attrs, ttlSeconds) => call(`updating ${formatSubnetKey(current.subnet)}`, (callOptions) =>
       leaseStore.update(current, attrs, ttlSeconds, callOptions, options.timeoutMs)),
