@@ -55,6 +55,8 @@ try {
   // Floors: what the required libraries cost on their own, built the same way.
   run([process.execPath, "build", "scripts/bench/floor-parse-config.ts", "--compile", "--bytecode", "--format=esm", "--minify",
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", join(bin, "floor-parse-config")]);
+  run([process.execPath, "build", "scripts/bench/floor-help.ts", "--compile", "--bytecode", "--format=esm", "--minify",
+    "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", join(bin, "floor-help")]);
   run([process.execPath, "scripts/build.ts", "--entry", "scripts/bench/floor-etcd3-put.ts", "--outfile", join(bin, "floor-etcd3-put")]);
   const machine = describeMachine(run([binary, "version"]).trim());
 

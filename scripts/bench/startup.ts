@@ -13,12 +13,14 @@ const WARMUP_ROUNDS = 3;
 /** `parse-config` against its libraries' floor; `--help` against the empty program. */
 const GOAL = 1.2;
 const FLOOR = "floor: cac, node:fs and ipaddr.js, each used once";
+const HELP_FLOOR = "floor: cac printing one command's help";
 
 export async function benchStartup(dir: string, repoRoot: string): Promise<Section> {
   copyFileSync(join(repoRoot, "examples/network.json"), join(dir, "network.json"));
   const commands: Record<string, string[]> = {
     "empty compiled Bun program (baseline)": ["./empty"],
     [FLOOR]: ["./floor-parse-config", "parse-config", "network.json"],
+    [HELP_FLOOR]: ["./floor-help", "--help"],
     "sublease parse-config network.json": ["./sublease", "parse-config", "network.json"],
     "sublease --help": ["./sublease", "--help"],
   };
@@ -35,6 +37,7 @@ export async function benchStartup(dir: string, repoRoot: string): Promise<Secti
   const samples = Object.fromEntries(names.map((name) => [name, summarize(times[name]!)]));
   const base = samples[names[0]!]!;
   const floor = samples[FLOOR]!;
+  const helpFloor = samples[HELP_FLOOR]!;
   const rows = names.map((name) => [name, msSample(samples[name]!), ratio(samples[name]!.median, base.median)]);
   const measured = names.filter((name) => name.startsWith("sublease"));
   return {
@@ -51,13 +54,15 @@ reading and checking the config. Time spent in the Bun runtime itself is in both
 The floor (\`scripts/bench/floor-parse-config.ts\`) loads only what \`parse-config\`
 cannot do without, the CLI parser, file reading and address parsing, and uses each once:
 ${ratio(floor.median, base.median)} of the empty program before sublease does any work of its own.
-\`parse-config\` is judged against that floor, \`--help\` (which reads no file) against the empty program.
+\`parse-config\` is judged against that floor, \`--help\` (which reads no file) against the empty program;
+cac alone printing one command's help (\`scripts/bench/floor-help.ts\`) is ${ratio(helpFloor.median, base.median)} of it.
 `,
     goals: measured.map((name) => {
       const against = name.includes("parse-config") ? { sample: floor, label: "its libraries' floor" } : { sample: base, label: "an empty compiled program" };
       return {
         goal: `startup: \`${name.replace(" network.json", "")}\` within ${GOAL}x of ${against.label}`,
-        result: `${ratio(samples[name]!.median, against.sample.median)} (${ms(samples[name]!.median)} vs ${ms(against.sample.median)})`,
+        result: `${ratio(samples[name]!.median, against.sample.median)} (${ms(samples[name]!.median)} vs ${ms(against.sample.median)})` +
+          (name.endsWith("--help") ? `; cac alone printing help: ${ratio(helpFloor.median, base.median)}` : ""),
         met: samples[name]!.median <= GOAL * against.sample.median,
       };
     }),
