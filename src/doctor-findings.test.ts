@@ -21,6 +21,14 @@ describe("doctor findings", () => {
     expect(overlappingPairs(leases).map(([a, b]) => [a.key, b.key]).sort()).toEqual([["10.5.0.0-23", "10.5.1.0-24"], ["10.5.0.0-23", "10.5.1.7-24"], ["10.5.1.0-24", "10.5.1.7-24"]].sort());
   });
 
+  test("IPv6 halves overlap too, and a pair overlapping in both families is one finding", () => {
+    const leases = [lease("10.5.1.0-24&fc00:0:0:1::-64", "192.0.2.1"), lease("10.5.1.0-24&fc00::-48", "192.0.2.2"), lease("10.5.2.0-24&fc00:0:0:2::-64", "192.0.2.3")];
+    expect(overlappingPairs(leases).map(([a, b]) => [a.key, b.key]).sort()).toEqual([
+      ["10.5.1.0-24&fc00:0:0:1::-64", "10.5.1.0-24&fc00::-48"],
+      ["10.5.1.0-24&fc00::-48", "10.5.2.0-24&fc00:0:0:2::-64"],
+    ]);
+  });
+
   test("an overlap's mend deletes the younger lease, never the reservation", () => {
     const reservation = lease("10.5.1.0-24", "192.0.2.1", { expiresAt: null, created: 99n });
     const [finding] = leaseFindings([reservation, lease("10.5.1.7-24", "192.0.2.2", { created: 1n })], config, del);

@@ -35,7 +35,7 @@ const leftoverFinding = (leftover: Leftover): Finding => ({
 
 const MENDED: Record<MendOutcome, string> = {
   removed: "removed",
-  gone: "already gone",
+  gone: "no longer stored",
   kept: "left alone: it changed since it was read, so something uses it",
 };
 
@@ -76,7 +76,7 @@ const plural = (count: number, word: string) => `${count} ${word}${count === 1 ?
 
 /** One finding a line, then one summary line; or the findings as a JSON array. */
 export function formatDoctorReport(report: DoctorReport, format: string): string {
-  if (format === "json") return `${JSON.stringify(report.findings.map((finding) => ({ fixed: false, ...finding })), null, 2)}\n`;
+  if (format === "json") return `${JSON.stringify(report.findings.map((finding) => ({ ...finding, fixed: finding.fixed ?? false })), null, 2)}\n`;
   const lines = report.findings.map((finding) => {
     const holders = finding.holders.length ? ` [${finding.holders.join(", ")}]` : "";
     return finding.fixed

@@ -15,6 +15,7 @@ import { parseConfigText } from "../../src/config.ts";
 import type { RegistryChoice } from "../../src/registry-settings.ts";
 import { openRegistry } from "../../backends/registry/index.ts";
 import { etcdLeaseIds, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { capturingLogger } from "../helpers/capture-log.ts";
 import { host, v4 } from "../helpers/leases.ts";
 
 let etcd: EtcdCluster;
@@ -199,6 +200,11 @@ describe("doctor on etcd-v3: leftovers", () => {
     await withRegistry("etcd-v3", prefix, async (registry) => {
       expect((await registry.listLeases()).leases.map((lease) => lease.key)).toEqual(["10.5.1.0-24"]);
     });
+    // Bounded: past maxLeaseChecks the rest are not asked about, and a warning says so.
+    const log = capturingLogger();
+    await doctorCommand({ fix: false }, choice(prefix), log, { ...settings, maxLeaseChecks: 1 });
+    expect(log.warnings).toHaveLength(1);
+    expect(log.warnings[0]).toMatch(/^checked 1 of the \d+ etcd leases that carry no flannel lease key \(one request each\); the others were not looked at$/);
     for (const id of [keptAlive, inFlight]) etcd.etcdctl(["lease", "revoke", BigInt(id).toString(16)]);
   }, 20_000);
 
