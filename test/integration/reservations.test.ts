@@ -186,6 +186,32 @@ for (const [name, place] of Object.entries(places)) {
       expect((await rejectedError(reservations.unreserve({ config, subnet: v4("10.9.0.0/24") }), "usage")).exitCode).toBe(2);
     });
 
+    test("a host that acquires while its reservation is being made keeps its lease, and the reservation is taken back (exit 6)", async () => {
+      const { registry, config, manager, valueOf, listed } = await setUp(place);
+      const acquired: string[] = [];
+      // The host's acquire lands between reserve's look and its create.
+      const racing = new Proxy(registry, {
+        get(target, property) {
+          if (property === "createLease") {
+            return async (...args: Parameters<Registry["createLease"]>) => {
+              acquired.push((await acquire(manager, config, await valueOf("192.0.2.7"))).lease.key);
+              return target.createLease(...args);
+            };
+          }
+          const value = Reflect.get(target, property, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const error = await rejectedError(new Reservations(racing, silentLogger).reserve({
+        config, subnet: v4("10.5.3.0/24"), host: host(7), value: () => valueOf("192.0.2.7"),
+      }), "conflict");
+      expect(error.exitCode).toBe(6);
+      expect(acquired).toHaveLength(1);
+      const left = await listed();
+      expect(left.map((lease) => lease.key)).toEqual(acquired);
+      expect(await registry.leaseExpiry(left[0]!)).not.toBeNull();
+    });
+
     test("a reservation stranded by a config change can still be deleted, but not kept as a lease", async () => {
       const { registry, reservations, reserve, listed } = await setUp(place);
       await reserve(v4("10.5.3.0/24"), host(7));
