@@ -105,6 +105,9 @@ function delta(before: Record<string, number>, after: Record<string, number>): R
 
 const total = (counts: Record<string, number>): number => Object.values(counts).reduce((sum, n) => sum + n, 0);
 
+/** The put counts the etcd3 floor program runs with: one, and each distinct request count measured. */
+const putCounts = (requestCounts: number[]): number[] => [...new Set([1, ...requestCounts])].sort((a, b) => a - b);
+
 /** Runs `work` over `items`, `width` at a time. */
 async function inParallel<T>(items: T[], width: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -224,8 +227,8 @@ interface Cluster {
  * same conditions of the machine and of etcd.
  */
 interface Alongside {
-  /** The floors, given how many requests one new-host acquire made. */
-  commands: (requestsPerAcquire: number) => Command[];
+  /** The floors, given the request counts of the measured acquires (new host, then the holders'). */
+  commands: (requestCounts: number[]) => Command[];
   /** Also measure a host that already holds its lease, with and without its subnet.env. */
   holders: boolean;
 }
@@ -233,17 +236,19 @@ interface Alongside {
 interface Holders {
   withEnv: Sample;
   withoutEnv: Sample;
+  requests: { withEnv: number; withoutEnv: number };
 }
 
 async function measureLevels(binary: string, api: Api, etcd: EtcdCluster, dir: string, cluster: Cluster, alongside?: Alongside):
-  Promise<{ levels: Level[]; alongside: Sample[]; holders?: Holders; requestsAt0: number }> {
+  Promise<{ levels: Level[]; alongside: Sample[]; holders?: Holders; requestCounts: number[] }> {
   const keys = await randomLeaseKeys(NETWORK, LEVELS[LEVELS.length - 1]!);
   const { prefix } = cluster;
   await api.putConfig(prefix, NETWORK);
   const levels: Level[] = [];
   let alongsideTimes: number[][] = [];
   const holderTimes = { withEnv: [] as number[], withoutEnv: [] as number[] };
-  let requestsAt0 = 0;
+  let requestCounts: number[] = [];
+  const holderRequests = { withEnv: 0, withoutEnv: 0 };
   let filled = 0;
   let host = 0;
   for (const leases of LEVELS) {
@@ -266,12 +271,20 @@ async function measureLevels(binary: string, api: Api, etcd: EtcdCluster, dir: s
     if (leases === 0 && alongside) {
       // Unmeasured: how many requests a new host makes (the floor that makes as many needs it),
       // and the holders' first acquire, which creates their leases.
-      const before = await api.requests();
-      await timeOk(acquireArgv(binary, api.name, etcd, prefix, join(dir, `${api.name}-count-${host}.env`), host++), dir);
-      requestsAt0 = total(delta(before, await api.requests()));
-      companions = alongside.commands(requestsAt0);
+      const counted = async (work: () => Promise<unknown>) => {
+        const before = await api.requests();
+        await work();
+        return total(delta(before, await api.requests()));
+      };
+      requestCounts = [await counted(() => timeOk(acquireArgv(binary, api.name, etcd, prefix, join(dir, `${api.name}-count-${host}.env`), host++), dir))];
+      if (alongside.holders) {
+        for (const which of ["withEnv", "withoutEnv"] as const) await holderRun(which);
+        await reprove();
+        for (const which of ["withEnv", "withoutEnv"] as const) holderRequests[which] = await counted(() => holderRun(which));
+        requestCounts.push(holderRequests.withEnv, holderRequests.withoutEnv);
+      }
+      companions = alongside.commands(requestCounts);
       alongsideTimes = companions.map(() => []);
-      if (alongside.holders) for (const which of ["withEnv", "withoutEnv"] as const) await holderRun(which);
     }
     for (const { argv, env } of companions) await timeOk(typeof argv === "function" ? argv(-1) : argv, dir, env); // warms the page cache
     for (let run = 0; run < RUNS; run++) {
@@ -299,8 +312,10 @@ async function measureLevels(binary: string, api: Api, etcd: EtcdCluster, dir: s
     const listing = cluster.indexed ? undefined : await floor(api.listArgv(prefix), api.floorEnv, dir);
     levels.push({ leases, time: summarize(times), requests, rssMiB: peak.mib, listing });
   }
-  const holders = alongside?.holders ? { withEnv: summarize(holderTimes.withEnv), withoutEnv: summarize(holderTimes.withoutEnv) } : undefined;
-  return { levels, alongside: alongsideTimes.map(summarize), holders, requestsAt0 };
+  const holders = alongside?.holders
+    ? { withEnv: summarize(holderTimes.withEnv), withoutEnv: summarize(holderTimes.withoutEnv), requests: holderRequests }
+    : undefined;
+  return { levels, alongside: alongsideTimes.map(summarize), holders, requestCounts };
 }
 
 interface Command {
@@ -321,9 +336,10 @@ async function floor(argv: Command["argv"], env: Record<string, string>, dir: st
 interface Floors {
   /** The API's own Go tool doing one write (etcdctl put / set). */
   tool: Sample;
-  /** One put through the etcd3 package, and as many requests as one new-host acquire makes (v3 only). */
+  /** One put through the etcd3 package (v3 only). */
   client?: Sample;
-  clientSameRequests?: Sample;
+  /** The same program making N puts in a row, for each request count an acquire measured here made. */
+  clientPuts: Map<number, Sample>;
   requestsAt0: number;
   holders?: Holders;
   /** Peak RSS of the one-put program: what loading etcd3 and grpc-js and one request take. */
@@ -344,7 +360,7 @@ function apiReport(api: Api, floors: Floors, levels: Level[], cluster: Cluster, 
   if (first && floors.client) {
     goals.push({
       goal: `${api.name}: a new host at 0 leases within ${NEW_HOST_GOAL}x of one put through the etcd3 package`,
-      result: `${vs(base.time, floors.client)}; the etcd3 package making the same ${floors.requestsAt0} requests: ${ratio(floors.clientSameRequests!.median, floors.client.median)}`,
+      result: `${vs(base.time, floors.client)}; the etcd3 package making the same ${floors.requestsAt0} requests: ${ratio(floors.clientPuts.get(floors.requestsAt0)!.median, floors.client.median)}`,
       met: base.time.median <= NEW_HOST_GOAL * floors.client.median,
     });
     for (const [which, label] of [["withEnv", "with"], ["withoutEnv", "without"]] as const) {
@@ -352,7 +368,8 @@ function apiReport(api: Api, floors: Floors, levels: Level[], cluster: Cluster, 
       if (!holder) continue;
       goals.push({
         goal: `${api.name}: a host that already holds its lease, ${label} its subnet.env, within ${HOLDER_GOAL}x of one put through the etcd3 package`,
-        result: vs(holder, floors.client),
+        result: `${vs(holder, floors.client)}; the etcd3 package making the same ${floors.holders!.requests[which]} requests: ` +
+          ratio(floors.clientPuts.get(floors.holders!.requests[which])!.median, floors.client.median),
         met: holder.median <= HOLDER_GOAL * floors.client.median,
       });
     }
@@ -390,11 +407,14 @@ function apiReport(api: Api, floors: Floors, levels: Level[], cluster: Cluster, 
     floorLines.push(
       `One put through the etcd3 package (\`scripts/bench/floor-etcd3-put.ts\`, built like sublease): ${msSample(floors.client)}, ` +
       `${ratio(floors.client.median, floors.tool.median)} of ${api.floorLabel}: loading grpc-js and etcd3, and one request on a new HTTP/2 connection.`,
-      `The same program making ${floors.requestsAt0} puts in a row, as many requests as a new host's acquire: ${msSample(floors.clientSameRequests!)}, ` +
-      `${ratio(floors.clientSameRequests!.median, floors.client.median)} of one put. No acquire that makes those requests one after another through this client is faster.`,
+      ...[...floors.clientPuts].filter(([count]) => count > 1).map(([count, sample]) =>
+        `The same program making ${count} puts in a row: ${msSample(sample)}, ${ratio(sample.median, floors.client!.median)} of one put.`),
+      `An acquire making N requests one after another through this client is no faster than N puts: that is its floor.`,
     );
     if (floors.holders) {
-      floorLines.push(`A host that already holds its lease: ${msSample(floors.holders.withEnv)} with its subnet.env, ${msSample(floors.holders.withoutEnv)} without it.`);
+      floorLines.push(`A host that already holds its lease: ${msSample(floors.holders.withEnv)} with its subnet.env ` +
+        `(${floors.holders.requests.withEnv} requests), ${msSample(floors.holders.withoutEnv)} without it (${floors.holders.requests.withoutEnv} requests); ` +
+        `a new host makes ${floors.requestsAt0}.`);
     }
   }
   return {
@@ -438,9 +458,9 @@ export async function benchEtcd(binary: string, dir: string, etcd3Floor: string)
         continue;
       }
       const alongside: Alongside = {
-        commands: (requests) => [
+        commands: (requests: number[]) => [
           { argv: api.floorArgv, env: api.floorEnv },
-          ...(api.clientFloor ? [1, requests].map((count) => ({ argv: (i: number) => api.clientFloor!.argv(i, count), env: CHILD_ENV })) : []),
+          ...(api.clientFloor ? putCounts(requests).map((count) => ({ argv: (i: number) => api.clientFloor!.argv(i, count), env: CHILD_ENV })) : []),
         ],
         holders: api.writesIndex,
       };
@@ -452,9 +472,11 @@ export async function benchEtcd(binary: string, dir: string, etcd3Floor: string)
         console.log(`${api.name}: ${i === 0 ? "floors alongside " : ""}acquire at ${LEVELS.join(", ")} leases${cluster.label ? `, ${cluster.label}` : ""}`);
         const measured = await measureLevels(binary, api, etcd, apiDir, cluster, i === 0 ? alongside : undefined);
         if (i === 0) {
-          const [tool, client, clientSameRequests] = measured.alongside;
+          const [tool, ...clientSamples] = measured.alongside;
+          const client = clientSamples[0];
+          const clientPuts = new Map(client ? putCounts(measured.requestCounts).map((count, c) => [count, clientSamples[c]!]) : []);
           const clientRss = api.clientFloor && await peakRssMiB(api.clientFloor.argv(-2, 1), apiDir);
-          floors = { tool: tool!, client, clientSameRequests, requestsAt0: measured.requestsAt0, holders: measured.holders, clientRssMiB: clientRss?.mib };
+          floors = { tool: tool!, client, clientPuts, requestsAt0: measured.requestCounts[0]!, holders: measured.holders, clientRssMiB: clientRss?.mib };
           flat.push({ label: api.floorLabel.replaceAll("`", ""), ms: tool!.median });
           if (client) flat.push({ label: "one put through etcd3", ms: client.median });
         }
