@@ -16,7 +16,7 @@ import { LeaseManager } from "../../src/manager.ts";
 import type { Registry } from "../../src/registry.ts";
 import { DEFAULT_ENDPOINTS } from "../../src/registry.ts";
 import { Reservations } from "../../src/reservations.ts";
-import { keyLeaseId, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { etcdLeaseIds, keyLeaseId, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 import { rejectedError } from "../helpers/expect-error.ts";
 import { host, v4 } from "../helpers/leases.ts";
 
@@ -41,6 +41,8 @@ interface Place {
   registry: Registry;
   /** "none" when the stored key has no TTL / etcd lease / expiry; "expires" when it has one; "absent". */
   storedExpiry(key: string): Promise<"none" | "expires" | "absent">;
+  /** etcd v3: the etcd lease the key is attached to. */
+  etcdLeaseOf?(key: string): string | undefined;
 }
 
 const places: Record<string, () => Promise<Place>> = {
@@ -64,6 +66,7 @@ const places: Record<string, () => Promise<Place>> = {
         const lease = keyLeaseId(etcd, `${prefix}/subnets/${key}`);
         return lease === undefined ? "absent" : lease === "0" ? "none" : "expires";
       },
+      etcdLeaseOf: (key) => keyLeaseId(etcd, `${prefix}/subnets/${key}`),
     };
   },
   "etcd v2": async () => {
@@ -121,15 +124,21 @@ for (const [name, place] of Object.entries(places)) {
     });
 
     test("reserving the subnet the host leases keeps its value and drops only the expiry; again is a no-op", async () => {
-      const { config, manager, reserve, listed, storedExpiry } = await setUp(place);
+      const { config, manager, reserve, listed, storedExpiry, etcdLeaseOf } = await setUp(place);
       // The host runs with its own VTEP MAC: the reservation must publish that one, not a derived one.
       const own = host(8, { BackendType: "vxlan", BackendData: { VNI: 7, VtepMAC: "0a:58:0a:05:08:00" } });
       const { lease } = await acquire(manager, config, own);
       expect(await storedExpiry(lease.key)).toBe("expires");
       const subnet = lease.subnet;
 
+      const etcdLease = etcdLeaseOf?.(lease.key);
       expect((await reserve(subnet, host(8))).outcome).toBe("converted");
       expect(await storedExpiry(lease.key)).toBe("none");
+      // etcd v3: the etcd lease the key left is revoked, not left for doctor to find.
+      if (etcdLease) {
+        expect(etcdLease).not.toBe("0");
+        expect(etcdLeaseIds(etcd).has(etcdLease)).toBe(false);
+      }
       expect((await listed()).map((stored) => [stored.key, stored.attrs])).toEqual([[lease.key, own]]);
       expect((await reserve(subnet, host(8))).outcome).toBe("unchanged");
     });
