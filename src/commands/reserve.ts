@@ -59,7 +59,7 @@ export function parseSubnetArgument(text: string): SubnetKey {
 }
 
 /** The host's public address(es) as its lease names them; each family the config uses needs its flag. */
-function hostIdentity(config: NetworkConfig, flags: ReserveFlags): LeaseAttrs {
+function namedHost(config: NetworkConfig, flags: ReserveFlags): LeaseAttrs {
   const address = (flag: string, text: string | undefined, family: Family, needed: boolean): string | null => {
     if (text === undefined) {
       if (needed) throw usageError(`the network has an IPv${family} part: give the host's address with ${flag}`);
@@ -110,7 +110,7 @@ export async function reserveCommand(subnetText: string, flags: ReserveFlags, ch
   checkReserveFlags(flags);
   return withRegistry(choice, log, async (registry) => {
     const config = await loadNetworkConfig(registry, choice, log);
-    const host = hostIdentity(config, flags);
+    const host = namedHost(config, flags);
     const { lease, outcome } = await new Reservations(registry, log).reserve({
       config, subnet, host, value: () => reservationValue(config, host, flags, subnet),
     });
