@@ -45,6 +45,8 @@ export async function doctorCommand(flags: DoctorFlags, choice: RegistryChoice, 
     const config = await loadNetworkConfig(registry, choice, log);
     const inspection = await registry.inspect(settings);
     for (const note of inspection.notes) log.warn(note);
+    // In address order, whatever order the registry lists them in: the report reads the same every run.
+    const leases = [...inspection.leases].sort((a, b) => a.key.localeCompare(b.key, "en", { numeric: true }));
     const findings: Finding[] = [
       ...[...inspection.unreadable].sort((a, b) => (a.key < b.key ? -1 : 1)).map((entry) => ({
         problem: "unreadable key",
@@ -53,7 +55,7 @@ export async function doctorCommand(flags: DoctorFlags, choice: RegistryChoice, 
         detail: `${entry.key}: ${entry.problem}; every host skips it, and its subnet may be handed out again`,
         mend: entry.deleteCommand,
       })),
-      ...leaseFindings(inspection.leases, config, inspection.deleteCommand),
+      ...leaseFindings(leases, config, inspection.deleteCommand),
     ];
     for (const leftover of inspection.leftovers) {
       const finding = leftoverFinding(leftover);
@@ -65,7 +67,7 @@ export async function doctorCommand(flags: DoctorFlags, choice: RegistryChoice, 
         findings.push(finding);
       }
     }
-    return { findings, leases: inspection.leases.length, pools: poolUse(inspection.leases, config) };
+    return { findings, leases: leases.length, pools: poolUse(leases, config) };
   }, { readOnly: !flags.fix });
 }
 

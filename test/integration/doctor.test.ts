@@ -228,6 +228,49 @@ describe("doctor on etcd-v3: leftovers", () => {
   });
 });
 
+describe("--fix never hurts a host writing at the same time", () => {
+  test("etcd v3: an index entry rewritten by a new lease, and an etcd lease refreshed, after doctor read them, are kept", async () => {
+    const prefix = freshPrefix();
+    await withRegistry("etcd-v3", prefix, async (registry) => {
+      await registry.putNetworkConfig('{"Network":"10.5.0.0/16"}');
+      await registry.createLease(v4("10.5.1.0/24"), host(1), 600);
+      etcd.etcdctl(["del", `${prefix}/subnets/10.5.1.0-24`]);
+      const abandoned = grantKeyless(4);
+      await idleFor(abandoned, 2);
+      const { leftovers } = await registry.inspect!({ keylessAfterSeconds: 2, maxLeaseChecks: 1000 });
+      const stale = leftovers.find((leftover) => leftover.kind === "stale index entry")!;
+      const keyless = leftovers.find((leftover) => leftover.name === abandoned)!;
+      expect([stale.name, keyless.mendable]).toEqual([`${prefix}/sublease/holders/192.0.2.1/10.5.1.0-24`, true]);
+      // Meanwhile host 1 acquires the subnet again, and someone refreshes the etcd lease.
+      expect(await registry.createLease(v4("10.5.1.0/24"), host(1), 600)).toBeDefined();
+      etcd.etcdctl(["lease", "keep-alive", "--once", BigInt(abandoned).toString(16)]);
+      expect(await registry.mend!(stale)).toBe("kept");
+      expect(await registry.mend!(keyless)).toBe("kept");
+      expect(v3Keys(`${prefix}/sublease/holders/`)).toEqual([stale.name]);
+      expect(etcdLeaseIds(etcd).has(abandoned)).toBe(true);
+      etcd.etcdctl(["lease", "revoke", BigInt(abandoned).toString(16)]);
+      expect((await doctorCommand({ fix: false }, {
+        name: "etcd-v3", waitMs: 0, waitUntil: Date.now(),
+        options: { prefix, endpoints: [etcd.endpoint], tls: {}, timeoutMs: 5000, registryFile: "", log: silentLogger },
+      }, silentLogger)).findings).toEqual([]);
+    });
+  }, 20_000);
+
+  test("file registry: an expired entry taken again after doctor read it is kept", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "sublease-doctor-")), "registry.json");
+    writeFileSync(file, JSON.stringify({
+      format: "sublease-registry/v1", revision: 1, config: { Network: "10.5.0.0/16" },
+      leases: { "10.5.1.0-24": { value: { PublicIP: "192.0.2.1", PublicIPv6: null }, expires: new Date(Date.now() - 1000).toISOString(), revision: 1 } },
+    }));
+    const registry = await openRegistry("file", { prefix: "", endpoints: [], tls: {}, timeoutMs: 5000, registryFile: file, log: silentLogger });
+    const [expired] = (await registry.inspect!({ keylessAfterSeconds: 60, maxLeaseChecks: 0 })).leftovers;
+    expect(expired!.name).toBe("10.5.1.0-24");
+    expect(await registry.createLease(v4("10.5.1.0/24"), host(2), 600)).toBeDefined();
+    expect(await registry.mend!(expired!)).toBe("kept");
+    expect((await registry.listLeases()).leases.map((lease) => [lease.key, lease.attrs.PublicIP])).toEqual([["10.5.1.0-24", "192.0.2.2"]]);
+  });
+});
+
 describe("doctor on the file registry", () => {
   const dir = mkdtempSync(join(tmpdir(), "sublease-doctor-"));
   const fileFlags = (file: string) => ["--registry-file", file];
