@@ -84,50 +84,66 @@ ${LIMITS}`;
 }
 
 /**
- * What profiles (bun --cpu-prof on unminified builds, strace, VmHWM sampling) showed
- * about the goals that stay missed, and what was already done about them. Prose, not
- * measured in this run: revise it when a profile says otherwise.
+ * What profiles (BUN_OPTIONS=--cpu-prof on an unminified build of the same sources, strace
+ * timestamps, VmHWM) showed about the goals that stay missed. Prose measured by hand on a
+ * shared 2-core machine, not in this run: revise it when a profile says otherwise. The
+ * bounds themselves (the floors) are measured in this run, in the tables above.
  */
 const LIMITS = `
 ## Where the missed goals come from
 
-- **Start-up.** An empty compiled program is the floor. \`--help\` now stays near it
-  because the bundle is split into chunks loaded on use (gRPC, etcd3, protobufjs and yaml
-  are no longer loaded by every run). \`parse-config\` needs a command-line parser, file
-  reading and address parsing; the "Startup" floor row shows cac, \`node:fs\` and ipaddr.js,
-  each used once and nothing else, already above 1.5x. Already done: bytecode, chunk
-  splitting, one command's options registered, stdout through \`Bun.write\` (touching
-  \`process.stdout\` cost ~7 ms), and every built-in a command may not need (\`node:tls\`,
-  \`node:os\`, \`bun:ffi\`, \`node:crypto\`) imported lazily.
-- **Growth with cluster size.** With etcd v3 and leases sublease wrote, an acquire reads a
-  fixed amount (its holder index entries and one area; README, "How acquire scales"). The
-  rest read every lease, and the listing columns above show what that reading costs by
-  itself, by etcd's own client or \`curl\`:
-  - *etcd v3, leases flanneld wrote*: no holder index, so sublease reads every lease to be
-    sure it reuses this host's lease wherever it is, as flanneld does (it decodes only the
-    leases around its area and those whose value could name it). At 20,000 leases the
-    listing alone grows by more than the 1.5x budget. At 5,000 it fits within it for a Go
-    client, but grpc-js in Bun takes longer to receive and decode the same 5,000 keys
-    (HTTP/2 frames, protobuf messages, 64-bit fields turned into strings).
-  - *etcd v2*: one flat directory, no range reads, counts or multi-key transactions, so
-    there is nowhere to keep an index an acquire could trust (same decoding as above);
-  - *file registry*: one file, parsed whole (\`JSON.parse\`) and written whole (one
-    \`JSON.stringify\` per lease line) under the lock, by design: simple beats fast for a
-    registry that serves one host or a small site. Profiled at 20,000 leases (2.6 MB), a
-    fresh process spends ~11 ms parsing, ~10 ms serializing and joining the lines, ~4 ms
-    writing and fsyncing, ~3 ms passing over the keys for its survey and 5–8 ms collecting
-    the garbage parsing leaves (a second collection may follow). At 5,000 leases parsing alone
-    takes a quarter of the 0-lease time. Bounds tighter than that would need a write that
-    leaves unchanged lines as they are, the text handling this registry gave up.
-- **etcd v3 against \`etcdctl put\`.** The etcd3 package is a requirement, and the floor row
-  under the etcd-v3 table (one put through it, built like sublease) shows what it costs
-  alone: loading grpc-js and etcd3 (~7 ms) and a first call on a new HTTP/2 connection
-  (~8 ms, cold code in Bun's \`node:http2\` and grpc-js). An acquire adds three more
-  requests to that. Already done: protobuf encoders and decoders generated at build time
-  and wired without protobufjs's reflection (no proto-loader, no descriptor at run time),
-  only the RPCs sublease calls, grpc-js's server, proxy and time-zone code kept off the
-  start-up path, one connection shared by all services. etcd v2, which needs only
-  \`fetch\`, meets the same goal.
+Profiled by hand (\`BUN_OPTIONS=--cpu-prof\` on an unminified build of the same sources,
+strace timestamps); the shares below are of one run's CPU profile, the floors they are
+compared with are measured in this run, in the tables above.
+
+- **etcd v3, a new host or a holder, against one put through etcd3.** The floor rows
+  under the etcd-v3 table measure the same program making as many puts as the acquire
+  makes requests: a new host makes 5 (the config with the holder index proof, the survey,
+  the etcd lease grant, the create, and the read-back that keeps one lease per host), a
+  holder 4 or 5, and that many puts alone come to about 1.2x of one put. What is left
+  beyond them is sublease's own: its start (the CLI, the config check, host facts and the
+  subnet.env lock: \`parse-config\` against the empty program in "Startup" shows its
+  size), the work between requests (each request a different RPC, so each runs cold code
+  in grpc-js and protobufjs once) and the crash-safe subnet.env write (temp file, fsync,
+  rename, directory fsync). Loading etcd3 and grpc-js (about 7 ms, most of it grpc-js's
+  use of \`node:tls\`, \`node:net\`, \`node:stream\` and \`node:http2\`) is in the floor
+  already. Starting the connection earlier buys nothing on loopback: module loading is CPU
+  work that cannot overlap it, and the local reads before the first request take well
+  under a millisecond. 1.25x and 1.15x would need at most about two requests and next to
+  no start-up of sublease's own; the requests each guard a rule (one lease per host,
+  create-if-absent, the index proof). One round trip could go: the lease grant does not
+  depend on the survey and could be sent beside it (every path that writes needs a fresh
+  etcd lease), about one put's round trip (the difference between the floor rows).
+- **Memory.** The one-put program alone peaks at the figure shown beside the memory goal,
+  most of it grpc-js, etcd3 and their generated protobuf code once loaded; that leaves
+  about 1 MiB for the rest of sublease against 45 MiB. sublease's own modules add about as
+  much as \`parse-config\`'s peak above \`--help\`'s (\`/usr/bin/time -f %M\`: empty
+  program 12 MB, \`--help\` 19 MB, \`parse-config\` 26 MB, one put 45 MB, an acquire 52 MB);
+  5,000 leases sublease wrote add nothing, since the survey reads one area.
+- **Start-up.** \`--help\` is judged against the empty program, and cac alone printing one
+  command's help takes most of the budget (its row in "Startup"). \`parse-config\` beyond
+  its libraries' floor: building the CLI (cac's option setup and parsing), the lazily
+  loaded chunks (config, settings, output), the config checks and the bounded file read,
+  each a fraction of a millisecond.
+- **Growth without the holder index** (leases flanneld wrote, etcd v2): every lease is read
+  by design. At 5,000 leases flanneld wrote, about 40% of an acquire's CPU profile is
+  etcd3's generated decoder: \`KeyValue$toObject\` turning each key into an object with its
+  four 64-bit fields as decimal strings, which etcd3's API hands out; skipping it would
+  mean a second, hand-written decoding path beside etcd3.
+- **File registry against CNI host-local.** host-local writes its address file in place
+  with no fsync; sublease replaces the registry file and subnet.env crash-safely, and the
+  two replacements alone cost what the CNI section shows on this disk. The rest of its
+  share is Bun running sublease's code for the first time in the process (the CLI, the
+  config, the allocator), which a Go binary compiled ahead of time does not pay. At 1,000
+  allocations host-local reads a file per allocation, and the two come close.
+- **File registry bounds** (5,000 within 1.5x, 20,000 within 3x of 0 leases): one JSON
+  document parsed whole (\`JSON.parse\`) and written whole under the lock, by design:
+  simple beats fast for a registry that serves one host or a small site. At 20,000 leases
+  (2.6 MB) the profile splits into \`JSON.parse\` about a fifth, the survey's pass over
+  every entry about a sixth, serializing the lines about a seventh, the crash-safe write
+  and its fsync about an eighth; the rest is start-up and the allocator. Meeting the bounds would take
+  reading and writing only the lines that change (a text scanner and a spliced writer
+  beside the parser), the second mode this registry gave up.
 
 ## What the build-time patches buy
 
