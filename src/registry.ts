@@ -75,7 +75,7 @@ export interface Registry {
   deleteLease(current: Lease): Promise<boolean>;
   /** Optional: everything stored, read once, for `sublease doctor` (see src/inspection.ts). */
   inspect?: Inspectable["inspect"];
-  /** Optional, with inspect: removes one leftover it found, by compare-and-swap. */
+  /** Optional, where inspect can find leftovers: removes one, by compare-and-swap. */
   mend?: Inspectable["mend"];
   close(): Promise<void>;
 }

@@ -160,10 +160,6 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       return { leases, unreadable, leftovers: [], notes: [], deleteCommand: (leaseKey: string) => `ETCDCTL_API=2 etcdctl rm ${shellWord(`${subnetsDir}/${leaseKey}`)}` };
     },
 
-    async mend() {
-      return "kept" as const;
-    },
-
     async createLease(subnet, attrs, ttlSeconds) {
       const action = `creating ${formatSubnetKey(subnet)}`;
       const deadline = Date.now() + options.timeoutMs;

@@ -41,7 +41,7 @@ const MENDED: Record<MendOutcome, string> = {
 
 export async function doctorCommand(flags: DoctorFlags, choice: RegistryChoice, log: Logger, settings: InspectSettings = DOCTOR_SETTINGS): Promise<DoctorReport> {
   return withRegistry(choice, log, async (registry) => {
-    if (!registry.inspect || !registry.mend) throw new SubleaseError("failure", `doctor cannot inspect ${registry.description}`);
+    if (!registry.inspect) throw new SubleaseError("failure", `doctor cannot inspect ${registry.description}`);
     const config = await loadNetworkConfig(registry, choice, log);
     const inspection = await registry.inspect(settings);
     for (const note of inspection.notes) log.warn(note);
@@ -59,7 +59,7 @@ export async function doctorCommand(flags: DoctorFlags, choice: RegistryChoice, 
     ];
     for (const leftover of inspection.leftovers) {
       const finding = leftoverFinding(leftover);
-      if (flags.fix && leftover.mendable) {
+      if (flags.fix && leftover.mendable && registry.mend) {
         const outcome = await registry.mend(leftover);
         finding.fixed = outcome !== "kept";
         findings.push({ ...finding, detail: `${finding.detail} (${MENDED[outcome]})` });
