@@ -3,7 +3,7 @@
  * (file-format.ts). A lease that has expired is free, but stays in the file until the next
  * write drops it; doctor --fix removes such entries.
  */
-import type { Inspection, Leftover, UnreadableEntry } from "../../src/inspection.ts";
+import type { Inspection, Leftover, MendOutcome, UnreadableEntry } from "../../src/inspection.ts";
 import { leaseHolder, type Lease } from "../../src/lease.ts";
 import { hasExpired, readEntry, type RegistryFile } from "./file-format.ts";
 
@@ -38,9 +38,10 @@ export function inspectFile(file: RegistryFile, now: number, path: string): Insp
   return { leases, unreadable, leftovers, notes: [], deleteCommand: (key) => removeByHand(key, path) };
 }
 
-/** Whether `leftover` is still in `file` as found and still expired: then it may go. */
-export function stillExpired(file: RegistryFile, leftover: Leftover, now: number): boolean {
-  if (!Object.hasOwn(file.leases, leftover.name)) return false;
+/** What a write under the lock does about `leftover`: drops it only if still as found and still expired. */
+export function mendExpired(file: RegistryFile, leftover: Leftover, now: number): { result: MendOutcome; change?: { key: string } } {
+  if (!Object.hasOwn(file.leases, leftover.name)) return { result: "gone" };
   const entry = readEntry(leftover.name, file.leases[leftover.name]);
-  return entry.kind === "lease" && entry.lease.version === leftover.version && hasExpired(entry, now);
+  const unchanged = entry.kind === "lease" && entry.lease.version === leftover.version && hasExpired(entry, now);
+  return unchanged ? { result: "removed", change: { key: leftover.name } } : { result: "kept" };
 }

@@ -23,7 +23,7 @@ import {
   type Entry, type RegistryFile, type StoredLease,
 } from "./file-format.ts";
 import { resolveRegistryPath } from "./file-path.ts";
-import { inspectFile, stillExpired } from "./file-inspect.ts";
+import { inspectFile, mendExpired } from "./file-inspect.ts";
 import type { Inspection, Leftover, MendOutcome } from "../../src/inspection.ts";
 
 export async function openFileRegistry(options: RegistryOptions): Promise<Registry> {
@@ -304,16 +304,9 @@ class FileRegistry implements Registry {
     });
   }
 
-  inspect(): Promise<Inspection> {
-    return Promise.resolve(inspectFile(this.readExisting().file, Date.now(), this.path));
-  }
+  inspect = async (): Promise<Inspection> => inspectFile(this.readExisting().file, Date.now(), this.path);
 
-  /** Under the lock: the entry goes only if still as found and still expired. */
-  mend(leftover: Leftover): Promise<MendOutcome> {
-    return this.locked(({ file }, now) => stillExpired(file, leftover, now)
-      ? { result: "removed" as const, change: { key: leftover.name } }
-      : { result: Object.hasOwn(file.leases, leftover.name) ? "kept" as const : "gone" as const });
-  }
+  mend = (leftover: Leftover): Promise<MendOutcome> => this.locked(({ file }, now) => mendExpired(file, leftover, now));
 
   async close(): Promise<void> {}
 }
