@@ -8,8 +8,10 @@ import { SubleaseError } from "../../src/errors.ts";
 import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, leaseHolder, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import type { Registry, RegistryOptions } from "../../src/registry.ts";
 import { shellWord, type UnreadableEntry } from "../../src/inspection.ts";
-import { keyAroundArea, valueMayName } from "../../src/survey-area.ts";
+import type { SubnetRecord } from "../../src/subnet-history.ts";
+import { keyAreaOf, keyAroundArea, valueMayName } from "../../src/survey-area.ts";
 import { etcdConnection } from "./etcd-connection.ts";
+import { V2History } from "./etcd-v2-history.ts";
 import { etcdError, EtcdHttpError, type EtcdTarget } from "./etcd-errors.ts";
 import { COMPARE_FAILED, KEY_NOT_FOUND, NODE_EXISTS, v2Requester, type V2Answer, type V2Node } from "./etcd-v2-http.ts";
 import { httpClient } from "./tls-fetch.ts";
@@ -35,6 +37,9 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
   const keyOfLease = (lease: Lease) => `${subnetsDir}/${lease.key}`;
   let closed = false;
   const request = v2Requester(options, endpoints, client, target, () => closed);
+  // quorum on reads: linearizable, as the leases' listing is; recursive only matters to the GET.
+  const history = new V2History(options.prefix, (action, method, key, value) =>
+    request(action, method, key, method === "GET" ? { recursive: true, quorum: true } : {}, value), options.log);
 
   /**
    * After a create or compare-and-swap that was repeated (see etcd-v2-http.ts) failed because the
@@ -80,12 +85,17 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
   /**
    * Every live lease under subnets/, in one recursive GET. `wanted` (the key's last
    * segment, the raw value) picks the entries worth decoding; the rest are skipped
-   * unread, and so unwarned about.
+   * unread, and so unwarned about. With `records` to fill, the subnet records are read
+   * alongside and filled in before `wanted` is first asked.
    */
-  async function readLeases(wanted?: (name: string, value: string) => boolean, skipped?: (key: string, problem: string) => void): Promise<Lease[]> {
+  async function readLeases(wanted?: (name: string, value: string) => boolean, skipped?: (key: string, problem: string) => void, records?: SubnetRecord[]): Promise<Lease[]> {
     const action = `listing leases under ${subnetsDir}/`;
     // quorum: a linearizable read, as the v3 registry's range is.
-    const answer = await request(action, "GET", subnetsDir, { recursive: true, quorum: true });
+    const [answer, recordsRead] = await Promise.all([
+      request(action, "GET", subnetsDir, { recursive: true, quorum: true }),
+      records && history.read(fail),
+    ]);
+    records?.push(...recordsRead!);
     if (answer.errorCode === KEY_NOT_FOUND) return [];
     if (!ok(answer)) fail(action, answer);
     const leases: Lease[] = [];
@@ -135,21 +145,30 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
     },
 
     async listLeases() {
-      return { leases: await readLeases() };
+      const records: SubnetRecord[] = [];
+      return { leases: await readLeases(undefined, undefined, records), records };
     },
 
     // The v2 API has no range reads or counts to find one holder's or one area's leases
     // with, so the survey reads every lease too, but decodes only those that can matter.
     async survey(holder, area) {
-      const around = area ? keyAroundArea(area) : () => false;
+      const inArea = area ? keyAroundArea(area) : () => false;
+      // The leases around this holder's records come along: they tell whether its old subnets are free.
+      const records: SubnetRecord[] = [];
+      let aroundOwn: ((key: string) => boolean)[] | undefined;
+      const around = (key: string) => {
+        aroundOwn ??= records.filter((record) => record.holder === holder && record.subnet.ipv4)
+          .map((record) => keyAroundArea(keyAreaOf(record.subnet.ipv4!)));
+        return inArea(key) || aroundOwn.some((test) => test(key));
+      };
       const held: Lease[] = [];
       const near: Lease[] = [];
       const mayName = valueMayName(holder);
-      for (const lease of await readLeases((name, value) => around(name) || mayName(value))) {
+      for (const lease of await readLeases((name, value) => around(name) || mayName(value), undefined, records)) {
         if (leaseHolder(lease.attrs) === holder) held.push(lease);
         if (around(lease.key)) near.push(lease);
       }
-      return { held, near };
+      return { held, near, records: records.filter((record) => record.holder === holder || inArea(record.key)) };
     },
 
     // Keys expire on their own in the v2 API: nothing is ever left over to mend.
@@ -170,7 +189,9 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
         return own && leaseFrom(subnet, attrs, own.node, own.receivedAt);
       }
       if (!ok(answer)) fail(action, answer);
-      return leaseFrom(subnet, attrs, answer.node!, answer.receivedAt);
+      const created = leaseFrom(subnet, attrs, answer.node!, answer.receivedAt);
+      await history.written(attrs, created.key, created.expiresAt ?? null);
+      return created;
     },
 
     async updateLease(current, attrs, ttlSeconds) {
@@ -186,7 +207,9 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
         return own && leaseFrom(current.subnet, attrs, own.node, own.receivedAt);
       }
       if (!ok(answer)) fail(action, answer);
-      return leaseFrom(current.subnet, attrs, answer.node!, answer.receivedAt);
+      const updated = leaseFrom(current.subnet, attrs, answer.node!, answer.receivedAt);
+      await history.written(attrs, updated.key, updated.expiresAt ?? null);
+      return updated;
     },
 
     async leaseExpiry(lease) {
@@ -208,6 +231,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
         return answer.uncertain ? await ownDelete(action, keyOfLease(current), prevIndex, deadline) : false;
       }
       if (!ok(answer)) fail(action, answer);
+      await history.removed(current.key);
       return true;
     },
 
