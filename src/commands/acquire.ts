@@ -50,7 +50,8 @@ export async function acquireCommand(flags: AcquireFlags, choice: RegistryChoice
       }
       throw error;
     }
-    log.info(`${outcome === "reused" ? "reused" : outcome === "previous" ? "took back the previous subnet" : "leased"} ${viewLease(lease).subnet ?? viewLease(lease).ipv6Subnet} in ${registry.description}`);
+    const told = { reused: "reused", previous: "took back the previous subnet", returned: "took back the subnet this host held last", allocated: "leased" }[outcome];
+    log.info(`${told} ${viewLease(lease).subnet ?? viewLease(lease).ipv6Subnet} in ${registry.description}`);
     return {
       ...viewLease(lease, expiresAt),
       outcome,
