@@ -14,7 +14,7 @@ import { LeaseManager } from "../../src/manager.ts";
 import { parseConfigText } from "../../src/config.ts";
 import type { RegistryChoice } from "../../src/registry-settings.ts";
 import { openRegistry } from "../../backends/registry/index.ts";
-import { etcdLeaseIds, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, etcdLeaseIds, grpcCalls, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 import { capturingLogger } from "../helpers/capture-log.ts";
 import { host, v4 } from "../helpers/leases.ts";
 
@@ -185,13 +185,18 @@ describe("doctor on etcd-v3: leftovers", () => {
     // Granted just now: it may be a create about to write its key.
     const inFlight = grantKeyless(60);
 
+    const beforeLook = await grpcCalls(etcd);
     const report = await doctorCommand({ fix: false }, choice(prefix), silentLogger, settings);
+    const lookCost = callDelta(beforeLook, await grpcCalls(etcd));
     const keyless = report.findings.filter((finding) => finding.problem === "keyless etcd lease");
     expect(keyless.map((finding) => finding.keys[0]).sort()).toEqual([abandoned, keptAlive].sort());
     expect(keyless.find((finding) => finding.keys[0] === abandoned)!.mend).toStartWith("sublease doctor --fix");
     expect(keyless.find((finding) => finding.keys[0] === keptAlive)!.mend).toBe(`etcdctl lease revoke ${BigInt(keptAlive).toString(16)}`);
 
+    const beforeFix = await grpcCalls(etcd);
     const fixed = await doctorCommand({ fix: true }, choice(prefix), silentLogger, settings);
+    // The same look, then for the one lease revoked: its check again, and the revoke.
+    expect(callDelta(lookCost, callDelta(beforeFix, await grpcCalls(etcd)))).toEqual({ LeaseTimeToLive: 1, LeaseRevoke: 1 });
     expect(fixed.findings.filter((finding) => finding.fixed).map((finding) => finding.keys[0])).toEqual([abandoned]);
     const left = etcdLeaseIds(etcd);
     expect(left.has(abandoned)).toBe(false);
