@@ -39,8 +39,8 @@ const STORMS = [
   { hosts: 50, config: '{"Network":"10.5.0.0/16"}', label: "10.5.0.0/16, /24s (255)" },
   { hosts: 200, config: '{"Network":"10.5.0.0/16","SubnetLen":26}', label: "10.5.0.0/16, /26s (16,383)" },
 ];
-/** Contention is measured on etcd v3; add "etcd-v2" to run it there too. */
-const STORM_APIS = ["etcd-v3"];
+/** Contention is measured on both etcd APIs (the file registry's storms are in file-registry.ts). */
+const STORM_APIS = ["etcd-v3", "etcd-v2"];
 /** flanneld's figures (same machine class, not measured in this run): context only. */
 const FLANNELD: Record<string, string> = {
   "etcd-v3": "flanneld v0.20: 74 ms at 0, 2,555 ms at 5,000, 10,770 ms at 20,000 leases (L+5 requests)",
