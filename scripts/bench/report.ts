@@ -101,11 +101,12 @@ compared with are measured in this run, in the tables above.
   makes requests: a new host makes 5 (the config with the holder index proof, the survey,
   the etcd lease grant, the create, and the read-back that keeps one lease per host), a
   holder 4 or 5, and that many puts alone come to about 1.2x of one put. What is left
-  beyond them is sublease's own: its start (the CLI, the config check, host facts and the
-  subnet.env lock: \`parse-config\` against the empty program in "Startup" shows its
-  size), the work between requests (each request a different RPC, so each runs cold code
-  in grpc-js and protobufjs once) and the crash-safe subnet.env write (temp file, fsync,
-  rename, directory fsync). Loading etcd3 and grpc-js (about 7 ms, most of it grpc-js's
+  beyond them (about 12 ms on a quiet run) is sublease's own; strace timestamps of both
+  programs put about a third of it before the connection opens (the CLI and the subnet.env
+  lock), half between connecting and the last response (the config check, host facts, the
+  manager's choices, and each request being a different RPC, whose code in grpc-js and
+  protobufjs runs cold once) and the rest after it (the crash-safe subnet.env write: temp
+  file, fsync, rename, directory fsync; and closing the client). Loading etcd3 and grpc-js (about 7 ms, most of it grpc-js's
   use of \`node:tls\`, \`node:net\`, \`node:stream\` and \`node:http2\`) is in the floor
   already. Starting the connection earlier buys nothing on loopback: module loading is CPU
   work that cannot overlap it, and the local reads before the first request take well
