@@ -221,11 +221,6 @@ interface Cluster {
   label: string;
 }
 
-/**
- * Acquire at each level of prefilled leases. The `alongside` commands (the floors) run
- * in turn with the acquires at 0 leases, so the ratio between them is taken under the
- * same conditions of the machine and of etcd.
- */
 interface Alongside {
   /** The floors, given the request counts of the measured acquires (new host, then the holders'). */
   commands: (requestCounts: number[]) => Command[];
@@ -239,6 +234,11 @@ interface Holders {
   requests: { withEnv: number; withoutEnv: number };
 }
 
+/**
+ * Acquire at each level of prefilled leases. The `alongside` commands (the floors) and the
+ * holders' acquires run in turn with the new hosts' acquires at 0 leases, so the ratios
+ * between them are taken under the same conditions of the machine and of etcd.
+ */
 async function measureLevels(binary: string, api: Api, etcd: EtcdCluster, dir: string, cluster: Cluster, alongside?: Alongside):
   Promise<{ levels: Level[]; alongside: Sample[]; holders?: Holders; requestCounts: number[] }> {
   const keys = await randomLeaseKeys(NETWORK, LEVELS[LEVELS.length - 1]!);
