@@ -132,18 +132,20 @@ export class LeaseManager {
   /**
    * This holder's leases and those near `area` when the registry can vouch for them, else
    * every lease. Without an area only a lookup of our own lease (renew, release) may skip
-   * the listing: allocating needs to see somewhere.
+   * the listing: allocating, and checking after a create, need to see somewhere. Only
+   * allocating asks for the subnet records.
    */
-  private async look(config: NetworkConfig, attrs: LeaseAttrs, area: Prefix | undefined, purpose: "allocate" | "find"): Promise<View> {
+  private async look(config: NetworkConfig, attrs: LeaseAttrs, area: Prefix | undefined, purpose: "allocate" | "check" | "find"): Promise<View> {
+    const wanted = { records: purpose === "allocate" };
     if (this.areaFamily(config) && (area || purpose === "find")) {
-      const survey = await this.registry.survey!(leaseHolder(attrs) ?? "", area);
+      const survey = await this.registry.survey!(leaseHolder(attrs) ?? "", area, wanted);
       if (survey) {
         const leases = new Map(survey.held.map((lease) => [lease.key, lease]));
         for (const lease of survey.near) leases.set(lease.key, lease);
         return { leases: [...leases.values()], records: survey.records ?? [], area };
       }
     }
-    const listing = await this.registry.listLeases();
+    const listing = await this.registry.listLeases(wanted);
     return { leases: listing.leases, records: listing.records ?? [] };
   }
 
@@ -267,7 +269,7 @@ export class LeaseManager {
     try {
       // The narrowest area holding the new lease: enough to see it; the host's other leases come with it.
       const family = this.areaFamily(config);
-      ({ leases } = await this.look(config, attrs, family && subnet.ipv4 ? keyAreaOf(subnet.ipv4) : undefined, "allocate"));
+      ({ leases } = await this.look(config, attrs, family && subnet.ipv4 ? keyAreaOf(subnet.ipv4) : undefined, "check"));
     } catch (error) {
       // Unchecked, it could be this host's second lease: give it back.
       await this.registry.deleteLease(created).catch(() => false);

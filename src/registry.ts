@@ -30,14 +30,26 @@ export interface LeaseSurvey {
   readonly records?: SubnetRecord[];
 }
 
+/**
+ * Whether the caller needs the subnet records: only an acquire choosing a subnet does. A
+ * registry where they ride along in the same request may send them anyway; one where they
+ * cost a request of their own (etcd v2) reads them only when asked.
+ */
+export interface RecordsWanted {
+  records?: boolean;
+}
+
 export interface Registry {
   /** "file", "etcd-v3", "etcd-v2": used in messages ("no config in etcd v3 at ..."). */
   readonly description: string;
   /** The network config's raw text, or undefined when none is stored. */
   getNetworkConfig(): Promise<string | undefined>;
   putNetworkConfig(text: string): Promise<void>;
-  /** Every live lease; keys that are not subnets are skipped with a warning. */
-  listLeases(): Promise<LeaseListing>;
+  /**
+   * Every live lease; keys that are not subnets are skipped with a warning. With
+   * `wanted.records`, the subnet records too (see RecordsWanted).
+   */
+  listLeases(wanted?: RecordsWanted): Promise<LeaseListing>;
   /**
    * Optional: the leases of one holder (its public address, as in the lease value) and
    * those overlapping one IPv4 area. `area` is octet-aligned (see src/survey-area.ts), so
@@ -46,7 +58,7 @@ export interface Registry {
    * one that cannot reads everything but decodes only what matters. Resolves undefined
    * when the registry cannot vouch that `held` is complete: the manager lists instead.
    */
-  survey?(holder: string, area?: Prefix): Promise<LeaseSurvey | undefined>;
+  survey?(holder: string, area?: Prefix, wanted?: RecordsWanted): Promise<LeaseSurvey | undefined>;
   /**
    * Creates the lease only if no live lease holds this subnet. `ttlSeconds` 0 makes a
    * reservation (no expiry). Returns undefined when the subnet is taken (a lost race).

@@ -144,20 +144,20 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       if (!ok(answer)) fail(action, answer);
     },
 
-    async listLeases() {
-      const records: SubnetRecord[] = [];
+    async listLeases(wanted) {
+      const records: SubnetRecord[] | undefined = wanted?.records ? [] : undefined;
       return { leases: await readLeases(undefined, undefined, records), records };
     },
 
     // The v2 API has no range reads or counts to find one holder's or one area's leases
     // with, so the survey reads every lease too, but decodes only those that can matter.
-    async survey(holder, area) {
+    async survey(holder, area, wanted) {
       const inArea = area ? keyAroundArea(area) : () => false;
       // The leases around this holder's records come along: they tell whether its old subnets are free.
-      const records: SubnetRecord[] = [];
+      const records: SubnetRecord[] | undefined = wanted?.records ? [] : undefined;
       let aroundOwn: ((key: string) => boolean)[] | undefined;
       const around = (key: string) => {
-        aroundOwn ??= records.filter((record) => record.holder === holder && record.subnet.ipv4)
+        aroundOwn ??= (records ?? []).filter((record) => record.holder === holder && record.subnet.ipv4)
           .map((record) => keyAroundArea(keyAreaOf(record.subnet.ipv4!)));
         return inArea(key) || aroundOwn.some((test) => test(key));
       };
@@ -168,7 +168,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
         if (leaseHolder(lease.attrs) === holder) held.push(lease);
         if (around(lease.key)) near.push(lease);
       }
-      return { held, near, records: records.filter((record) => record.holder === holder || inArea(record.key)) };
+      return { held, near, records: records?.filter((record) => record.holder === holder || inArea(record.key)) };
     },
 
     // Keys expire on their own in the v2 API: nothing is ever left over to mend.
