@@ -76,7 +76,7 @@ function overlaps(leases: readonly Lease[], deleteCommand: (key: string) => stri
       problem: "overlap",
       keys: [a.key, b.key],
       holders: [holderOf(a), holderOf(b)],
-      detail: `the ${kind(a)} ${a.key} and the ${kind(b)} ${b.key} overlap: both hosts route the same addresses`,
+      detail: `a ${kind(a)} and a ${kind(b)} overlap: both hosts route the same addresses`,
       mend: `${deleteCommand(other.key)} (keeps ${kept.key}; ${holderOf(other)} gets a new subnet at its next acquire)`,
     };
   });
@@ -95,11 +95,12 @@ function duplicates(leases: readonly Lease[], config: NetworkConfig, deleteComma
     const fitting = held.filter((lease) => fitsConfig(lease.subnet, config));
     const kept = oldest(fitting) ?? oldest(held)!;
     const others = held.filter((lease) => lease !== kept);
+    const reserved = held.filter(isReservation).length;
     findings.push({
       problem: "several leases",
       keys: held.map((lease) => lease.key),
       holders: [holder],
-      detail: `${holder} holds ${held.length} leases (${held.map((lease) => `${kind(lease)} ${lease.key}`).join(", ")}); its acquire uses ${kept.key}`,
+      detail: `one host holds ${held.length} leases${reserved ? ` (${reserved} a reservation)` : ""}; its acquire uses ${kept.key}`,
       mend: others.map((lease) => deleteCommand(lease.key)).join("; "),
     });
   }
@@ -119,7 +120,7 @@ function misfits(leases: readonly Lease[], config: NetworkConfig, deleteCommand:
     problem: "does not fit",
     keys: [lease.key],
     holders: [holderOf(lease)],
-    detail: `the ${kind(lease)} ${lease.key} does not fit the network config (${families})`,
+    detail: `this ${kind(lease)} does not fit the network config (${families})`,
     mend: isReservation(lease)
       ? `${deleteCommand(lease.key)}, then reserve a subnet that fits`
       : `its host gives it back at its next sublease acquire (or flanneld start); to drop it now: ${deleteCommand(lease.key)}`,

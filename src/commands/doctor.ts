@@ -52,7 +52,7 @@ export async function doctorCommand(flags: DoctorFlags, choice: RegistryChoice, 
         problem: "unreadable key",
         keys: [entry.key],
         holders: [],
-        detail: `${entry.key}: ${entry.problem}; every host skips it, and its subnet may be handed out again`,
+        detail: `${entry.problem}; every host skips it, and its subnet may be handed out again`,
         mend: entry.deleteCommand,
       })),
       ...leaseFindings(leases, config, inspection.deleteCommand),
@@ -76,14 +76,15 @@ export const unmended = (report: DoctorReport) => report.findings.filter((findin
 
 const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
 
-/** One finding a line, then one summary line; or the findings as a JSON array. */
+/**
+ * One finding a line (what, the keys, [the holders]: what is wrong; mend: the command), then
+ * one summary line; or the findings as a JSON array.
+ */
 export function formatDoctorReport(report: DoctorReport, format: string): string {
   if (format === "json") return `${JSON.stringify(report.findings.map((finding) => ({ ...finding, fixed: finding.fixed ?? false })), null, 2)}\n`;
   const lines = report.findings.map((finding) => {
-    const holders = finding.holders.length ? ` [${finding.holders.join(", ")}]` : "";
-    return finding.fixed
-      ? `fixed ${finding.problem}${holders}: ${finding.detail}`
-      : `${finding.problem}${holders}: ${finding.detail}; mend: ${finding.mend}`;
+    const what = [finding.problem, ...finding.keys].join(" ") + (finding.holders.length ? ` [${finding.holders.join(", ")}]` : "");
+    return finding.fixed ? `fixed ${what}: ${finding.detail}` : `${what}: ${finding.detail}; mend: ${finding.mend}`;
   });
   const open = unmended(report).length;
   const fixed = report.findings.length - open;
