@@ -22,7 +22,10 @@ export interface DoctorReport {
   pools: PoolUse[];
 }
 
-/** A minute: far longer than any acquire takes from granting an etcd lease to writing its key. */
+/**
+ * An etcd lease with no key is left over after a minute unrefreshed, far longer than any
+ * acquire takes from granting it to writing its key; at most 1000 are asked about a run.
+ */
 export const DOCTOR_SETTINGS: InspectSettings = { keylessAfterSeconds: 60, maxLeaseChecks: 1000 };
 
 const leftoverFinding = (leftover: Leftover): Finding => ({
