@@ -1,0 +1,80 @@
+/**
+ * The flag groups several commands share (the registry's, the host's) and what turns
+ * their values into a command's inputs: the logger, --output, the registry choice and
+ * the host flags. Address checks load only when a host command asks for them.
+ */
+import type { Command } from "cac";
+import type { Options } from "./cli-commands.ts";
+import { usageError } from "./errors.ts";
+import { createLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
+import { parseDataFormat } from "./output.ts";
+import { settingSource, type SettingSource } from "./settings.ts";
+import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE, DEFAULT_SUBNET_FILE } from "./defaults.ts";
+import { registryChoice } from "./registry-settings.ts";
+
+export function loggerFrom(options: Options) {
+  const settings = settingSource(options);
+  const level = (settings.string("log-level") ?? "warn") as LogLevel;
+  if (!LOG_LEVELS.includes(level)) throw usageError(`${settings.label("log-level")} must be one of ${LOG_LEVELS.join(", ")}, got "${level}"`);
+  return createLogger(level);
+}
+
+/** --output, the first of `allowed` when not given. */
+export const outputFormat = (settings: SettingSource, allowed: readonly string[]) =>
+  parseDataFormat(settings.string("output"), allowed, settings.label("output"));
+
+export const session = (options: Options) => {
+  const log = loggerFrom(options);
+  const settings = settingSource(options);
+  return { log, settings, choice: registryChoice(settings, log) };
+};
+
+export const registryFlags = (command: Command) =>
+  command
+    .option("--registry <name>", "where leases live: file, etcd-v3 or etcd-v2 (default: etcd-v3 when --etcd-endpoints is set, else file)")
+    .option("--registry-file <path>", `the file registry (default: ${DEFAULT_REGISTRY_FILE})`)
+    .option("--etcd-endpoints <urls>", `comma-separated etcd URLs (default: ${DEFAULT_ENDPOINTS.join(",")})`)
+    .option("--etcd-prefix <prefix>", `etcd key prefix (default: ${DEFAULT_PREFIX})`)
+    .option("--etcd-cafile <path>", "CA certificate to verify etcd's TLS certificate")
+    .option("--etcd-certfile <path>", "client certificate for etcd (with --etcd-keyfile)")
+    .option("--etcd-keyfile <path>", "client key for etcd (with --etcd-certfile)")
+    .option("--etcd-username <name>", "etcd user")
+    .option("--etcd-password <password>", "etcd password (better: FLANNELD_ETCD_PASSWORD)")
+    .option("--timeout <duration>", "bound on each registry call, e.g. 5s (default: 5s)")
+    .option("--wait <duration>", "keep retrying an unreachable registry or a missing config this long, e.g. 5m (default: 0)");
+
+/** What a host command learns about this host; `reads` adds what only some commands use. */
+export const hostFlags = (command: Command, subnetFile: string, reads: { mtu?: boolean; vtepMac?: boolean }) => {
+  command
+    .option("--public-ip <ip>", "this host's IPv4 address (default: of the chosen interface)")
+    .option("--public-ipv6 <ip>", "this host's IPv6 address (dual stack / IPv6)")
+    .option("--iface <name|ip>", "the external interface, by name or address; repeat to try several in order (default: the default route's)")
+    .option("--iface-regex <regex>", "the first interface whose name or address matches; repeatable (when no --iface)")
+    .option("--iface-can-reach <ip>", "the interface the kernel would use to reach this address (when no --iface or --iface-regex)")
+    .option("--subnet-file <path>", `${subnetFile} (default: ${DEFAULT_SUBNET_FILE})`);
+  if (reads.mtu) command.option("--iface-mtu <mtu>", "the external interface's MTU when it cannot be read (e.g. in a container)");
+  if (reads.vtepMac) command.option("--vtep-mac <mac>", "VXLAN VTEP MAC to publish (default: a stable MAC derived from the public IP)");
+  return command;
+};
+
+// acquire publishes the lease and writes the MTU; renew rewrites the lease; release only finds it.
+export const ACQUIRE_READS = { mtu: true, vtepMac: true };
+export const RENEW_READS = { vtepMac: true };
+
+// Address and MAC checks load ip.ts/ipaddr.js: only the host commands pay for them.
+export async function hostFlagValues(settings: SettingSource, reads: { mtu?: boolean; vtepMac?: boolean }) {
+  const [{ checkHostFlags }, { parseVtepMac }] = await Promise.all([import("./host.ts"), import("../backends/network/vxlan.ts")]);
+  const vtepMac = reads.vtepMac ? settings.string("vtep-mac") : undefined;
+  const values = {
+    publicIP: settings.string("public-ip"),
+    publicIPv6: settings.string("public-ipv6"),
+    iface: settings.strings("iface"),
+    ifaceRegex: settings.strings("iface-regex"),
+    ifaceCanReach: settings.string("iface-can-reach"),
+    ifaceMtu: reads.mtu ? settings.integer("iface-mtu", 68, 65535) : undefined,
+    vtepMac: vtepMac === undefined ? undefined : parseVtepMac(vtepMac),
+    subnetFile: settings.string("subnet-file") ?? DEFAULT_SUBNET_FILE,
+  };
+  checkHostFlags(values);
+  return values;
+}
