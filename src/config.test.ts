@@ -196,3 +196,12 @@ test("unknown Backend fields are reported too; flannel's own ones, in any case, 
   const hostGw = await parseConfigText(JSON.stringify({ Network: "10.3.0.0/16", Backend: { Type: "host-gw" } }));
   expect(hostGw.unknownKeys).toEqual([]);
 });
+
+describe("Backend.Type in any case, as flanneld lower-cases it", () => {
+  test("VXLAN, Host-GW and WireGuard are the lower-case backends, shown lower-case", async () => {
+    for (const [typed, type] of [["VXLAN", "vxlan"], ["Host-GW", "host-gw"], ["WireGuard", "wireguard"], ["UDP", "udp"]] as const) {
+      const shown = await normalized({ Network: "10.65.0.0/16", Backend: { Type: typed } });
+      expect([typed, shown.BackendType, (shown.Backend as { Type: string }).Type]).toEqual([typed, type, type]);
+    }
+  });
+});

@@ -194,8 +194,8 @@ export function checkConfig(object: Record<string, unknown>): NetworkConfig {
   if (typeValue !== undefined && typeof typeValue !== "string") {
     throw invalid(`Backend.Type must be a string, got ${JSON.stringify(typeValue)}`);
   }
-  const backendType = typeValue ?? "";
-  const plugin = findBackend(backendType);
+  const plugin = findBackend(typeValue ?? "");
+  const backendType = plugin.type;
   const backend = plugin.parseOptions(backendObject);
   // A Backend field is known when sublease reads it or flanneld's backend of that type does.
   const backendFields = ["Type", ...Object.keys(backend), ...(plugin.unusedFlannelFields ?? [])];

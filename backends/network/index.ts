@@ -19,8 +19,10 @@ const BACKENDS: Record<string, BackendPlugin<any>> = Object.fromEntries(
 
 export const knownBackendTypes = (): string[] => Object.keys(BACKENDS).sort();
 
+/** The plugin for `type`, in any case: flanneld lower-cases Backend.Type before looking it up. */
 export function findBackend(type: string): BackendPlugin {
-  const plugin = Object.hasOwn(BACKENDS, type) ? BACKENDS[type] : undefined;
+  const key = type.toLowerCase();
+  const plugin = Object.hasOwn(BACKENDS, key) ? BACKENDS[key] : undefined;
   if (!plugin) {
     const shown = type === "" ? "Backend has no Type" : `unknown backend type "${type}"`;
     throw new SubleaseError("usage", `${shown}: Backend.Type must be one of ${knownBackendTypes().join(", ")}`);
