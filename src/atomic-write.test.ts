@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "./atomic-write.ts";
@@ -46,7 +46,7 @@ const touch = (name: string) => {
 describe("writeFileAtomic", () => {
   test("writes the content with the requested mode and leaves no temp file", () => {
     const target = join(dir, "sub", "reg.json");
-    writeFileAtomic(target, '{"a":1}\n', { mode: 0o640 });
+    writeFileAtomic(target, '{"a":1}\n', { mode: 0o640, dirMode: 0o755 });
     expect(readFileSync(target, "utf8")).toBe('{"a":1}\n');
     expect(statSync(target).mode & 0o7777).toBe(0o640);
     writeFileAtomic(target, "second", { mode: 0o600 });
@@ -109,5 +109,57 @@ describe("writeFileAtomic", () => {
     writeFileAtomic(join(dir, "reg.json"), "new");
     expect(readFileSync(join(dir, "reg.json"), "utf8")).toBe("new");
     expect(existsSync(join(dir, stuck, "inside"))).toBe(true);
+  });
+});
+
+describe("writeFileAtomic on what is not a plain file", () => {
+  test("a symlink is followed: the file it leads to changes, the link stays a link", () => {
+    writeFileSync(join(dir, "real.env"), "old\n");
+    symlinkSync("real.env", join(dir, "link.env"));
+    writeFileAtomic(join(dir, "link.env"), "new\n");
+    expect(lstatSync(join(dir, "link.env")).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(dir, "real.env"), "utf8")).toBe("new\n");
+    expect(readdirSync(dir).sort()).toEqual(["link.env", "real.env"]);
+  });
+
+  test("a dangling symlink creates the file where it points", () => {
+    symlinkSync("made.env", join(dir, "link.env"));
+    writeFileAtomic(join(dir, "link.env"), "new\n");
+    expect(lstatSync(join(dir, "link.env")).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(dir, "made.env"), "utf8")).toBe("new\n");
+  });
+
+  test("a FIFO is written in place and stays a FIFO", async () => {
+    const fifo = join(dir, "fifo");
+    Bun.spawnSync(["mkfifo", fifo]);
+    const reader = Bun.spawn(["cat", fifo], { stdout: "pipe" });
+    writeFileAtomic(fifo, "through the pipe\n");
+    expect(await new Response(reader.stdout).text()).toBe("through the pipe\n");
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    expect(readdirSync(dir)).toEqual(["fifo"]);
+  });
+
+  test.skipIf(process.getuid?.() !== 0)("a character device is written in place, never renamed over", () => {
+    const device = join(dir, "null");
+    expect(Bun.spawnSync(["mknod", device, "c", "1", "3"]).exitCode).toBe(0);
+    try {
+      writeFileAtomic(device, "gone\n");
+      expect(lstatSync(device).isCharacterDevice()).toBe(true);
+      expect(readdirSync(dir)).toEqual(["null"]);
+    } finally {
+      rmSync(device);
+    }
+  });
+
+  test("a missing directory is created only when asked", () => {
+    expect(() => writeFileAtomic(join(dir, "typo", "out.env"), "x")).toThrow(expect.objectContaining({ code: "ENOENT" }));
+    expect(existsSync(join(dir, "typo"))).toBe(false);
+    writeFileAtomic(join(dir, "made", "out.env"), "x", { dirMode: 0o755 });
+    expect(readFileSync(join(dir, "made", "out.env"), "utf8")).toBe("x");
+  });
+
+  test("a directory is refused", () => {
+    mkdirSync(join(dir, "d"));
+    expect(() => writeFileAtomic(join(dir, "d"), "x")).toThrow(expect.objectContaining({ code: "EISDIR" }));
   });
 });

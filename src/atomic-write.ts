@@ -1,14 +1,18 @@
 /**
  * Replace a file so readers see the old content or the new, never half of either:
- * write a temp file beside it, fsync, rename over, fsync the directory.
+ * write a temp file beside it, fsync, rename over, fsync the directory. A symlink is
+ * followed (the file it leads to is replaced, the link stays); a FIFO or character device
+ * is written in place, as a shell's `>` would, since renaming over it would put a regular
+ * file where the device was.
  */
 import { closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { fileError, isReadOnly, resolveLinks, targetKind } from "./file-target.ts";
 
 export interface AtomicWriteOptions {
   /** Mode for a new file; an existing file keeps its own mode (as flannel does). */
   mode?: number;
-  /** Mode for directories that have to be created. */
+  /** Create missing directories with this mode; without it a missing directory is an error. */
   dirMode?: number;
   /**
    * Never replace: when the file already exists (another writer was first), fail with
@@ -17,9 +21,46 @@ export interface AtomicWriteOptions {
   exclusive?: boolean;
 }
 
+/**
+ * Refusals come as errors with a `code`, for describeFsError: EISDIR for a directory,
+ * EREADONLY for a regular file this user may not write (its mode says "leave me"),
+ * ENOTWRITABLE for a block device or socket.
+ */
 export function writeFileAtomic(path: string, data: string, options: AtomicWriteOptions = {}): void {
+  const target = options.exclusive ? path : resolveLinks(path);
+  if (!options.exclusive) {
+    const kind = targetKind(target);
+    if (kind === "stream") return writeInPlace(target, data);
+    if (kind === "directory") throw fileError("EISDIR", "it is a directory");
+    if (kind === "other") throw fileError("ENOTWRITABLE", "it is a block device or socket, not a file sublease writes");
+    if (kind === "regular" && isReadOnly(target)) throw fileError("EREADONLY", "it is read-only for this user: make it writable (chmod u+w) if it should change");
+  }
+  replaceAtomically(target, data, options);
+}
+
+/** A FIFO or character device: opened and written, no temp file and no fsync (a pipe refuses fsync). */
+function writeInPlace(target: string, data: string): void {
+  const fd = openSync(target, "w");
+  try {
+    writeAll(fd, data);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The string goes out without a copy into a Buffer first (megabytes for a large registry); a short write is finished from the bytes. */
+function writeAll(fd: number, data: string): void {
+  let written = writeSync(fd, data);
+  const size = Buffer.byteLength(data);
+  if (written < size) {
+    const bytes = Buffer.from(data);
+    while (written < size) written += writeSync(fd, bytes, written);
+  }
+}
+
+function replaceAtomically(path: string, data: string, options: AtomicWriteOptions): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: options.dirMode ?? 0o755 });
+  if (options.dirMode !== undefined) mkdirSync(dir, { recursive: true, mode: options.dirMode });
   let mode = options.mode ?? 0o644;
   try {
     mode = statSync(path).mode & 0o7777;
@@ -33,14 +74,7 @@ export function writeFileAtomic(path: string, data: string, options: AtomicWrite
     fd = openSync(temp, "wx", mode);
     // The umask must not narrow the mode: readers like CNI plugins run as other users.
     fchmodSync(fd, mode);
-    // The string goes out without a copy into a Buffer first (megabytes for a large
-    // registry); a short write, rare on a regular file, is finished from the bytes.
-    let written = writeSync(fd, data);
-    const size = Buffer.byteLength(data);
-    if (written < size) {
-      const bytes = Buffer.from(data);
-      while (written < size) written += writeSync(fd, bytes, written);
-    }
+    writeAll(fd, data);
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { parseDurationMs, type DurationUnit } from "./duration.ts";
+import { formatDuration, parseDurationMs, type DurationUnit } from "./duration.ts";
 import { SubleaseError } from "./errors.ts";
 
 const HOUR = 3_600_000;
@@ -53,5 +53,23 @@ describe("parseDurationMs", () => {
       expect(error.message).toContain("--ttl");
       expect(error.message).toContain(`"${text}"`);
     }
+  });
+});
+
+describe("formatDuration", () => {
+  test("reads as typed: the unit given, whole units, no padding", () => {
+    const cases: [number, string][] = [
+      [1000, "1s"], [1500, "1.5s"], [250, "250ms"], [0, "0ms"], [270_000, "4m30s"], [60_000, "1m"],
+      [30 * 24 * HOUR, "30d"], [30 * 24 * HOUR - 1000, "29d23h59m"], [HOUR + 5000, "1h5s"], [90 * MINUTE, "1h30m"],
+    ];
+    for (const [ms, text] of cases) expect([ms, formatDuration(ms)]).toEqual([ms, text]);
+  });
+
+  test("what it prints parses back within its precision", () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (ms) => {
+      const back = parseDurationMs(formatDuration(ms), "--wait");
+      const precision = ms < 60_000 ? 1 : ms < 24 * HOUR ? 1000 : MINUTE;
+      expect(Math.abs(back - ms)).toBeLessThanOrEqual(precision);
+    }));
   });
 });

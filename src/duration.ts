@@ -27,3 +27,28 @@ export function parseDurationMs(text: string, label: string, hintUnit: DurationU
   }
   return Math.round(total);
 }
+
+/** The longest a timer can wait (2^31 - 1 ms, about 24.8 days): a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const SPELLED: [DurationUnit, number][] = [["d", UNIT_MS.d], ["h", UNIT_MS.h], ["m", UNIT_MS.m], ["s", UNIT_MS.s]];
+
+/**
+ * A duration as people read it, in the units parseDurationMs takes: "1s", "1.5s", "250ms",
+ * "4m30s", "30d", "29d23h59m". Past a minute, whole seconds; at most three units from the
+ * largest, zero parts left out.
+ */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return `${ms}ms`;
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000 && ms % 1000 !== 0) return `${Number((ms / 1000).toFixed(3))}s`;
+  let rest = Math.round(ms / 1000) * 1000;
+  const first = SPELLED.findIndex(([, size]) => rest >= size);
+  let text = "";
+  for (const [unit, size] of SPELLED.slice(first, first + 3)) {
+    const count = Math.floor(rest / size);
+    rest -= count * size;
+    if (count > 0) text += `${count}${unit}`;
+  }
+  return text;
+}

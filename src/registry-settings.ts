@@ -1,4 +1,5 @@
 /** Turns flags/env into the registry choice and its options. */
+import { MAX_TIMER_MS } from "./duration.ts";
 import { usageError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { DEFAULT_ENDPOINTS, DEFAULT_PREFIX, DEFAULT_REGISTRY_FILE, type RegistryOptions } from "./registry.ts";
@@ -30,11 +31,14 @@ export function registryChoice(settings: SettingSource, log: Logger): RegistryCh
   const keyFile = settings.string("etcd-keyfile");
   if (!!certFile !== !!keyFile) throw usageError("--etcd-certfile and --etcd-keyfile go together: give both or neither");
   const waitMs = settings.duration("wait", "s") ?? 0;
+  if (waitMs > MAX_TIMER_MS) throw usageError(`${settings.label("wait")} must be at most 24d, got "${settings.string("wait")}"`);
+  const waitUntil = Date.now() + waitMs;
   return {
     name,
     waitMs,
-    waitUntil: Date.now() + waitMs,
+    waitUntil,
     options: {
+      waitUntil,
       prefix,
       endpoints,
       tls: { caFile: settings.string("etcd-cafile"), certFile, keyFile },
@@ -47,8 +51,6 @@ export function registryChoice(settings: SettingSource, log: Logger): RegistryCh
   };
 }
 
-/** Timers hold at most 2^31 - 1 ms; past that they fire at once, so every call would time out. */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 const DEFAULT_TIMEOUT_MS = 5000;
 
@@ -56,6 +58,6 @@ function timeoutMs(settings: SettingSource): number {
   const ms = settings.duration("timeout", "s") ?? DEFAULT_TIMEOUT_MS;
   const mustBe = () => `${settings.label("timeout")} must be`;
   if (ms <= 0) throw usageError(`${mustBe()} more than 0, got "${settings.string("timeout")}"`);
-  if (ms > MAX_TIMEOUT_MS) throw usageError(`${mustBe()} at most 24d, got "${settings.string("timeout")}"`);
+  if (ms > MAX_TIMER_MS) throw usageError(`${mustBe()} at most 24d, got "${settings.string("timeout")}"`);
   return ms;
 }

@@ -3,6 +3,7 @@
  * `--wait`), read and check the network config, and always close the registry after.
  */
 import { parseConfigText, type NetworkConfig } from "../config.ts";
+import { formatDuration } from "../duration.ts";
 import { SubleaseError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { openRegistry } from "../../backends/registry/index.ts";
@@ -13,11 +14,8 @@ import { retry } from "../retry.ts";
 /** How often a wait says that it is still waiting, so a boot console never looks hung. */
 const REPORT_EVERY_MS = 10_000;
 
-/** "4m50s", "9s". */
-const roughly = (ms: number) => {
-  const seconds = Math.max(1, Math.ceil(ms / 1000));
-  return seconds >= 60 ? `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, "0")}s` : `${seconds}s`;
-};
+/** "4m50s", "9s": whole seconds, rounded up. */
+const roughly = (ms: number) => formatDuration(Math.max(1, Math.ceil(ms / 1000)) * 1000);
 
 /**
  * Retries `attempt` while it fails as unreachable or not found, until the command's

@@ -1,0 +1,66 @@
+/**
+ * Where a path that sublease writes leads, and what is there. Every file sublease writes
+ * (the registry, subnet.env, the Docker options) goes through these, so a symlink is
+ * followed the same way everywhere and a device is never replaced.
+ */
+import { accessSync, constants, readlinkSync, realpathSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+
+/** More links than this in a row is a loop (Linux's own limit is 40). */
+const MAX_LINKS = 40;
+
+/**
+ * The file behind `path`, symlinks followed: also a last link whose target does not exist
+ * yet, as the file is then created there. A path that does not exist, or that is not a
+ * link and cannot be resolved, is itself: opening it reports what is wrong (ELOOP for a loop).
+ */
+export function resolveLinks(path: string): string {
+  let current = path;
+  for (let links = 0; links <= MAX_LINKS; links++) {
+    try {
+      return realpathSync(current);
+    } catch {
+      try {
+        current = resolve(dirname(current), readlinkSync(current));
+      } catch {
+        return current;
+      }
+    }
+  }
+  return path;
+}
+
+/**
+ * What a resolved path holds. `stream`: a FIFO or a character device (/dev/stdout, a pipe a
+ * reader waits on), written in place as a shell's `>` would; `other`: a block device or a
+ * socket, never written.
+ */
+export type TargetKind = "missing" | "regular" | "directory" | "stream" | "other";
+
+export function targetKind(target: string): TargetKind {
+  let info;
+  try {
+    info = statSync(target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "missing";
+    throw error;
+  }
+  if (info.isFile()) return "regular";
+  if (info.isDirectory()) return "directory";
+  return info.isFIFO() || info.isCharacterDevice() ? "stream" : "other";
+}
+
+/** An existing regular file without write permission for this user: replacing it would defeat the mode. */
+export function isReadOnly(target: string): boolean {
+  try {
+    accessSync(target, constants.W_OK);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EACCES";
+  }
+}
+
+/** A refusal with its own reason, told apart by describeFsError through `code`. */
+export function fileError(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
+}
