@@ -115,12 +115,15 @@ compared with are measured in this run, in the tables above.
   create-if-absent, the index proof). One round trip could go: the lease grant does not
   depend on the survey and could be sent beside it (every path that writes needs a fresh
   etcd lease), about one put's round trip (the difference between the floor rows).
-- **Memory.** The one-put program alone peaks at the figure shown beside the memory goal,
-  most of it grpc-js, etcd3 and their generated protobuf code once loaded; that leaves
-  about 1 MiB for the rest of sublease against 45 MiB. sublease's own modules add about as
-  much as \`parse-config\`'s peak above \`--help\`'s (\`/usr/bin/time -f %M\`: empty
-  program 12 MB, \`--help\` 19 MB, \`parse-config\` 26 MB, one put 45 MB, an acquire 52 MB);
-  5,000 leases sublease wrote add nothing, since the survey reads one area.
+- **Memory.** The one-put program alone peaks at the figure shown beside the memory goal;
+  that leaves about 1 MiB for the rest of sublease against 45 MiB. Peak RSS by
+  \`/usr/bin/time -f %M\`, median of three, compiled like sublease: the empty program 11 MB;
+  importing grpc-js alone 27 MB; etcd3 with its generated protobuf code 35 MB; one put
+  39 MB; \`sublease --help\` 18 MB, \`parse-config\` 22 MB, an etcd v3 acquire 48 MB. So
+  what takes it is loaded code, grpc-js first: sublease's own modules add about what
+  \`parse-config\` adds to the empty program, and 5,000 leases sublease wrote add nothing,
+  since the survey reads one area (response buffers and decoded leases grow only where
+  every lease is read, as the flanneld-written table shows).
 - **Start-up.** \`--help\` is judged against the empty program, and cac alone printing one
   command's help takes most of the budget (its row in "Startup"). \`parse-config\` beyond
   its libraries' floor: building the CLI (cac's option setup and parsing), the lazily
