@@ -107,6 +107,11 @@ export interface RegistryOptions {
   password?: string;
   /** Bound on each call to the registry. */
   timeoutMs: number;
+  /**
+   * With --wait: when waiting ends. A write waits for the file registry's lock, held by
+   * another writer, until then when that is later than timeoutMs from now.
+   */
+  waitUntil?: number;
   /** The file registry's path. */
   registryFile: string;
   log: Logger;
