@@ -21,7 +21,7 @@ function parse(argv: string[]) {
   return { args, options };
 }
 
-const usage = (argv: string[]) => thrownError(() => canonicalArgs(argv, SPECS), "usage").message;
+const usage = (argv: string[]) => thrownError(() => canonicalArgs(argv, SPECS, new Map(), "emit-docker-opts"), "usage").message;
 
 describe("options reach the command as typed", () => {
   test("values cac's parser would change stay text: numbers, leading zeros, '-', a leading dash", () => {
@@ -37,7 +37,7 @@ describe("options reach the command as typed", () => {
     expect(parse(["--ip-masq"]).options.ipMasq).toBe(true);
     for (const typed of ["0", "no", "false", "OFF"]) expect([typed, parse([`--ip-masq=${typed}`]).options.ipMasq]).toEqual([typed, false]);
     for (const typed of ["1", "yes", "true", "On"]) expect([typed, parse([`--ip-masq=${typed}`]).options.ipMasq]).toEqual([typed, true]);
-    expect(usage(["--ip-masq=maybe"])).toBe('--ip-masq must be true or false (or 1, 0, yes, no), got "maybe"');
+    expect(usage(["--ip-masq=maybe"])).toBe('--ip-masq must be true or false (or 1, 0, yes, no, on, off), got "maybe"');
     // A boolean takes no separate value, as in Go's flag package: "false" is an argument.
     expect(parse(["--ip-masq", "false"])).toEqual({ args: ["false"], options: { ipMasq: true } });
     expect(parse(["-c", "0"])).toMatchObject({ args: ["0"], options: { combined: true } });
@@ -70,8 +70,8 @@ describe("getopts-style short options, as mk-docker-opts.sh takes them", () => {
 
 describe("typos are errors, never another option", () => {
   test("a single-dash long flag is unknown, with the two-dash spelling when there is one", () => {
-    expect(usage(["-omit-ip-masq"])).toBe("unknown option -omit-ip-masq (long options take two dashes: --omit-ip-masq): run sublease --help for the options");
-    expect(usage(["-verbose"])).toBe("unknown option -verbose: run sublease --help for the options");
+    expect(usage(["-omit-ip-masq"])).toBe("unknown option -omit-ip-masq (long options take two dashes: --omit-ip-masq): run sublease help emit-docker-opts for its options");
+    expect(usage(["-verbose"])).toBe("unknown option -verbose: run sublease help emit-docker-opts for its options");
   });
 
   test("an unknown short letter, alone or in a group, names what was typed", () => {
@@ -123,5 +123,39 @@ describe("cac's messages in sublease's words", () => {
     expect(rewriteCacMessage("Unknown option `--publicIp`")).toBe("unknown option --public-ip (see sublease --help)");
     expect(rewriteCacMessage("Unused args: `\u0000false`", "acquire")).toBe('unexpected argument "false": see sublease help acquire');
     expect(rewriteCacMessage("missing required args for command `config <action> [file]`", "config")).toBe("config needs more arguments: see sublease help config");
+  });
+});
+
+describe("messages name options as typed, and point at the command's own help", () => {
+  test("each option given is recorded by its long name as last typed: short, long or an alias", () => {
+    const typedAs = new Map<string, string>();
+    const specs = specsOf([{ rawName: "-k, --key <name>" }, { rawName: "--renew-margin, --subnet-lease-renew-margin <minutes>" }, { rawName: "-i, --individual" }]);
+    const args = canonicalArgs(["-k", "A", "-i", "--renew-margin", "60", "--subnet-lease-renew-margin=2000"], specs, typedAs);
+    expect(Object.fromEntries(typedAs)).toEqual({ key: "-k", individual: "-i", "renew-margin": "--subnet-lease-renew-margin" });
+    // Both spellings of one setting reach cac under one name, in the order typed.
+    expect(args.filter((arg) => arg.startsWith("--renew-margin=")).map((arg) => arg.replace(/\u0000/g, ""))).toEqual(["--renew-margin=60", "--renew-margin=2000"]);
+  });
+
+  test("an unknown option points at the command's help, which lists its flags", () => {
+    expect(thrownError(() => canonicalArgs(["--iface"], SPECS, new Map(), "leases"), "usage").message).toBe("unknown option --iface: run sublease help leases for its options");
+  });
+});
+
+describe("command names", () => {
+  const commands = ["acquire", "leases", "help", "version"];
+  const all = () => specsOf([{ rawName: "--log-level <level>" }, { rawName: "--iface <name>" }]);
+  const split = (argv: string[]) => splitCommand(argv, commands, all);
+  const refused = (argv: string[]) => thrownError(() => split(argv), "usage").message;
+
+  test("a mistyped command is an unknown command whatever options follow, with the nearest name", () => {
+    expect(refused(["aquire", "--iface", "eth0"])).toBe('unknown command "aquire" (did you mean acquire?): run sublease help for the list');
+    expect(refused(["--log-level", "debug", "lease"])).toBe('unknown command "lease" (did you mean leases?): run sublease help for the list');
+    expect(refused(["frobnicate"])).toBe('unknown command "frobnicate": run sublease help for the list');
+  });
+
+  test("-- before the command ends the options; help help is the command list", () => {
+    expect(split(["--", "acquire", "--iface", "eth0"])).toEqual({ command: "acquire", rest: ["--iface", "eth0"] });
+    expect(split(["--log-level", "info", "--", "acquire"])).toEqual({ command: "acquire", rest: ["--log-level", "info"] });
+    expect(split(["help", "help"])).toEqual({ rest: ["--help"] });
   });
 });

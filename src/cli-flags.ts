@@ -68,7 +68,7 @@ export async function hostFlagValues(settings: SettingSource, reads: { mtu?: boo
   const values = {
     publicIP: settings.string("public-ip"),
     publicIPv6: settings.string("public-ipv6"),
-    iface: settings.strings("iface"),
+    iface: settings.strings("iface", true),
     ifaceRegex: settings.strings("iface-regex"),
     ifaceCanReach: settings.string("iface-can-reach"),
     ifaceMtu: reads.mtu ? settings.integer("iface-mtu", 68, 65535) : undefined,

@@ -23,8 +23,7 @@ export const HOST_COMMANDS: Partial<Record<CommandName, (registration: Registrat
 
   "renew": ({ command, write }) => void hostFlags(registryFlags(command("renew")), "subnet.env naming this host's lease (read only)", RENEW_READS)
     .option("--ttl <duration>", "new lifetime from now, e.g. 24h (default: 24h)")
-    .option("--renew-margin <minutes>", "only renew when fewer than this many minutes are left (flanneld's --subnet-lease-renew-margin)")
-    .option("--subnet-lease-renew-margin <minutes>", "same as --renew-margin")
+    .option("--renew-margin, --subnet-lease-renew-margin <minutes>", "only renew when fewer than this many minutes are left (the second name is flanneld's; given twice, the last counts)")
     .option("--output <format>", "text (default) or json")
     .example("sublease renew --renew-margin 60   # from a timer: a no-op until the last hour")
     .action(async (options: Options) => {

@@ -6,13 +6,14 @@
  * that need them.
  */
 import { cac } from "cac";
-import { canonicalArgs, rewriteCacMessage, specsOf, splitCommand, unmark } from "./cli-args.ts";
+import { canonicalArgs, rewriteCacMessage, specsOf, splitCommand, unknownCommand, unmark } from "./cli-args.ts";
 import { COMMAND_NAMES, COMMANDS, type CommandName, type Registration } from "./cli-commands.ts";
 import { HOST_COMMANDS } from "./cli-host-commands.ts";
 import { LOCAL_COMMANDS } from "./cli-local-commands.ts";
 import { REGISTRY_COMMANDS } from "./cli-registry-commands.ts";
 import { EXIT_CODES, oneLine, SubleaseError, usageError } from "./errors.ts";
 import { LOG_LEVELS } from "./log.ts";
+import { TYPED_AS } from "./settings.ts";
 import { VERSION, COMMIT } from "./version.ts";
 import { isBrokenPipe, writeStdout } from "./runtime/stdout.ts";
 
@@ -63,12 +64,14 @@ export async function main(argv: readonly string[]): Promise<{ code: number; std
     name = command as CommandName | undefined;
     const cli = buildCli(name, out);
     const specs = specsOf([...cli.globalCommand.options, ...(name ? cli.commands[0]!.options : [])]);
-    cli.parse(["sublease", "sublease", ...(name ? [name] : []), ...canonicalArgs(rest, specs)], { run: false });
+    const typedAs = new Map<string, string>();
+    cli.parse(["sublease", "sublease", ...(name ? [name] : []), ...canonicalArgs(rest, specs, typedAs, name)], { run: false });
     Object.assign(cli, unmark(cli));
+    Object.assign(cli.options, { [TYPED_AS]: typedAs });
     if (cli.options.help) return { code: EXIT_CODES.ok, stdout: "" };
     if (!cli.matchedCommand) {
       if (cli.options.version) return { code: EXIT_CODES.ok, stdout: `sublease ${VERSION} (${COMMIT})\n` };
-      if (cli.args.length > 0) throw usageError(`unknown command "${cli.args[0]}": run sublease --help for the list`);
+      if (cli.args.length > 0) throw unknownCommand(String(cli.args[0]), names);
       throw usageError("no command given: run sublease --help for the list");
     }
     await cli.runMatchedCommand();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { settingSource } from "./settings.ts";
+import { settingSource, TYPED_AS } from "./settings.ts";
 import { thrownError } from "../test/helpers/expect-error.ts";
 
 const usage = (run: () => unknown) => thrownError(run, "usage");
@@ -76,7 +76,7 @@ describe("booleans", () => {
   test("anything else is a usage error naming the variable and quoting the value exactly", () => {
     for (const text of ["maybe", "2", "tru", "y e s"]) {
       const error = usage(() => settingSource({}, { SUBLEASE_IP_MASQ: text }).boolean("ip-masq"));
-      expect(error.message).toBe(`SUBLEASE_IP_MASQ must be true or false (or 1, 0, yes, no), got "${text}"`);
+      expect(error.message).toBe(`SUBLEASE_IP_MASQ must be true or false (or 1, 0, yes, no, on, off), got "${text}"`);
     }
     expect(usage(() => settingSource({ ipMasq: "maybe" }, {}).boolean("ip-masq")).message).toStartWith('--ip-masq must be');
   });
@@ -115,13 +115,33 @@ describe("integers with bounds", () => {
 });
 
 describe("repeatable flags", () => {
-  test("every value of the flag, in order; the environment's split on commas", () => {
-    expect(settingSource({ iface: ["eth1", "10.0.0.5"] }, { FLANNELD_IFACE: "eth9" }).strings("iface")).toEqual(["eth1", "10.0.0.5"]);
-    expect(settingSource({ iface: "eth1" }, {}).strings("iface")).toEqual(["eth1"]);
-    expect(settingSource({}, { FLANNELD_IFACE: "eth1, 10.0.0.5,," }).strings("iface")).toEqual(["eth1", "10.0.0.5"]);
-    expect(settingSource({}, { SUBLEASE_IFACE_REGEX: "^en,^eth", FLANNELD_IFACE_REGEX: "^wl" }).strings("iface-regex")).toEqual(["^en", "^eth"]);
-    expect(settingSource({}, {}).strings("iface")).toEqual([]);
-    expect(usage(() => settingSource({ iface: ["eth1", ""] }, {}).strings("iface")).message).toBe("--iface needs a value");
+  test("every value of the flag, in order; a variable is one value unless it is a list", () => {
+    expect(settingSource({ iface: ["eth1", "10.0.0.5"] }, { FLANNELD_IFACE: "eth9" }).strings("iface", true)).toEqual(["eth1", "10.0.0.5"]);
+    expect(settingSource({ iface: "eth1" }, {}).strings("iface", true)).toEqual(["eth1"]);
+    expect(settingSource({}, { FLANNELD_IFACE: "eth1, 10.0.0.5,," }).strings("iface", true)).toEqual(["eth1", "10.0.0.5"]);
+    expect(settingSource({}, {}).strings("iface", true)).toEqual([]);
+    expect(usage(() => settingSource({ iface: ["eth1", ""] }, {}).strings("iface", true)).message).toBe("--iface needs a value");
+  });
+
+  test("a regex in the environment is kept whole, as flanneld keeps it: commas belong to it", () => {
+    expect(settingSource({}, { SUBLEASE_IFACE_REGEX: "^e(n|th){1,3}", FLANNELD_IFACE_REGEX: "^wl" }).strings("iface-regex")).toEqual(["^e(n|th){1,3}"]);
+    expect(settingSource({}, { FLANNELD_IFACE_REGEX: "^en,^eth" }).strings("iface-regex")).toEqual(["^en,^eth"]);
+  });
+});
+
+describe("messages name the value as the user gave it", () => {
+  test("a flag as typed (short or long), a variable by its name", () => {
+    const typed = (spellings: Record<string, string>, options: Record<string, unknown>) =>
+      settingSource({ ...options, [TYPED_AS]: new Map(Object.entries(spellings)) }, {});
+    expect(usage(() => typed({ key: "-k" }, { key: "" }).string("key")).message).toBe("-k needs a value");
+    expect(typed({ "renew-margin": "--subnet-lease-renew-margin" }, { renewMargin: "5" }).label("renew-margin")).toBe("--subnet-lease-renew-margin");
+    expect(settingSource({}, { SUBLEASE_REGISTRY: "etcd" }).label("registry")).toBe("SUBLEASE_REGISTRY");
+    expect(settingSource({ registry: "etcd" }, { SUBLEASE_REGISTRY: "etcd" }).label("registry")).toBe("--registry");
+  });
+
+  test("typed() tells a flag on the command line from a variable", () => {
+    const settings = settingSource({ registryFile: "reg.json" }, { SUBLEASE_ETCD_ENDPOINTS: "http://127.0.0.1:2379" });
+    expect([settings.typed("registry-file"), settings.typed("etcd-endpoints")]).toEqual([true, false]);
   });
 });
 

@@ -10,6 +10,16 @@ import { usageError } from "./errors.ts";
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * Where the command line reader leaves, on the parsed options, how each flag given was
+ * last typed ("-k", "--subnet-lease-renew-margin"), keyed by its long name.
+ */
+export const TYPED_AS = Symbol("typed as");
+
+/** The typed spellings `options` carries, if the command line reader left them. */
+const typedSpellings = (options: Record<string, unknown>): ReadonlyMap<string, string> | undefined =>
+  (options as { [TYPED_AS]?: ReadonlyMap<string, string> })[TYPED_AS];
+
 const envName = (prefix: string, flag: string) => `${prefix}_${flag.toUpperCase().replace(/-/g, "_")}`;
 const camel = (flag: string) => flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
@@ -21,19 +31,25 @@ export function parseBoolean(text: string): boolean | undefined {
   return undefined;
 }
 
-export const notABoolean = (label: string, typed: string) => usageError(`${label} must be true or false (or 1, 0, yes, no), got "${typed}"`);
+export const notABoolean = (label: string, typed: string) => usageError(`${label} must be true or false (or 1, 0, yes, no, on, off), got "${typed}"`);
 
 export interface SettingSource {
   /** The flag's value, or its environment fallback; undefined when neither is set. */
   string(flag: string): string | undefined;
-  /** Every value of a repeatable flag, in order; from the environment, split on commas. */
-  strings(flag: string): string[];
+  /**
+   * Every value of a repeatable flag, in order. A variable is one value, as flanneld
+   * reads it, unless `splitEnv` (a list like FLANNELD_IFACE=eth1,eth0, where no value
+   * holds a comma).
+   */
+  strings(flag: string, splitEnv?: boolean): string[];
   boolean(flag: string): boolean;
   integer(flag: string, min: number, max: number): number | undefined;
   /** Milliseconds; `unit` is the one the hint suggests for a bare number. */
   duration(flag: string, unit: DurationUnit): number | undefined;
-  /** Where the value came from, for messages: "--ttl", or "SUBLEASE_TTL" when from the environment. */
+  /** Where the value came from, for messages: the flag as typed ("--ttl", "-k"), or "SUBLEASE_TTL" when from the environment. */
   label(flag: string): string;
+  /** Whether the flag was given on the command line (not only in the environment). */
+  typed(flag: string): boolean;
 }
 
 export function settingSource(options: Record<string, unknown>, env: Env = process.env): SettingSource {
@@ -44,13 +60,15 @@ export function settingSource(options: Record<string, unknown>, env: Env = proce
     }
     return undefined;
   };
-  const label = (flag: string) => (options[camel(flag)] !== undefined ? `--${flag}` : fromEnv(flag)?.[0] ?? `--${flag}`);
+  const typed = (flag: string) => options[camel(flag)] !== undefined;
+  const label = (flag: string) =>
+    typed(flag) ? typedSpellings(options)?.get(flag) ?? `--${flag}` : fromEnv(flag)?.[0] ?? `--${flag}`;
   // A flag given without a value (true) or with an empty one is a mistake: a typo'd
   // `--subnet-file "$UNSET"` should stop, not write to some default.
   const text = (flag: string, value: unknown): string => {
-    const typed = value === true || value === false ? "" : String(value);
-    if (typed === "") throw usageError(`--${flag} needs a value`);
-    return typed;
+    const given = value === true || value === false ? "" : String(value);
+    if (given === "") throw usageError(`${label(flag)} needs a value`);
+    return given;
   };
   const raw = (flag: string): unknown => {
     const given = options[camel(flag)];
@@ -59,14 +77,17 @@ export function settingSource(options: Record<string, unknown>, env: Env = proce
   };
   return {
     label,
+    typed,
     string(flag) {
       const value = raw(flag);
       return value === undefined ? undefined : text(flag, value);
     },
-    strings(flag) {
+    strings(flag, splitEnv = false) {
       const given = options[camel(flag)];
       if (given !== undefined) return (Array.isArray(given) ? given : [given]).map((value) => text(flag, value));
-      return (fromEnv(flag)?.[1] ?? "").split(",").map((value) => value.trim()).filter(Boolean);
+      const value = fromEnv(flag)?.[1];
+      if (value === undefined) return [];
+      return splitEnv ? value.split(",").map((part) => part.trim()).filter(Boolean) : [value];
     },
     boolean(flag) {
       const value = raw(flag);

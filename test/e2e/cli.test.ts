@@ -29,7 +29,7 @@ describe("a mistake on the command line is exit 2, never a success", () => {
     const release = await runSublease(["release", ...registry, "--public-ip", "192.0.2.1", "--subnet-file", subnetFile(), "-remove-subnet-file"]);
     expect(release).toEqual({
       code: 2, stdout: "",
-      stderr: "sublease: unknown option -remove-subnet-file (long options take two dashes: --remove-subnet-file): run sublease --help for the options\n",
+      stderr: "sublease: unknown option -remove-subnet-file (long options take two dashes: --remove-subnet-file): run sublease help release for its options\n",
     });
     // Nothing was done: the lease and the file are both still there.
     expect(existsSync(subnetFile())).toBe(true);
@@ -90,9 +90,9 @@ describe("--ip-masq", () => {
 
   test("a bad value is quoted exactly and named as given", async () => {
     const flag = await runSublease(["acquire", ...registry, ...host("192.0.2.7"), "--ip-masq=0 "]);
-    expect(flag).toEqual({ code: 2, stdout: "", stderr: 'sublease: --ip-masq must be true or false (or 1, 0, yes, no), got "0 "\n' });
+    expect(flag).toEqual({ code: 2, stdout: "", stderr: 'sublease: --ip-masq must be true or false (or 1, 0, yes, no, on, off), got "0 "\n' });
     const env = await runSublease(["acquire", ...registry, ...host("192.0.2.7")], { env: { FLANNELD_IP_MASQ: "maybe" } });
-    expect(env.stderr).toBe('sublease: FLANNELD_IP_MASQ must be true or false (or 1, 0, yes, no), got "maybe"\n');
+    expect(env.stderr).toBe('sublease: FLANNELD_IP_MASQ must be true or false (or 1, 0, yes, no, on, off), got "maybe"\n');
   });
 });
 

@@ -334,7 +334,7 @@ describe("the command line as typed", () => {
     // An unknown option before the command is reported, not ignored with the command.
     const unknown = await runSublease(["--bogus", "acquire", ...registry, ...host("192.0.2.21")]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toBe("sublease: unknown option --bogus: run sublease --help for the options\n");
+    expect(unknown.stderr).toBe("sublease: unknown option --bogus: run sublease help acquire for its options\n");
   });
 
   test("values are taken as typed: numbers, leading zeros and a negative duration stay text", async () => {
