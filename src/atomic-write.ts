@@ -3,11 +3,12 @@
  * write a temp file beside it, fsync, rename over, fsync the directory. A symlink is
  * followed (the file it leads to is replaced, the link stays); a FIFO or character device
  * is written in place, as a shell's `>` would, since renaming over it would put a regular
- * file where the device was.
+ * file where the device was; so is a path through /proc's links to an open file
+ * (`/dev/stdout` redirected to a file), which a rename would not reach.
  */
 import { closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { fileError, isReadOnly, resolveLinks, targetKind } from "./file-target.ts";
+import { fileError, isOpenFileLink, isReadOnly, resolveLinks, targetKind } from "./file-target.ts";
 
 export interface AtomicWriteOptions {
   /** Mode for a new file; an existing file keeps its own mode (as flannel does). */
@@ -27,20 +28,33 @@ export interface AtomicWriteOptions {
  * ENOTWRITABLE for a block device or socket.
  */
 export function writeFileAtomic(path: string, data: string, options: AtomicWriteOptions = {}): void {
-  const target = options.exclusive ? path : resolveLinks(path);
-  if (!options.exclusive) {
-    const kind = targetKind(target);
-    if (kind === "stream") return writeInPlace(target, data);
-    if (kind === "directory") throw fileError("EISDIR", "it is a directory");
-    if (kind === "other") throw fileError("ENOTWRITABLE", "it is a block device or socket, not a file sublease writes");
-    if (kind === "regular" && isReadOnly(target)) throw fileError("EREADONLY", "it is read-only for this user: make it writable (chmod u+w) if it should change");
-  }
-  replaceAtomically(target, data, options);
+  if (options.exclusive) return replaceAtomically(path, data, options);
+  const { target, inPlace } = writeTarget(path);
+  if (inPlace) writeInPlace(target, data);
+  else replaceAtomically(target, data, options);
 }
 
-/** A FIFO or character device: opened and written, no temp file and no fsync (a pipe refuses fsync). */
+/**
+ * Where a write to `path` goes and how, refusing what writeFileAtomic refuses, so a
+ * command can check before it does anything it would have to undo.
+ */
+export function writeTarget(path: string): { target: string; inPlace: boolean } {
+  if (isOpenFileLink(path)) return { target: path, inPlace: true };
+  const target = resolveLinks(path);
+  const kind = targetKind(target);
+  if (kind === "directory") throw fileError("EISDIR", "it is a directory");
+  if (kind === "other") throw fileError("ENOTWRITABLE", "it is a block device or socket, not a file sublease writes");
+  if (kind === "regular" && isReadOnly(target)) throw fileError("EREADONLY", "it is read-only for this user: make it writable (chmod u+w) if it should change");
+  return { target, inPlace: kind === "stream" };
+}
+
+/**
+ * A FIFO, a character device or a process's open file: written, no temp file and no fsync
+ * (a pipe refuses it). Appended, never truncated: `{ echo x; sublease ... -d /dev/stdout; } > f`
+ * keeps the x.
+ */
 function writeInPlace(target: string, data: string): void {
-  const fd = openSync(target, "w");
+  const fd = openSync(target, "a");
   try {
     writeAll(fd, data);
   } finally {

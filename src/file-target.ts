@@ -31,6 +31,25 @@ export function resolveLinks(path: string): string {
 }
 
 /**
+ * Whether `path` reaches its file through /proc's per-process links (/dev/stdout,
+ * /dev/fd/1, /proc/self/fd/1): that names an open file of this process, say the shell's
+ * redirection, which only a write in place reaches; a rename would leave the process
+ * writing to a file nobody can see.
+ */
+export function isOpenFileLink(path: string): boolean {
+  let current = resolve(path);
+  for (let links = 0; links <= MAX_LINKS; links++) {
+    try {
+      if (realpathSync(dirname(current)).startsWith("/proc/")) return true;
+      current = resolve(dirname(current), readlinkSync(current));
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/**
  * What a resolved path holds. `stream`: a FIFO or a character device (/dev/stdout, a pipe a
  * reader waits on), written in place as a shell's `>` would; `other`: a block device or a
  * socket, never written.

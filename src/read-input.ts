@@ -68,6 +68,12 @@ async function readStdin(limit: number): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** Refused for this user (or a read-only mount): running as root or choosing another path helps. */
+export function isPermissionError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === "EACCES" || code === "EPERM" || code === "EROFS" || (error as Error | null)?.name === "PermissionDenied";
+}
+
 /** "no such file or directory" rather than "ENOENT: no such file or directory, open '/x'". */
 export function describeFsError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException)?.code;

@@ -1,12 +1,12 @@
 /** subnet.env: flannel's hand-off to Docker and CNI, read and written byte-for-byte as flanneld does. */
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import { writeFileAtomic } from "./atomic-write.ts";
 import type { NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
 import { formatAddress, formatPrefix, parseAddress, makePrefix, type Prefix } from "./ip.ts";
 import type { SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
-import { describeFsError, readSmallText } from "./read-input.ts";
+import { describeFsError, isPermissionError, readSmallText } from "./read-input.ts";
 
 export { DEFAULT_SUBNET_FILE } from "./defaults.ts";
 // A subnet.env is a few short lines; anything this large is not one.
@@ -30,12 +30,22 @@ export function renderSubnetEnv(config: NetworkConfig, subnet: SubnetKey, mtu: n
   return text;
 }
 
-/** Atomic, mode 0644 (an existing file keeps its mode), directory created 0755. */
+/** Why subnet.env cannot be written, with the way out when this user may not write there. */
+export const subnetFileWriteError = (path: string, error: unknown) => new SubleaseError("failure",
+  `cannot write subnet file ${path}: ${describeFsError(error)}` +
+  (isPermissionError(error) ? "; run as root, or pass --subnet-file a path in a directory this user may write" : ""));
+
+/**
+ * Atomic, mode 0644 (an existing file keeps its mode), directory created 0755; through a
+ * symlink, and in place on a FIFO or device (writeFileAtomic). `-` writes nothing: the
+ * caller prints the text to standard output instead.
+ */
 export function writeSubnetEnv(path: string, content: string): void {
+  if (path === "-") return;
   try {
     writeFileAtomic(path, content, { mode: 0o644, dirMode: 0o755 });
   } catch (error) {
-    throw new SubleaseError("failure", `cannot write subnet file ${path}: ${describeFsError(error)}`);
+    throw subnetFileWriteError(path, error);
   }
 }
 
@@ -60,10 +70,24 @@ export async function readSubnetEnvFile(path: string): Promise<Map<string, strin
   return parseSubnetEnv(await readSmallText(path, MAX_SUBNET_ENV_BYTES, "failure"));
 }
 
-/** The subnet.env at `path`, or undefined when there is none. */
+/**
+ * The subnet.env at `path` (`-`: standard input), or undefined when there is none. A FIFO
+ * or device holds none to read back: acquire writes to it in place, and reading
+ * /dev/stdout on a terminal would wait for typing.
+ */
 export async function readSubnetEnv(path: string): Promise<Map<string, string> | undefined> {
-  if (!existsSync(path)) return undefined;
+  if (path !== "-" && !holdsFileToRead(path)) return undefined;
   return readSubnetEnvFile(path);
+}
+
+/** A directory is left to the read to report; a missing file or a device is not one to read. */
+function holdsFileToRead(path: string): boolean {
+  try {
+    const info = statSync(path);
+    return info.isFile() || info.isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** "10.5.48.1/24" -> 10.5.48.0/24, as flannel reads its previous subnet back. */

@@ -22,7 +22,7 @@ import {
   emptyRegistry, hasExpired, leaseLine, mayBeHeldBy, mayHaveExpired, parseRegistry, readEntry, readRecords, serializeLines, storedLease,
   type Entry, type RegistryFile, type StoredLease,
 } from "./file-format.ts";
-import { resolveRegistryPath } from "./file-path.ts";
+import { lockFailure, refuseNonRegular, resolveRegistryPath } from "./file-path.ts";
 import { inspectFile, mendExpired } from "./file-inspect.ts";
 import type { Inspection, Leftover, MendOutcome } from "../../src/inspection.ts";
 
@@ -86,9 +86,15 @@ class FileRegistry implements Registry {
       : `${this.named} is not a valid sublease registry (${detail}); it was left untouched: repair it or move it away`);
   }
 
+  /** The lock file as the user would find it: beside the path given, or where a link leads. */
+  private get lockShown(): string {
+    return this.file === resolve(this.path) ? `${this.path}.lock` : `${this.file}.lock (the lock of ${this.path})`;
+  }
+
   /** The current version of the file; undefined when there is none. */
   private read(): Snapshot | undefined {
     this.file = resolveRegistryPath(this.path);
+    refuseNonRegular(this.file, this.named);
     let fd: number;
     try {
       fd = openSync(this.file, "r");
@@ -130,12 +136,14 @@ class FileRegistry implements Registry {
     let held;
     try {
       this.file = resolveRegistryPath(this.path);
+      refuseNonRegular(this.file, this.named);
       // The lock file lives beside the registry, so the directory must exist first.
       mkdirSync(dirname(this.file), { recursive: true, mode: 0o755 });
-      held = await (await fileLocker()).lock(`${this.file}.lock`, this.options.timeoutMs);
+      // With --wait, another writer holding the lock is waited for as long as an unreachable registry.
+      const waitMs = Math.max(this.options.timeoutMs, (this.options.waitUntil ?? 0) - Date.now());
+      held = await (await fileLocker()).lock(`${this.file}.lock`, waitMs, this.lockShown);
     } catch (error) {
-      if (error instanceof SubleaseError) throw error;
-      throw new SubleaseError("failure", `cannot lock the registry ${this.named}: ${describeFsError(error)}`);
+      throw lockFailure(error, this.named);
     }
     try {
       const snapshot = this.read() ?? emptySnapshot();

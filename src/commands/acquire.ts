@@ -37,7 +37,8 @@ export async function acquireCommand(flags: AcquireFlags, choice: RegistryChoice
   return withSubnetFileLock(flags.subnetFile, lockWaitMs, () => withRegistry(choice, log, async (registry) => {
     const config = await loadNetworkConfig(registry, choice, log);
     const { attrs, mtu } = await hostLease(config, flags);
-    const previous = await subnetNamedIn(flags.subnetFile, log);
+    // `--subnet-file -` means standard output: the text is printed, nothing is read or written.
+    const previous = flags.subnetFile === "-" ? undefined : await subnetNamedIn(flags.subnetFile, log);
     const manager = new LeaseManager(registry, log);
     const { lease, outcome, lostRaces, expiresAt } = await manager.acquire({ config, attrs, ttlSeconds: flags.ttlSeconds, previous });
     const subnetEnv = renderSubnetEnv(config, lease.subnet, mtu, flags.ipMasq);

@@ -1,6 +1,6 @@
 /** `sublease emit-docker-opts`: flannel's mk-docker-opts.sh, from a subnet.env to Docker's options. */
-import { realpathSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, realpathSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { writeFileAtomic } from "../atomic-write.ts";
 import { checkDockerOptsOptions, DEFAULT_DOCKER_OPTS_FILE, dockerOpts, type DockerOptsOptions } from "../docker-opts.ts";
 import { SubleaseError, usageError } from "../errors.ts";
@@ -40,11 +40,17 @@ async function readSubnetFile(path: string): Promise<Map<string, string>> {
   }
 }
 
+/**
+ * Atomic through a symlink, in place on a FIFO or device (`-d /dev/stdout`), as
+ * writeFileAtomic does. A missing directory is an error, as for mk-docker-opts.sh: a typo
+ * in -d must not create directories.
+ */
 function writeOutput(path: string, text: string): void {
   try {
-    writeFileAtomic(path, text, { mode: 0o644, dirMode: 0o755 });
+    writeFileAtomic(path, text, { mode: 0o644 });
   } catch (error) {
-    throw new SubleaseError("failure", `cannot write docker options file ${path}: ${describeFsError(error)}`);
+    const missingDir = (error as NodeJS.ErrnoException).code === "ENOENT" && !existsSync(dirname(resolve(path)));
+    throw new SubleaseError("failure", `cannot write docker options file ${path}: ${missingDir ? `the directory ${dirname(path)} does not exist` : describeFsError(error)}`);
   }
 }
 

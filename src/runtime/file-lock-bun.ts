@@ -1,5 +1,5 @@
 /** flock(2) for Bun through bun:ffi: non-blocking tries with backoff, so a timeout can fire. */
-import { closeSync, openSync } from "node:fs";
+import { closeSync, fstatSync, openSync, statSync } from "node:fs";
 import { SubleaseError } from "../errors.ts";
 import { describeFsError } from "../read-input.ts";
 import { retry } from "../retry.ts";
@@ -34,23 +34,44 @@ async function loadFlock(): Promise<(fd: number, operation: number) => number> {
 /** Thrown by one try while another process holds the lock. */
 const BUSY = Symbol("lock held elsewhere");
 
+/** Whether `path` still names the file open as `fd`: a holder that removes the lock file unlinks it first. */
+function stillNamed(fd: number, path: string): boolean {
+  try {
+    const open = fstatSync(fd);
+    const named = statSync(path);
+    return open.ino === named.ino && open.dev === named.dev;
+  } catch {
+    return false;
+  }
+}
+
+function openLockFile(path: string, shownAs: string): number {
+  try {
+    return openSync(path, "a", 0o644);
+  } catch (error) {
+    throw new SubleaseError("failure", `cannot open lock file ${shownAs}: ${describeFsError(error)}`, { cause: error });
+  }
+}
+
 export const bunFileLocker: FileLocker = {
-  async lock(path, timeoutMs) {
+  async lock(path, timeoutMs, shownAs = path) {
     const tryLock = await loadFlock();
-    let fd: number;
-    try {
-      fd = openSync(path, "a", 0o644);
-    } catch (error) {
-      throw new SubleaseError("failure", `cannot open lock file ${path}: ${describeFsError(error)}`);
-    }
+    let fd = openLockFile(path, shownAs);
     try {
       // Short pauses: a writer holds the lock for milliseconds, and hosts booting together queue on it.
       await retry(async () => {
         if (tryLock(fd, LOCK_EX | LOCK_NB) !== 0) throw BUSY;
+        // Locked a file its holder removed before letting go: the lock is on the file the path names now.
+        if (!stillNamed(fd, path)) {
+          closeSync(fd);
+          fd = -1;
+          fd = openLockFile(path, shownAs);
+          throw BUSY;
+        }
       }, { deadline: Date.now() + timeoutMs, firstPauseMs: 2, maxPauseMs: 40, jitter: true, retriable: (error) => error === BUSY });
     } catch (error) {
-      closeSync(fd);
-      throw error === BUSY ? lockTimeoutError(path, timeoutMs) : error;
+      if (fd >= 0) closeSync(fd);
+      throw error === BUSY ? lockTimeoutError(shownAs, timeoutMs) : error;
     }
     return {
       release() {

@@ -2,35 +2,63 @@
 import { SubleaseError } from "../errors.ts";
 import { lockTimeoutError, type FileLocker } from "./file-locker.ts";
 
+interface DenoFileInfo {
+  dev: number;
+  ino: number | null;
+}
 interface DenoFile {
   lock(exclusive: boolean): Promise<void>;
   unlockSync(): void;
+  statSync(): DenoFileInfo;
   close(): void;
 }
-declare const Deno: { open(path: string, options: Record<string, unknown>): Promise<DenoFile> };
+declare const Deno: { open(path: string, options: Record<string, unknown>): Promise<DenoFile>; statSync(path: string): DenoFileInfo };
+
+/** Whether `path` still names the open file: a holder that removes the lock file unlinks it first. */
+function stillNamed(file: DenoFile, path: string): boolean {
+  try {
+    const open = file.statSync();
+    const named = Deno.statSync(path);
+    return open.ino === named.ino && open.dev === named.dev;
+  } catch {
+    return false;
+  }
+}
 
 export const denoFileLocker: FileLocker = {
-  async lock(path, timeoutMs) {
-    let file: DenoFile;
-    try {
-      file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o644 });
-    } catch (error) {
-      throw new SubleaseError("failure", `cannot open lock file ${path}: ${(error as Error).message}`);
-    }
+  async lock(path, timeoutMs, shownAs = path) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(lockTimeoutError(path, timeoutMs)), timeoutMs);
+      timer = setTimeout(() => reject(lockTimeoutError(shownAs, timeoutMs)), timeoutMs);
     });
     try {
-      await Promise.race([file.lock(true), timeout]);
+      for (;;) {
+        let file: DenoFile;
+        try {
+          file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o644 });
+        } catch (error) {
+          throw new SubleaseError("failure", `cannot open lock file ${shownAs}: ${(error as Error).message}`, { cause: error });
+        }
+        try {
+          await Promise.race([file.lock(true), timeout]);
+        } catch (error) {
+          file.close();
+          throw error;
+        }
+        if (stillNamed(file, path)) {
+          return {
+            release() {
+              file.unlockSync();
+              file.close();
+            },
+          };
+        }
+        // Locked a file its holder removed before letting go: lock the one the path names now.
+        file.unlockSync();
+        file.close();
+      }
     } finally {
       clearTimeout(timer);
     }
-    return {
-      release() {
-        file.unlockSync();
-        file.close();
-      },
-    };
   },
 };

@@ -10,8 +10,13 @@ export interface HeldLock {
 }
 
 export interface FileLocker {
-  /** Waits for the lock up to `timeoutMs`; throws a SubleaseError("unavailable") after that. */
-  lock(path: string, timeoutMs: number): Promise<HeldLock>;
+  /**
+   * Waits for the lock up to `timeoutMs`; throws a SubleaseError("unavailable") after that,
+   * naming the lock file as `shownAs`. The lock is on the file `path` names when it is
+   * granted, so a holder may remove the lock file (while it still holds it) without letting
+   * a second process in. An open that fails keeps the errno error as the SubleaseError's cause.
+   */
+  lock(path: string, timeoutMs: number, shownAs?: string): Promise<HeldLock>;
 }
 
 export const lockTimeoutError = (path: string, timeoutMs: number) =>

@@ -70,10 +70,11 @@ describe("emit-docker-opts writes what mk-docker-opts.sh writes", () => {
     expect(listing(cwd)).toEqual(["out.env", "sample.env"]);
   });
 
-  test("the output's directory is created", async () => {
+  test("a missing output directory is an error, as for mk-docker-opts.sh's redirect: a typo creates nothing", async () => {
     const cwd = workdir();
-    expect((await runSublease(["emit-docker-opts", "-f", "sample.env", "-d", "run/flannel/docker"], { cwd })).code).toBe(0);
-    expect(readFileSync(join(cwd, "run/flannel/docker"), "utf8")).toBe(SAMPLE_OPTS);
+    const result = await runSublease(["emit-docker-opts", "-f", "sample.env", "-d", "run/flannel/docker"], { cwd });
+    expect(result).toEqual({ code: 1, stdout: "", stderr: "sublease: cannot write docker options file run/flannel/docker: the directory run/flannel does not exist\n" });
+    expect(listing(cwd)).toEqual(["sample.env"]);
   });
 
   test("-m -c -k: combined only, named, without ip-masq", async () => {
