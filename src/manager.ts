@@ -3,22 +3,24 @@
  * (reuse by public IP, previous subnet, reservations) and without its faults: lost races
  * are retried after looking again, renew and release touch only a lease that is still
  * ours, reservations are never turned into expiring leases, and one host ends with one
- * lease however many of its acquires run at once. Where the registry offers a survey, an
+ * lease however many of its acquires run at once. A free subnet is chosen by what the
+ * registry remembers of each subnet's last holder (src/free-subnet.ts). Where the registry offers a survey, an
  * acquire looks at this host's leases and one area of the network instead of every lease
  * (see src/survey-area.ts).
  */
-import { pickFreeSubnet, cryptoRandomBelow, type RandomBelow } from "./allocator.ts";
+import { cryptoRandomBelow, type RandomBelow } from "./allocator.ts";
 import { fitsFamily, type FamilyConfig, type NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
 import { containsAddress, type Prefix } from "./ip.ts";
-import { afterCreate, expiryAfterWrite, fitsConfig, fitsExactly, isOurs, isReservation, oldest, overlapsLeases } from "./host-leases.ts";
+import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, oldest, overlapsLeases } from "./host-leases.ts";
+import { chooseFreeSubnet } from "./free-subnet.ts";
 import { formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
 import type { Registry } from "./registry.ts";
 import { subnetArgument } from "./reservations.ts";
 import { retry } from "./retry.ts";
-import { recordsOf, takeoverOrder, type SubnetRecord } from "./subnet-history.ts";
-import { areaCoversAll, areaOf, areasApply, keyAreaOf, randomArea, withinArea } from "./survey-area.ts";
+import type { SubnetRecord } from "./subnet-history.ts";
+import { areaOf, areasApply, keyAreaOf, randomArea } from "./survey-area.ts";
 
 /** "returned": a subnet this host held before, free again (see src/subnet-history.ts). */
 export type AcquireOutcome = "reused" | "previous" | "returned" | "allocated";
@@ -184,39 +186,23 @@ export class LeaseManager {
     return this.takeFree(request, leases, records, area, fullAreas, refused);
   }
 
-  /**
-   * A free subnet, in the order of src/subnet-history.ts: one this host held before, else
-   * one never given out (or given back), else the one another host held whose lease ended
-   * longest ago. With an area that holds only the last kind, the next attempt looks in
-   * another area, until reading everything shows which ended longest ago.
-   */
+  /** A free subnet in the order of src/free-subnet.ts, created; AREA_FULL: look in another area. */
   private async takeFree(request: LeaseRequest, leases: Lease[], records: SubnetRecord[], area: Prefix | undefined,
     fullAreas: Set<bigint>, refused: SubnetKey[]): Promise<Acquired | undefined | typeof AREA_FULL> {
-    const { config, attrs } = request;
-    const holder = leaseHolder(attrs) ?? "";
-    // Records naming this host come with the leases around them (see LeaseSurvey), so "free" is known even outside the area.
-    const free = (record: SubnetRecord, anywhere: boolean) => fitsExactly(record.subnet, config) && !overlapsLeases(record.subnet, leases) &&
-      (anywhere || !area || containsAddress(area, record.subnet.ipv4!.address));
-    const returning = recordsOf(records, holder).find((record) => free(record, true));
-    if (returning) return this.create(returning.subnet, request, "returned", refused, returning);
-
-    const leased = leases.map((lease) => lease.subnet);
-    const fresh = this.pickFree(config, [...leased, ...records.map((record) => record.subnet)], area);
-    if (fresh) return this.create(fresh, request, "allocated", refused);
-    const wholeNetwork = !area || areaCoversAll(config.ipv4!, area);
-    const takeover = wholeNetwork ? takeoverOrder(records, holder).find((record) => free(record, false)) : undefined;
-    if (takeover) {
-      this.log.info(`taking over ${takeover.key}: no subnet that was never given out is left; ${takeover.holder}'s lease there ended ${new Date(takeover.until).toISOString()}`);
-      return this.create(takeover.subnet, request, "allocated", refused, takeover);
-    }
-    // Free but recorded in a shape the config no longer has (another subnet length): free all the same.
-    const any = wholeNetwork ? this.pickFree(config, leased, area) : undefined;
-    if (any) return this.create(any, request, "allocated", refused);
-    if (area) {
-      fullAreas.add(area.address);
+    const choice = chooseFreeSubnet({ config: request.config, holder: leaseHolder(request.attrs) ?? "", leases, records, area }, this.randomBelow);
+    if (choice === "look elsewhere") {
+      fullAreas.add(area!.address);
       return AREA_FULL;
     }
-    throw this.exhausted(config, leased);
+    if ("exhausted" in choice) {
+      throw new SubleaseError("exhausted",
+        `out of subnets: all ${choice.exhausted} subnets of the network are leased in ${this.registry.description}; release unused leases or widen the network`);
+    }
+    const { subnet, outcome, replaced } = choice;
+    if (outcome === "allocated" && replaced) {
+      this.log.info(`taking over ${replaced.key}: no subnet that was never given out is left; ${replaced.holder}'s lease there ended ${new Date(replaced.until).toISOString()}`);
+    }
+    return this.create(subnet, request, outcome, refused, replaced);
   }
 
   /** Rewrites our lease with our attributes and a fresh TTL; a reservation stays a reservation. */
@@ -224,28 +210,6 @@ export class LeaseManager {
     const ttl = isReservation(lease) ? 0 : ttlSeconds;
     const updated = await this.registry.updateLease(lease, attrs, ttl);
     return updated && { lease: updated, outcome: "reused", expiresAt: expiryAfterWrite(updated, ttl) };
-  }
-
-  /** A subnet none of `taken` overlaps; with an area, only inside it. Undefined when there is none. */
-  private pickFree(config: NetworkConfig, taken: SubnetKey[], area?: Prefix): SubnetKey | undefined {
-    if (area) {
-      const family = withinArea(config.ipv4!, area);
-      const subnet = family && pickFreeSubnet(family, taken.map((subnet) => subnet.ipv4), this.randomBelow);
-      return subnet && { ipv4: subnet };
-    }
-    const pick = (family: "ipv4" | "ipv6") => {
-      const familyConfig = config[family];
-      return familyConfig && pickFreeSubnet(familyConfig, taken.map((subnet) => subnet[family]), this.randomBelow);
-    };
-    const subnet = { ipv4: pick("ipv4"), ipv6: pick("ipv6") };
-    return (config.ipv4 && !subnet.ipv4) || (config.ipv6 && !subnet.ipv6) ? undefined : subnet;
-  }
-
-  /** The error for a network with no free subnet left, naming the family that ran out. */
-  private exhausted(config: NetworkConfig, leased: SubnetKey[]): SubleaseError {
-    const full = config.ipv4 && !pickFreeSubnet(config.ipv4, leased.map((subnet) => subnet.ipv4), this.randomBelow) ? "IPv4" : "IPv6";
-    return new SubleaseError("exhausted",
-      `out of subnets: all ${full} subnets of the network are leased in ${this.registry.description}; release unused leases or widen the network`);
   }
 
   /**
