@@ -1,4 +1,14 @@
-/** Turns flags/env into the registry choice and its options. */
+/**
+ * Turns flags/env into the registry choice and its options. What is typed on the command
+ * line decides which registry is meant before anything the environment says: an
+ * operator's `--registry-file` beats a SUBLEASE_ETCD_ENDPOINTS sourced from a settings
+ * file. An etcd-only flag typed for the file registry is refused (and the file flag for
+ * etcd), as it would be silently ignored while the command reads or writes a registry
+ * the user did not mean.
+ */
+import { readFileSync } from "node:fs";
+import { posix } from "node:path";
+import { knownRegistries } from "../backends/registry/index.ts";
 import { MAX_TIMER_MS } from "./duration.ts";
 import { usageError } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -14,22 +24,26 @@ export interface RegistryChoice {
   waitUntil: number;
 }
 
+/** The flags that only an etcd registry reads. */
+const ETCD_FLAGS = ["etcd-endpoints", "etcd-prefix", "etcd-cafile", "etcd-certfile", "etcd-keyfile", "etcd-username", "etcd-password"];
+
 export function registryChoice(settings: SettingSource, log: Logger): RegistryChoice {
-  const endpointsText = settings.string("etcd-endpoints");
-  // Naming etcd endpoints means etcd; otherwise the embedded file registry, which needs no server.
-  const name = settings.string("registry") ?? (endpointsText ? "etcd-v3" : "file");
-  const endpoints = (endpointsText ?? DEFAULT_ENDPOINTS.join(","))
-    .split(",").map((endpoint) => endpoint.trim()).filter(Boolean);
-  for (const endpoint of endpoints) {
-    if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
-      throw usageError(`${settings.label("etcd-endpoints")} "${endpoint}" is not an endpoint URL like http://127.0.0.1:2379`);
-    }
+  const name = registryName(settings);
+  if (name === "file") {
+    const stray = ETCD_FLAGS.filter((flag) => settings.typed(flag)).map((flag) => settings.label(flag));
+    if (stray.length > 0) throw usageError(`${stray.join(", ")} ${stray.length > 1 ? "are" : "is"} for an etcd registry, but the file registry is chosen: drop ${stray.length > 1 ? "them" : "it"}, or choose etcd with --registry etcd-v3`);
+  } else if (settings.typed("registry-file")) {
+    throw usageError(`${settings.label("registry-file")} is for the file registry, but ${name} is chosen: drop it, or choose it with --registry file`);
   }
-  const prefix = (settings.string("etcd-prefix") ?? DEFAULT_PREFIX).replace(/\/+$/, "");
-  if (!prefix.startsWith("/")) throw usageError(`${settings.label("etcd-prefix")} "${prefix}" must start with "/"`);
+  const endpoints = name === "file" ? [] : etcdEndpoints(settings);
   const certFile = settings.string("etcd-certfile");
   const keyFile = settings.string("etcd-keyfile");
-  if (!!certFile !== !!keyFile) throw usageError("--etcd-certfile and --etcd-keyfile go together: give both or neither");
+  if (!!certFile !== !!keyFile) {
+    const [given, missing] = certFile ? ["etcd-certfile", "etcd-keyfile"] : ["etcd-keyfile", "etcd-certfile"];
+    throw usageError(`${settings.label(given)} needs --${missing} (or its variable) too: a client certificate and its key go together`);
+  }
+  const tls = { caFile: settings.string("etcd-cafile"), certFile, keyFile };
+  if (endpoints.some((endpoint) => endpoint.startsWith("https://"))) checkPemFiles(settings);
   const waitMs = settings.duration("wait", "s") ?? 0;
   if (waitMs > MAX_TIMER_MS) throw usageError(`${settings.label("wait")} must be at most 24d, got "${settings.string("wait")}"`);
   const waitUntil = Date.now() + waitMs;
@@ -39,9 +53,9 @@ export function registryChoice(settings: SettingSource, log: Logger): RegistryCh
     waitUntil,
     options: {
       waitUntil,
-      prefix,
+      prefix: etcdPrefix(settings),
       endpoints,
-      tls: { caFile: settings.string("etcd-cafile"), certFile, keyFile },
+      tls,
       username: settings.string("etcd-username"),
       password: settings.string("etcd-password"),
       timeoutMs: timeoutMs(settings),
@@ -49,6 +63,83 @@ export function registryChoice(settings: SettingSource, log: Logger): RegistryCh
       log,
     },
   };
+}
+
+/** --registry; else what the command line names (a file or endpoints); else what the environment does. */
+function registryName(settings: SettingSource): string {
+  if (settings.typed("registry") || !(settings.typed("registry-file") || settings.typed("etcd-endpoints"))) {
+    const name = settings.string("registry") ?? (settings.string("etcd-endpoints") ? "etcd-v3" : "file");
+    if (!knownRegistries().includes(name)) throw usageError(`${settings.label("registry")} must be one of ${knownRegistries().join(", ")}, got "${name}"`);
+    return name;
+  }
+  if (settings.typed("registry-file") && settings.typed("etcd-endpoints")) {
+    throw usageError(`${settings.label("registry-file")} and ${settings.label("etcd-endpoints")} name two registries: give one, or say which with --registry`);
+  }
+  if (settings.typed("registry-file")) return "file";
+  // Endpoints typed: etcd, in the API version the environment names if it names one.
+  const fromEnv = settings.string("registry");
+  return fromEnv?.startsWith("etcd-") && knownRegistries().includes(fromEnv) ? fromEnv : "etcd-v3";
+}
+
+/** Only scheme, host and port: etcd clients add their own paths, and would drop or mangle the rest. */
+function etcdEndpoints(settings: SettingSource): string[] {
+  const label = settings.label("etcd-endpoints");
+  const endpoints = (settings.string("etcd-endpoints") ?? DEFAULT_ENDPOINTS.join(","))
+    .split(",").map((endpoint) => endpoint.trim()).filter(Boolean);
+  for (const endpoint of endpoints) {
+    const like = "an endpoint URL like http://127.0.0.1:2379";
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      // Never echo what might hold a password.
+      throw usageError(`${label} "${withoutCredentials(endpoint)}" is not ${like} (check the host and that the port is 1 to 65535)`);
+    }
+    const shown = withoutCredentials(endpoint);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw usageError(`${label} "${shown}" is not ${like}: the scheme must be http:// or https://`);
+    if (url.username || url.password) {
+      throw usageError(`${label} "${shown}" holds a user name or password: give them as --etcd-username and --etcd-password (better: FLANNELD_ETCD_PASSWORD) instead`);
+    }
+    if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash || endpoint.includes("?") || endpoint.includes("#")) {
+      throw usageError(`${label} "${shown}" is not ${like}: an endpoint has no path, query or fragment`);
+    }
+  }
+  return endpoints;
+}
+
+/** The endpoint with anything before an "@" in its authority replaced by "***". */
+const withoutCredentials = (endpoint: string) => endpoint.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1***@");
+
+/**
+ * --etcd-prefix as flanneld joins keys (Go's path.Join): doubled and trailing slashes go,
+ * so "/" puts the config at /config and the leases under /subnets.
+ */
+function etcdPrefix(settings: SettingSource): string {
+  const typed = settings.string("etcd-prefix") ?? DEFAULT_PREFIX;
+  if (!typed.startsWith("/")) throw usageError(`${settings.label("etcd-prefix")} "${typed}" must start with "/"`);
+  return posix.normalize(typed).replace(/\/+$/, "");
+}
+
+/** The TLS files hold what their flags promise: PEM certificates, a PEM private key. */
+function checkPemFiles(settings: SettingSource): void {
+  const expected = [
+    ["etcd-cafile", /-----BEGIN CERTIFICATE-----/, "PEM certificate (-----BEGIN CERTIFICATE-----)"],
+    ["etcd-certfile", /-----BEGIN CERTIFICATE-----/, "PEM certificate (-----BEGIN CERTIFICATE-----)"],
+    ["etcd-keyfile", /-----BEGIN [A-Z ]*PRIVATE KEY-----/, "PEM private key (-----BEGIN ... PRIVATE KEY-----)"],
+  ] as const;
+  for (const [flag, marker, what] of expected) {
+    const path = settings.string(flag);
+    if (path === undefined) continue;
+    let text: string;
+    try {
+      text = readFileSync(path, "latin1");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a directory" : code ?? String(error);
+      throw usageError(`cannot read ${settings.label(flag)} ${path}: ${reason}`);
+    }
+    if (!marker.test(text)) throw usageError(`${settings.label(flag)} ${path} holds no ${what}`);
+  }
 }
 
 

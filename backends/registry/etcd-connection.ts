@@ -26,7 +26,8 @@ function readTlsFile(path: string | undefined, flag: string): Buffer | undefined
   try {
     return readFileSync(path);
   } catch (error) {
-    throw usageError(`cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw usageError(`cannot read ${flag} ${path}: ${code === "ENOENT" ? "no such file" : code ?? String(error)}`);
   }
 }
 

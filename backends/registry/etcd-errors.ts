@@ -65,7 +65,7 @@ export function formatDuration(ms: number): string {
   return ms > 1000 ? `${(ms / 1000).toFixed(1)}s` : `${ms}ms`;
 }
 
-type Failure = "timeout" | "refused" | "unreachable" | "tls" | "auth" | "authRequired" | "permission" | "cluster" | "other";
+type Failure = "timeout" | "refused" | "unreachable" | "tls" | "auth" | "authRequired" | "authDisabled" | "permission" | "cluster" | "other";
 
 function textOf(error: unknown): string {
   const parts: string[] = [];
@@ -97,6 +97,7 @@ function classify(error: unknown): Failure {
   if (/certificate|\bSSL\b|\bTLS\b|handshake|self[- ]signed|unknown ca|UNABLE_TO_|ERR_SSL|CERT_|secure channel|alert/i.test(text)) return "tls";
   if (name === "EtcdAuthenticationFailedError" || /authentication failed|invalid user ID or password/i.test(text)) return "auth";
   if (/user name is empty|auth(entication)? (is )?required|invalid auth token/i.test(text)) return "authRequired";
+  if (/authentication is not enabled/i.test(text)) return "authDisabled";
   if (name === "EtcdPermissionDeniedError" || /permission denied/i.test(text)) return "permission";
   if (error instanceof EtcdConnectionError) return "unreachable";
   if (/ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ECONNRESET|EPIPE|socket|Unable to connect|Failed to connect|No connection established|connection (closed|reset)|UNAVAILABLE/i.test(text)) {
@@ -157,12 +158,13 @@ export function etcdError(target: EtcdTarget, action: string, error: unknown): S
   if (error instanceof SubleaseError) return error;
   const where = `${target.api} at ${target.endpoints.join(",")}`;
   const within = formatDuration(target.timeoutMs);
-  const reach = (reason: string) => new SubleaseError("unavailable",
-    `cannot reach ${where} within ${within}: ${reason}; check --etcd-endpoints and that etcd is running`, { cause: error });
+  // "within" only where the time ran out: a refused connection fails at once.
+  const reach = (reason: string, timedOut = false) => new SubleaseError("unavailable",
+    `cannot reach ${where}${timedOut ? ` within ${within}` : ""}: ${reason}; check --etcd-endpoints and that etcd is running`, { cause: error });
   const user = target.username ?? "";
   switch (classify(error)) {
     case "timeout":
-      return reach(`no answer while ${action}`);
+      return reach(`no answer while ${action}`, true);
     case "refused":
       return reach("connection refused");
     case "unreachable":
@@ -177,6 +179,9 @@ export function etcdError(target: EtcdTarget, action: string, error: unknown): S
         : `${where} requires authentication; set --etcd-username and --etcd-password`, { cause: error });
     case "authRequired":
       return new SubleaseError("unavailable", `${where} requires authentication; set --etcd-username and --etcd-password`, { cause: error });
+    case "authDisabled":
+      return new SubleaseError("unavailable",
+        `${where} has no authentication enabled, yet user "${user}" was given: drop --etcd-username and --etcd-password (or enable authentication in etcd)`, { cause: error });
     case "permission":
       return new SubleaseError("unavailable",
         `${where} denied ${user ? `user "${user}"` : "anonymous"} access while ${action}; grant read and write on ${target.prefix}/`, { cause: error });

@@ -104,10 +104,10 @@ for (const name of ["etcd-v3", "etcd-v2"] as const) {
 
     test("http:// to a TLS port, and https:// to nothing, are 'cannot reach'", async () => {
       await expectUnavailable(await open(mutual, {}, { endpoints: [mutual.endpoint.replace("https:", "http:")] }),
-        new RegExp(`^cannot reach ${api} at http://127\\.0\\.0\\.1:\\d+ within 3s: .+; check --etcd-endpoints`));
+        new RegExp(`^cannot reach ${api} at http://127\\.0\\.0\\.1:\\d+: .+; check --etcd-endpoints`));
       const { caFile, certFile, keyFile } = mutual.tls!;
       await expectUnavailable(await open(mutual, { caFile, certFile, keyFile }, { endpoints: [await deadEndpoint("https")] }),
-        /^cannot reach .* within 3s: connection refused/);
+        /^cannot reach etcd v\d at \S+: connection refused/);
     });
 
     test("an unreadable TLS file is a usage error when the registry is opened", async () => {
@@ -120,7 +120,7 @@ for (const name of ["etcd-v3", "etcd-v2"] as const) {
       }
       expect(error).toBeInstanceOf(SubleaseError);
       expect((error as SubleaseError).kind).toBe("usage");
-      expect((error as SubleaseError).message).toBe(`cannot read --etcd-cafile ${missing}: ENOENT`);
+      expect((error as SubleaseError).message).toBe(`cannot read --etcd-cafile ${missing}: no such file`);
     });
   });
 }
