@@ -204,14 +204,15 @@ describe("what the units promise", () => {
     expect(values(unit, "Install", "WantedBy")).toEqual(["multi-user.target"]);
   });
 
-  test("renew: the timer starts the renew service every 10 minutes; renew uses --renew-margin", () => {
+  test("renew: the timer starts the renew service every 10 minutes; renew takes its margin from the environment", () => {
     const timer = parseUnit(readFileSync(join(UNITS_DIR, "sublease-renew.timer"), "utf8"));
     const service = parseUnit(readFileSync(join(UNITS_DIR, "sublease-renew.service"), "utf8"));
     // No Unit= in the timer: it starts the service of the same name.
     expect(values(timer, "Timer", "Unit")).toEqual([]);
     expect(values(timer, "Timer", "OnUnitActiveSec")).toEqual(["10min"]);
     expect(values(timer, "Install", "WantedBy")).toEqual(["timers.target"]);
-    expect(values(service, "Service", "ExecStart")).toEqual(["/usr/local/bin/sublease renew --renew-margin ${SUBLEASE_RENEW_MARGIN}"]);
+    expect(values(service, "Service", "ExecStart")).toEqual(["/usr/local/bin/sublease renew"]);
+    expect(values(service, "Service", "Environment")).toContain("FLANNELD_SUBNET_LEASE_RENEW_MARGIN=60");
     expect(values(service, "Service", "EnvironmentFile")).toEqual(["-/etc/sublease/sublease.env"]);
   });
 
@@ -225,6 +226,20 @@ describe("what the units promise", () => {
     expect(execStart[0]).toBe("");
     expect(execStart).toHaveLength(2);
     expect(execStart[1]).toEndWith(" $DOCKER_OPTS");
+  });
+
+  test("every sublease command line in the units passes only flags its command accepts", async () => {
+    const lines = [...UNIT_FILES, DROP_IN].flatMap((name) => parseUnit(readFileSync(join(UNITS_DIR, name), "utf8")))
+      .filter((entry) => entry.section === "Service" && /^Exec/.test(entry.key) && entry.value.includes("/sublease "))
+      .map((entry) => entry.value.split(/\s+/));
+    expect(lines.length).toBe(3);
+    for (const [, command, ...args] of lines) {
+      const help = (await runSublease([command!, "--help"])).stdout;
+      for (const flag of args.filter((arg) => arg.startsWith("-"))) {
+        expect(`${command} ${flag}: ${new RegExp(`(^|[ ,])${flag}[ ,]`, "m").test(help) ? "accepted" : "not a flag"}`).toBe(`${command} ${flag}: accepted`);
+      }
+      expect(args.join(" ")).not.toContain("$");
+    }
   });
 
   test("every setting sublease.env.example names is a real flag of acquire or renew", async () => {
@@ -303,6 +318,25 @@ describe("the boot sequence, run as systemd runs the units (etcd v3)", () => {
     const renewed = exec(renewUnit(), start!);
     expect(renewed.code).toBe(0);
     expect(renewed.stdout).toStartWith(`renewed ${subnet.replace(".1/24", ".0/24")} until `);
+  });
+
+  test("sublease-renew.service: an empty SUBLEASE_RENEW_MARGIN= keeps the unit's default; a flanneld file's margin is not shadowed", () => {
+    const [start] = commands(renewUnit(), "ExecStart");
+    const base = readFileSync(settings, "utf8").replace(/^SUBLEASE_RENEW_MARGIN=.*\n/gm, "");
+    try {
+      writeFileSync(settings, `${base}SUBLEASE_RENEW_MARGIN=\n`);
+      const quiet = exec(renewUnit(), start!);
+      expect(quiet.stderr).not.toContain("sublease: --renew-margin");
+      expect(quiet.code).toBe(0);
+      expect(quiet.stdout).toStartWith(`not renewed ${subnet.replace(".1/24", ".0/24")}`);
+      // An existing flanneld environment file's name for the margin.
+      writeFileSync(settings, `${base}FLANNELD_SUBNET_LEASE_RENEW_MARGIN=1500\n`);
+      const renewed = exec(renewUnit(), start!);
+      expect(renewed.code).toBe(0);
+      expect(renewed.stdout).toStartWith(`renewed ${subnet.replace(".1/24", ".0/24")} until `);
+    } finally {
+      writeFileSync(settings, base);
+    }
   });
 
   test("the sandbox holds nothing the units did not write", () => {
