@@ -341,7 +341,7 @@ describe("the boot sequence, run as systemd runs the units (etcd v3)", () => {
 
   test("the sandbox holds nothing the units did not write", () => {
     expect(readdirSync(join(root, "run")).sort()).toEqual(["docker_opts.env", "flannel"]);
-    // The lock acquire takes beside subnet.env, so overlapping runs share one lease.
-    expect(readdirSync(join(root, "run/flannel")).sort()).toEqual(["subnet.env", "subnet.env.lock"]);
+    // The lock acquire takes beside subnet.env lives only while acquire runs.
+    expect(readdirSync(join(root, "run/flannel")).sort()).toEqual(["subnet.env"]);
   });
 });
