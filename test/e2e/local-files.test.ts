@@ -165,7 +165,7 @@ describe("a failed command leaves nothing behind; messages say what happened", (
   });
 });
 
-describe("--subnet-file - is standard output for acquire", () => {
+describe("--subnet-file -: standard output for acquire, standard input for renew and release", () => {
   test("acquire --subnet-file - prints subnet.env and writes no file", async () => {
     const cwd = workdir();
     await putConfig(cwd);
@@ -174,9 +174,27 @@ describe("--subnet-file - is standard output for acquire", () => {
     expect(result.stdout).toMatch(/^FLANNEL_NETWORK=10\.5\.0\.0\/16\nFLANNEL_SUBNET=10\.5\.\d+\.1\/24\n/);
     expect(listing(cwd)).toEqual(["net.json", "reg.json", "reg.json.lock", "sample.env"]);
   });
+
+  test("release --remove-subnet-file with --subnet-file - is a usage error: standard input cannot be removed", async () => {
+    const cwd = workdir();
+    const result = await runSublease(["release", "--registry-file", "reg.json", "--public-ip", "192.0.2.10", "--subnet-file", "-", "--remove-subnet-file"], { cwd });
+    expect(result).toEqual({ code: 2, stdout: "", stderr: "sublease: --remove-subnet-file needs a file: --subnet-file - reads standard input\n" });
+  });
 });
 
 describe.skipIf(!isRoot)("read-only files and other users", () => {
+  test("a subnet.env without write permission is refused before any lease is taken (exit 1), as the registry is", async () => {
+    const cwd = workdir();
+    await putConfig(cwd, "own/reg.json");
+    for (const name of ["own", "own/reg.json", "own/reg.json.lock"]) chownSync(join(cwd, name), 65534, 65534);
+    writeFileSync(join(cwd, "own", "subnet.env"), "kept\n", { mode: 0o444 });
+    chownSync(join(cwd, "own", "subnet.env"), 65534, 65534);
+    const result = await runAsNobody(["acquire", "--registry-file", "own/reg.json", ...host("192.0.2.10", "own/subnet.env")], cwd);
+    expect(result).toEqual({ code: 1, stdout: "", stderr: "sublease: cannot write subnet file own/subnet.env: it is read-only for this user: make it writable (chmod u+w) if it should change\n" });
+    expect(readFileSync(join(cwd, "own", "subnet.env"), "utf8")).toBe("kept\n");
+    expect(readFileSync(join(cwd, "own", "reg.json"), "utf8")).not.toContain("192.0.2.10");
+  });
+
   test("a registry file without write permission is refused, not replaced (exit 1)", async () => {
     const cwd = workdir();
     await putConfig(cwd, "own/reg.json");
