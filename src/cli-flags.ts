@@ -52,7 +52,7 @@ export const hostFlags = (command: Command, subnetFile: string, reads: { mtu?: b
     .option("--iface-regex <regex>", "the first interface whose name or address matches; repeatable (when no --iface)")
     .option("--iface-can-reach <ip>", "the interface the kernel would use to reach this address (when no --iface or --iface-regex)")
     .option("--subnet-file <path>", `${subnetFile} (default: ${DEFAULT_SUBNET_FILE})`);
-  if (reads.mtu) command.option("--iface-mtu <mtu>", "the external interface's MTU when it cannot be read (e.g. in a container)");
+  if (reads.mtu) command.option("--iface-mtu <mtu>", "the MTU to write; wins over the external interface's own (default: read from sysfs; set it where that cannot be read, e.g. in a container)");
   if (reads.vtepMac) command.option("--vtep-mac <mac>", "VXLAN VTEP MAC to publish (default: a stable MAC derived from the public IP)");
   return command;
 };
@@ -72,9 +72,9 @@ export async function hostFlagValues(settings: SettingSource, reads: { mtu?: boo
     ifaceRegex: settings.strings("iface-regex"),
     ifaceCanReach: settings.string("iface-can-reach"),
     ifaceMtu: reads.mtu ? settings.integer("iface-mtu", 68, 65535) : undefined,
-    vtepMac: vtepMac === undefined ? undefined : parseVtepMac(vtepMac),
+    vtepMac: vtepMac === undefined ? undefined : parseVtepMac(vtepMac, settings.label("vtep-mac")),
     subnetFile: settings.string("subnet-file") ?? DEFAULT_SUBNET_FILE,
   };
-  checkHostFlags(values);
+  checkHostFlags(values, settings.label);
   return values;
 }

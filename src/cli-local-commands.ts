@@ -22,17 +22,20 @@ export const LOCAL_COMMANDS: Partial<Record<CommandName, (registration: Registra
       // Only the file paths fall back to the environment: a stray $SUBLEASE_KEY must not rename output.
       const withEnv = settingSource(options);
       const flags = settingSource(options, {});
-      const { parseDockerOptsFormat } = await import("./docker-opts.ts");
+      const { checkDockerOptsOptions, parseDockerOptsFormat } = await import("./docker-opts.ts");
       const { emitDockerOptsCommand } = await import("./commands/emit-docker-opts.ts");
-      write(await emitDockerOptsCommand({
+      const request = {
         subnetFile: withEnv.string("subnet-file"),
         dockerOptsFile: withEnv.string("docker-opts-file"),
         individual: flags.boolean("individual"),
         combined: flags.boolean("combined"),
         key: flags.string("key"),
         omitIpMasq: flags.boolean("omit-ip-masq"),
-        format: parseDockerOptsFormat(flags.string("format")),
-      }, log));
+        format: parseDockerOptsFormat(flags.string("format"), flags.label),
+      };
+      // Checked here first so the messages name the flags as typed (-k or --key).
+      checkDockerOptsOptions(request, flags.label);
+      write(await emitDockerOptsCommand(request, log));
     }),
 
   "version": ({ command, write }) => void command("version").example("sublease version").action(() => write(`sublease ${VERSION} (${COMMIT})\n`)),

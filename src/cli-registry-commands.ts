@@ -66,7 +66,7 @@ export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Regis
       write(formatReserveReport(await reserveCommand(subnet, {
         publicIP: flags.string("public-ip"),
         publicIPv6: flags.string("public-ipv6"),
-        vtepMac: vtepMac === undefined ? undefined : parseVtepMac(vtepMac),
+        vtepMac: vtepMac === undefined ? undefined : parseVtepMac(vtepMac, flags.label("vtep-mac")),
         wireguardPublicKey: flags.string("wireguard-public-key"),
       }, choice, log), output));
     }),

@@ -41,21 +41,25 @@ const MAX_MTU = 65535;
 
 const badInput = (message: string) => new SubleaseError("failure", message);
 
-export function parseDockerOptsFormat(value: string | undefined): DockerOptsFormat {
+/** How a message names a flag: as typed (`-k` or `--key`); the long form when unknown. */
+type FlagLabel = (flag: string) => string;
+const asFlag: FlagLabel = (flag) => `--${flag}`;
+
+export function parseDockerOptsFormat(value: string | undefined, label: FlagLabel = asFlag): DockerOptsFormat {
   const format = value ?? "env";
   if (!(DOCKER_OPTS_FORMATS as readonly string[]).includes(format)) {
-    throw usageError(`--format must be one of ${DOCKER_OPTS_FORMATS.join(", ")}, got "${format}"`);
+    throw usageError(`${label("format")} must be one of ${DOCKER_OPTS_FORMATS.join(", ")}, got "${format}"`);
   }
   return format as DockerOptsFormat;
 }
 
 /** Refuses flag combinations before any file is read, so a typo never costs a write. */
-export function checkDockerOptsOptions(options: DockerOptsOptions): void {
+export function checkDockerOptsOptions(options: DockerOptsOptions, label: FlagLabel = asFlag): void {
   if (options.key !== undefined && !SHELL_NAME.test(options.key)) {
-    throw usageError(`--key must be a shell variable name (letters, digits and _, not starting with a digit), got "${options.key}"`);
+    throw usageError(`${label("key")} must be a shell variable name (letters, digits and _, not starting with a digit), got "${options.key}"`);
   }
   if (options.format === "daemon-json" && (options.individual || options.combined || options.key !== undefined)) {
-    throw usageError("--individual, --combined and --key shape the env format only: drop them or use --format env");
+    throw usageError(`${label("individual")}, ${label("combined")} and ${label("key")} shape the env format only: drop them or use ${label("format")} env`);
   }
 }
 

@@ -241,3 +241,33 @@ describe("checkHostFlags", () => {
     usage(() => resolve({ publicIP: "10.1", iface: ["sublease-no-such-if0"] }));
   });
 });
+
+describe("interfaces the interface table leaves out: down, or up without carrier", () => {
+  /** The default system plus sysfs entries for `vc` (flags as sysfs shows them) that the table lacks. */
+  function withHidden(flagsHex: string): HostSystem {
+    const host = system();
+    mkdirSync(join(host.sysfs, "vc"), { recursive: true });
+    writeFileSync(join(host.sysfs, "vc", "flags"), `${flagsHex}\n`);
+    writeFileSync(join(host.sysfs, "vc", "mtu"), "1500\n");
+    return host;
+  }
+
+  test("--iface NAME of a down interface says it is down and how to bring it up", () => {
+    expect(usage(() => resolve({ iface: ["vc"] }, ipv4, withHidden("0x1002"))).message)
+      .toBe("error looking up interface vc: interface vc is down, so its addresses cannot be read: bring it up (ip link set vc up) or pass --public-ip");
+  });
+
+  test("up but not running: no carrier", () => {
+    expect(usage(() => resolve({ iface: ["vc"] }, ipv4, withHidden("0x1003"))).message).toContain("interface vc is up but not running (no carrier)");
+  });
+
+  test("--iface ADDRESS and --iface-regex that find nothing name the down interfaces", () => {
+    expect(usage(() => resolve({ iface: ["203.0.113.5"] }, ipv4, withHidden("0x1002"))).message)
+      .toBe("error looking up interface 203.0.113.5: no interface holds 203.0.113.5 (the addresses of interfaces that are down or without carrier cannot be read: vc; bring the one meant up, or pass --public-ip)");
+    expect(usage(() => resolve({ ifaceRegex: ["^vc$"] }, ipv4, withHidden("0x1002"))).message).toContain("cannot be read: vc;");
+  });
+
+  test("an up and running interface is not mentioned", () => {
+    expect(usage(() => resolve({ iface: ["203.0.113.5"] }, ipv4, withHidden("0x1043"))).message).toBe("error looking up interface 203.0.113.5: no interface holds 203.0.113.5");
+  });
+});

@@ -61,26 +61,31 @@ function neverAHostAddress(family: Family, value: bigint): string | undefined {
   return undefined;
 }
 
+/** How a message names a flag: as typed, or the variable it came from (see src/settings.ts). */
+export type FlagLabel = (flag: string) => string;
+
+const asFlag: FlagLabel = (flag) => `--${flag}`;
+
 /** Rejects malformed host flags up front, before any registry is touched. */
-export function checkHostFlags(input: Partial<InterfaceFlags>): void {
-  for (const [flag, text, family] of [["--public-ip", input.publicIP, 4], ["--public-ipv6", input.publicIPv6, 6]] as const) {
+export function checkHostFlags(input: Partial<InterfaceFlags>, label: FlagLabel = asFlag): void {
+  for (const [flag, text, family] of [["public-ip", input.publicIP, 4], ["public-ipv6", input.publicIPv6, 6]] as const) {
     if (text === undefined) continue;
     const address = parseAddress(text, family);
-    if (!address) throw usageError(`${flag} "${text}" is not an IPv${family} address`);
+    if (!address) throw usageError(`${label(flag)} "${text}" is not an IPv${family} address`);
     const never = neverAHostAddress(family, address.value);
-    if (never) throw usageError(`${flag} "${text}" is ${never}: give this host's own address`);
+    if (never) throw usageError(`${label(flag)} "${text}" is ${never}: give this host's own address`);
   }
-  for (const pattern of input.ifaceRegex ?? []) compileRegex(pattern);
+  for (const pattern of input.ifaceRegex ?? []) compileRegex(pattern, label);
   if (input.ifaceCanReach !== undefined && !parseAddress(input.ifaceCanReach)) {
-    throw usageError(`--iface-can-reach "${input.ifaceCanReach}" is not an IP address`);
+    throw usageError(`${label("iface-can-reach")} "${input.ifaceCanReach}" is not an IP address`);
   }
 }
 
-function compileRegex(pattern: string): RegExp {
+function compileRegex(pattern: string, label: FlagLabel = asFlag): RegExp {
   try {
     return new RegExp(pattern);
   } catch (error) {
-    throw usageError(`--iface-regex "${pattern}" is not a regular expression: ${(error as Error).message}`);
+    throw usageError(`${label("iface-regex")} "${pattern}" is not a regular expression: ${(error as Error).message}`);
   }
 }
 
@@ -109,6 +114,37 @@ function interfaceNames(system: HostSystem): string[] {
   return names;
 }
 
+/** IFF_UP and IFF_RUNNING, as sysfs's `flags` shows them. */
+const IFF_UP = 0x1;
+const IFF_RUNNING = 0x40;
+
+/**
+ * Why an interface shows no addresses although it may hold some: the interface table
+ * (libuv's) lists only interfaces that are up and running, while flanneld's netlink
+ * sees them all. Undefined when it is up and running, or sysfs cannot tell.
+ */
+function notRunning(system: HostSystem, name: string): string | undefined {
+  if (name.includes("/") || name === "." || name === "..") return undefined;
+  let flags: number;
+  try {
+    flags = parseInt(readFileSync(join(system.sysfs, name, "flags"), "utf8").trim(), 16);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(flags)) return undefined;
+  if (!(flags & IFF_UP)) return `interface ${name} is down, so its addresses cannot be read: bring it up (ip link set ${name} up) or pass --public-ip`;
+  if (!(flags & IFF_RUNNING)) return `interface ${name} is up but not running (no carrier), so its addresses cannot be read: connect it, or pass --public-ip`;
+  return undefined;
+}
+
+/** A note naming the interfaces hidden that way, if any: one of them may hold what was asked for. */
+function hiddenNote(system: HostSystem): string {
+  const hidden = interfaceNames(system).filter((name) => system.interfaces[name] === undefined && notRunning(system, name));
+  return hidden.length > 0
+    ? ` (the addresses of interfaces that are down or without carrier cannot be read: ${hidden.join(", ")}; bring the one meant up, or pass --public-ip)`
+    : "";
+}
+
 const interfaceExists = (system: HostSystem, name: string) =>
   system.interfaces[name] !== undefined || (!name.includes("/") && name !== "." && name !== ".." && existsSync(join(system.sysfs, name)));
 
@@ -130,12 +166,12 @@ function fromIfaceFlag(entries: string[], needed: Family[], system: HostSystem):
       .find((a) => sameAddress(a.address, entry));
     const name = address ? held?.name : interfaceExists(system, entry) ? entry : undefined;
     if (name === undefined) {
-      reasons.push(address ? `no interface holds ${entry}` : `no interface is named "${entry}"`);
+      reasons.push(address ? `no interface holds ${entry}${hiddenNote(system)}` : `no interface is named "${entry}"`);
       continue;
     }
     const lacking = missingFamily(system, name, needed.filter((family) => family !== address?.family));
     if (lacking) {
-      reasons.push(`interface ${name} has no ${familyName(lacking)} address`);
+      reasons.push(notRunning(system, name) ?? `interface ${name} has no ${familyName(lacking)} address`);
       continue;
     }
     return { name, via: `--iface ${entry}`, address: held ? held.address : undefined };
@@ -155,7 +191,7 @@ function fromIfaceRegex(patterns: string[], needed: Family[], system: HostSystem
     }
   }
   throw usageError(`--iface-regex ${patterns.join(", ")}: no interface's name or address matches` +
-    (needed.length ? ` (among interfaces with an ${needed.map(familyName).join(" and ")} address)` : ""));
+    (needed.length ? ` (among interfaces with an ${needed.map(familyName).join(" and ")} address)` : "") + hiddenNote(system));
 }
 
 /** The address the kernel would likely send from: one on the same link as the next hop. */
@@ -196,6 +232,8 @@ function interfaceAddress(system: HostSystem, iface: ExternalInterface, family: 
   const chosen = iface.address && parseAddress(iface.address, family) ? iface.address : undefined;
   const address = chosen ?? usableAddresses(system, iface.name, family)[0]?.address;
   if (address) return address;
+  const why = notRunning(system, iface.name);
+  if (why) throw usageError(why);
   const flag = family === 4 ? "--public-ip" : "--public-ipv6";
   throw usageError(`interface ${iface.name} (from ${iface.via}) has no ${familyName(family)} address: pass ${flag} or choose another with --iface`);
 }

@@ -52,13 +52,14 @@ export function stableVtepMac(seed: string): string {
 }
 
 /** Checks an explicit VTEP MAC and returns it in the lowercase form Go's net.HardwareAddr prints. */
-export function parseVtepMac(text: string): string {
+/** `label` names where the text came from: the flag as typed, or its variable. */
+export function parseVtepMac(text: string, label = "--vtep-mac"): string {
   const rule = "six hex pairs separated by colons, like 0a:58:0a:f4:00:01";
-  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text)) throw usageError(`--vtep-mac must be ${rule}, got ${shown(text)}`);
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text)) throw usageError(`${label} must be ${rule}, got ${shown(text)}`);
   const mac = text.toLowerCase();
   // A VTEP is one interface: a group address or all zeros would never receive peers' frames.
-  if (parseInt(mac.slice(0, 2), 16) & 1) throw usageError(`--vtep-mac must be a unicast MAC (lowest bit of the first byte clear), got "${text}"`);
-  if (mac === "00:00:00:00:00:00") throw usageError(`--vtep-mac must not be all zeros`);
+  if (parseInt(mac.slice(0, 2), 16) & 1) throw usageError(`${label} must be a unicast MAC (lowest bit of the first byte clear), got "${text}"`);
+  if (mac === "00:00:00:00:00:00") throw usageError(`${label} must not be all zeros`);
   return mac;
 }
 
