@@ -184,13 +184,15 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       const deadline = Date.now() + options.timeoutMs;
       const value = encodeLeaseAttrs(attrs);
       const answer = await request(action, "PUT", keyOf(subnet), { prevExist: false, ttl: ttlSeconds > 0 ? ttlSeconds : undefined }, value, deadline);
+      let created: Lease | undefined;
       if (answer.errorCode === NODE_EXISTS) {
         const own = answer.uncertain ? await ownCreateOrUpdate(action, keyOf(subnet), value, ttlSeconds, deadline) : undefined;
-        return own && leaseFrom(subnet, attrs, own.node, own.receivedAt);
+        created = own && leaseFrom(subnet, attrs, own.node, own.receivedAt);
+      } else {
+        if (!ok(answer)) fail(action, answer);
+        created = leaseFrom(subnet, attrs, answer.node!, answer.receivedAt);
       }
-      if (!ok(answer)) fail(action, answer);
-      const created = leaseFrom(subnet, attrs, answer.node!, answer.receivedAt);
-      await history.written(attrs, created.key, created.expiresAt ?? null);
+      if (created) await history.written(attrs, created.key, created.expiresAt ?? null);
       return created;
     },
 
@@ -202,13 +204,15 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       // Without ttl the v2 API makes the key permanent: that is how a reservation stays one.
       const answer = await request(action, "PUT", keyOfLease(current),
         { prevIndex, ttl: ttlSeconds > 0 ? ttlSeconds : undefined }, value, deadline);
+      let updated: Lease | undefined;
       if (answer.errorCode === COMPARE_FAILED || answer.errorCode === KEY_NOT_FOUND) {
         const own = answer.uncertain ? await ownCreateOrUpdate(action, keyOfLease(current), value, ttlSeconds, deadline, prevIndex) : undefined;
-        return own && leaseFrom(current.subnet, attrs, own.node, own.receivedAt);
+        updated = own && leaseFrom(current.subnet, attrs, own.node, own.receivedAt);
+      } else {
+        if (!ok(answer)) fail(action, answer);
+        updated = leaseFrom(current.subnet, attrs, answer.node!, answer.receivedAt);
       }
-      if (!ok(answer)) fail(action, answer);
-      const updated = leaseFrom(current.subnet, attrs, answer.node!, answer.receivedAt);
-      await history.written(attrs, updated.key, updated.expiresAt ?? null);
+      if (updated) await history.written(attrs, updated.key, updated.expiresAt ?? null);
       return updated;
     },
 
@@ -227,12 +231,14 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       const deadline = Date.now() + options.timeoutMs;
       const prevIndex = parseVersion(current);
       const answer = await request(action, "DELETE", keyOfLease(current), { prevIndex }, undefined, deadline);
+      let deleted = true;
       if (answer.errorCode === COMPARE_FAILED || answer.errorCode === KEY_NOT_FOUND) {
-        return answer.uncertain ? await ownDelete(action, keyOfLease(current), prevIndex, deadline) : false;
+        deleted = answer.uncertain ? await ownDelete(action, keyOfLease(current), prevIndex, deadline) : false;
+      } else if (!ok(answer)) {
+        fail(action, answer);
       }
-      if (!ok(answer)) fail(action, answer);
-      await history.removed(current.key);
-      return true;
+      if (deleted) await history.removed(current.key);
+      return deleted;
     },
 
     async close() {
