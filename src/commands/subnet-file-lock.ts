@@ -14,14 +14,13 @@
  * directory of ours to put one in.
  */
 import { mkdirSync, rmdirSync, unlinkSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { writeTarget } from "../atomic-write.ts";
 import { MAX_TIMER_MS } from "../duration.ts";
 import { SubleaseError } from "../errors.ts";
 import { isPermissionError } from "../read-input.ts";
 import { fileLocker, type HeldLock } from "../runtime/file-lock.ts";
 import { subnetFileWriteError } from "../subnet-env.ts";
-
 
 /** Creates the missing directories of `dir` (flanneld's mode, 0755) and returns them, deepest first. */
 function makeDirectories(dir: string): string[] {
@@ -49,7 +48,8 @@ const ATTEMPTS = 3;
 
 async function lockBeside(subnetFile: string, target: string, timeoutMs: number): Promise<{ held: HeldLock; made: string[] }> {
   const lockPath = `${target}.lock`;
-  const shownAs = target === subnetFile ? lockPath : `${lockPath} (the lock of ${subnetFile})`;
+  // As typed, unless a link leads elsewhere: then where the lock really is.
+  const shownAs = target === subnetFile || target === resolve(subnetFile) ? `${subnetFile}.lock` : `${lockPath} (the lock of ${subnetFile})`;
   for (let attempt = 1; ; attempt++) {
     let made: string[];
     try {
