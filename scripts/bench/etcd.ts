@@ -20,8 +20,13 @@ const RUNS = 11;
 const FLOOR_RUNS = 15;
 const PREFIX = "/coreos.com/network";
 const NETWORK = '{"Network":"10.0.0.0/8"}';
-/** A new lease: the config, the survey, the grant, the create, and the read that keeps one lease per host. */
-const MAX_REQUESTS = 5;
+/**
+ * The requests a new lease takes, whatever the cluster size (README, "How acquire scales").
+ * etcd v3: the config, the survey, the grant, the create, and the read that keeps one lease
+ * per host. etcd v2: the config, two reads of every lease, the subnet records' read sent
+ * beside the first, the create, and its record's write.
+ */
+const MAX_REQUESTS: Record<Api["name"], number> = { "etcd-v3": 5, "etcd-v2": 6 };
 /** etcd v3: a new host at 0 leases against one put through the etcd3 package. */
 const NEW_HOST_GOAL = 1.25;
 /** etcd v3: a host that already holds its lease (a restart, a reboot) against the same floor. */
@@ -390,9 +395,9 @@ function apiReport(api: Api, floors: Floors, levels: Level[], cluster: Cluster, 
     });
   }
   goals.push({
-    goal: `${name}: at most ${MAX_REQUESTS} etcd requests per new lease, at every size`,
+    goal: `${name}: at most ${MAX_REQUESTS[api.name]} etcd requests per new lease, at every size`,
     result: levels.map((level) => `${total(level.requests)} at ${level.leases.toLocaleString("en-US")}`).join(", "),
-    met: levels.every((level) => total(level.requests) <= MAX_REQUESTS),
+    met: levels.every((level) => total(level.requests) <= MAX_REQUESTS[api.name]),
   });
   const at5k = levels.find((level) => level.leases === 5_000);
   if (api.name === "etcd-v3" && at5k && first) {
