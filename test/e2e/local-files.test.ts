@@ -285,6 +285,24 @@ describe("--wait", () => {
   });
 });
 
+test("a held subnet.env lock times out with the path and the duration as typed", async () => {
+  const cwd = workdir();
+  await putConfig(cwd);
+  mkdirSync(join(cwd, "run"));
+  const holder = spawn(["flock", "run/subnet.env.lock", "-c", "touch held; for i in $(seq 1200); do [ -e done ] && exit; sleep 0.05; done"], { cwd, stdout: "ignore", stderr: "ignore" });
+  try {
+    while (!existsSync(join(cwd, "held"))) await Bun.sleep(20);
+    const result = await runSublease(["acquire", "--registry-file", "reg.json", "--timeout", "1s", ...host("192.0.2.10", "run/subnet.env")], { cwd });
+    expect(result).toEqual({
+      code: 3, stdout: "",
+      stderr: "sublease: timed out after 1s waiting for the lock on run/subnet.env.lock: another sublease is still writing; try again, or raise --timeout or --wait\n",
+    });
+  } finally {
+    writeFileSync(join(cwd, "done"), "");
+    holder.kill();
+  }
+});
+
 /** With `holder` holding reg.json.lock: an acquire without --wait gives up, one with --wait gets it once let go. */
 async function holdingLock(cwd: string, holder: { exited: Promise<number> }): Promise<void> {
   while (!existsSync(join(cwd, "held"))) await Bun.sleep(20);
