@@ -70,9 +70,12 @@ measured in the same run.
 - Times are wall-clock medians of separate runs, with the fastest and slowest run in
   parentheses; \`n\` is the number of runs. A process figure runs from spawn to exit,
   as a shell or systemd would see it: start-up, the work and exit.
-- "Baseline" is what the figure is compared with in the same run: an empty compiled
-  Bun program for startup, a port of flanneld's allocation scan for the allocator,
-  \`etcdctl put\` (a Go binary doing one write) as the floor of any etcd client process.
+- "Baseline" or "floor" is what the figure is compared with in the same run: an empty
+  compiled Bun program, or the libraries a command cannot do without used once, for
+  startup; a port of flanneld's allocation scan for the allocator; one put through the
+  etcd3 package, built like sublease, for etcd v3 (\`etcdctl put\`, a Go binary doing one
+  write, beside it for reference); \`etcdctl set\` for etcd v2; CNI's host-local plugin for
+  the file registry.
 - Peak RSS is the child's kernel high-water mark (VmHWM), sampled every millisecond.
 - With 2 cores, 50 or 200 processes started at once queue for the CPU: the storm
   figures measure how the whole group finishes, not one process.
