@@ -144,10 +144,9 @@ export async function benchCni(binary: string, empty: string, dir: string): Prom
 allocations (one file each, as it writes them), against one compiled \`acquire\` (new host,
 \`--output json\`) on a registry file holding that many leases. Every run starts from a
 fresh copy of its state; ${RUNS} rounds after ${WARMUP_ROUNDS} warm-up, each round running
-every command once in a rotating order, with the empty compiled program
-(${msSample(samples.empty!)}) in the same rounds. sublease's own share is its time minus
-the empty program's: what Bun's runtime costs any compiled program is left out, a Go
-binary's start-up is not.
+every command once in a rotating order, the empty compiled program too: ${msSample(samples.empty!)}.
+sublease's own share is its time minus the empty program's: what Bun's runtime costs any
+compiled program is left out, a Go binary's start-up is not.
 
 ${table(["existing allocations", "host-local", "sublease acquire", "sublease's own share", "share ÷ host-local"], rows)}
 
@@ -155,8 +154,8 @@ host-local keeps one file per address and, before allocating, reads every one of
 find an earlier allocation of the same container: that is its growth from 0 to 1,000. It
 writes its files in place with no fsync; sublease replaces the registry file and subnet.env
 crash-safely (temp file, fsync, rename, fsync of the directory). Those two replacements
-alone, timed in this process on the same disk: ${msSample(sync)}, which is in sublease's share and
-not in host-local's.
+alone, timed in this process on the same disk, take ${msSample(sync)}: in sublease's
+share, not in host-local's.
 `,
     goals,
     flat: [
