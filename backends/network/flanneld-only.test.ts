@@ -31,7 +31,8 @@ describe("backend types only flanneld can publish", () => {
       }
       expect(error).toBeInstanceOf(SubleaseError);
       expect((error as SubleaseError).exitCode).toBe(2);
-      expect((error as SubleaseError).message).toBe(`backend type ${type} is valid for flanneld but sublease cannot write its lease data`);
+      expect((error as SubleaseError).message).toBe(`backend type ${type} is valid for flanneld but sublease cannot write its lease data: ` +
+        "run flanneld on this host, or use a backend sublease can publish (vxlan, host-gw, wireguard, udp, ipip, alloc)");
     });
   }
 });

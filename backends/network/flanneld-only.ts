@@ -10,8 +10,10 @@ import { usageError } from "../../src/errors.ts";
 
 export const FLANNELD_ONLY_TYPES = ["ipsec", "extension", "gce", "aws-vpc", "ali-vpc", "tencent-vpc"] as const;
 
-function flanneldOnlyBackend(type: string): BackendPlugin {
-  const cannotPublish = () => usageError(`backend type ${type} is valid for flanneld but sublease cannot write its lease data`);
+/** `publishable`: the backend types sublease writes lease data for, offered instead. */
+function flanneldOnlyBackend(type: string, publishable: readonly string[]): BackendPlugin {
+  const cannotPublish = () => usageError(`backend type ${type} is valid for flanneld but sublease cannot write its lease data: ` +
+    `run flanneld on this host, or use a backend sublease can publish (${publishable.join(", ")})`);
   return {
     type,
     // Fields are flanneld's business here: kept as given, so none is reported as unknown.
@@ -28,4 +30,5 @@ function flanneldOnlyBackend(type: string): BackendPlugin {
   };
 }
 
-export const flanneldOnlyBackends: BackendPlugin[] = FLANNELD_ONLY_TYPES.map(flanneldOnlyBackend);
+export const flanneldOnlyBackends = (publishable: readonly string[]): BackendPlugin[] =>
+  FLANNELD_ONLY_TYPES.map((type) => flanneldOnlyBackend(type, publishable));

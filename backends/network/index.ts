@@ -12,9 +12,10 @@ import { udpBackend } from "./udp.ts";
 import { vxlanBackend } from "./vxlan.ts";
 import { wireguardBackend } from "./wireguard.ts";
 
+const PUBLISHABLE: BackendPlugin<any>[] = [vxlanBackend, hostGwBackend, wireguardBackend, udpBackend, ipipBackend, allocBackend];
+
 const BACKENDS: Record<string, BackendPlugin<any>> = Object.fromEntries(
-  [udpBackend, vxlanBackend, hostGwBackend, allocBackend, ipipBackend, wireguardBackend, ...flanneldOnlyBackends]
-    .map((plugin) => [plugin.type, plugin]),
+  [...PUBLISHABLE, ...flanneldOnlyBackends(PUBLISHABLE.map((plugin) => plugin.type))].map((plugin) => [plugin.type, plugin]),
 );
 
 export const knownBackendTypes = (): string[] => Object.keys(BACKENDS).sort();

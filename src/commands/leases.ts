@@ -1,13 +1,13 @@
 /** `sublease leases`: every live lease (or one host's) with its backend data, and how much of the pool is used. */
 import { freeSubnets } from "../allocator.ts";
-import { parseConfigText, subnetCount, type NetworkConfig } from "../config.ts";
+import { subnetCount, type NetworkConfig } from "../config.ts";
 import { usageError } from "../errors.ts";
 import { parseAddress } from "../ip.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../registry.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
 import { formatBackendData, formatRemaining, viewLease, type LeaseView } from "./lease-view.ts";
-import { retrying, withRegistry } from "./session.ts";
+import { parseStoredConfig, retrying, withRegistry } from "./session.ts";
 import { leaseHolder, type Lease } from "../lease.ts";
 
 export interface LeasesReport {
@@ -57,12 +57,8 @@ export async function leasesCommand(choice: RegistryChoice, log: Logger, filter:
   return withRegistry(choice, log, async (registry) => {
     // The first request: --wait covers an etcd that is not up yet, as for every command.
     const configText = await retrying(choice, log, "the registry", () => registry.getNetworkConfig());
-    let config: NetworkConfig | undefined;
-    try {
-      config = configText === undefined ? undefined : await parseConfigText(configText, "registry");
-    } catch (error) {
-      log.warn(`the stored network config is invalid, so free counts are not shown: ${(error as Error).message}`);
-    }
+    // No config: the leases are listed without free counts. An invalid one is an error.
+    const config: NetworkConfig | undefined = configText === undefined ? undefined : await parseStoredConfig(configText, registry);
     const { leases } = await registry.listLeases();
     // The pool counts every lease; only the leases shown need their expiry.
     const listed = leases.filter(shown);

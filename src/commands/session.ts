@@ -75,7 +75,11 @@ export async function readConfigText(registry: Registry, choice: RegistryChoice,
 }
 
 export async function loadNetworkConfig(registry: Registry, choice: RegistryChoice, log: Logger): Promise<NetworkConfig> {
-  const text = await readConfigText(registry, choice, log);
+  return parseStoredConfig(await readConfigText(registry, choice, log), registry);
+}
+
+/** The stored config checked; an invalid one is exit 2, naming where it is and how to fix it. */
+export async function parseStoredConfig(text: string, registry: Registry): Promise<NetworkConfig> {
   try {
     return await parseConfigText(text, "registry");
   } catch (error) {

@@ -121,7 +121,8 @@ describe("an ipsec config (valid for flanneld, unpublishable by sublease), file 
     const subnetFile = join(dir, "subnet.env");
     const acquired = await runSublease(["acquire", ...registry, "--public-ip", "127.0.0.1", "--subnet-file", subnetFile, "--iface-mtu", "1500"]);
     expect(acquired.code).toBe(2);
-    expect(acquired.stderr.trimEnd()).toBe("sublease: backend type ipsec is valid for flanneld but sublease cannot write its lease data");
+    expect(acquired.stderr.trimEnd()).toBe("sublease: backend type ipsec is valid for flanneld but sublease cannot write its lease data: " +
+      "run flanneld on this host, or use a backend sublease can publish (vxlan, host-gw, wireguard, udp, ipip, alloc)");
     expect(existsSync(subnetFile)).toBe(false);
 
     const leases = await runSublease(["leases", ...registry]);
