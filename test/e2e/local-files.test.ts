@@ -298,8 +298,9 @@ test("a held subnet.env lock times out with the path and the duration as typed",
       stderr: "sublease: timed out after 1s waiting for the lock on run/subnet.env.lock: another sublease is still writing; try again, or raise --timeout or --wait\n",
     });
   } finally {
+    // The holder's loop sees it and ends (flock with it) before the directory goes.
     writeFileSync(join(cwd, "done"), "");
-    holder.kill();
+    await holder.exited;
   }
 });
 
