@@ -126,7 +126,11 @@ class FileRegistry implements Registry {
     const snapshot = this.read();
     if (snapshot) return snapshot;
     if (!this.options.readOnly) return emptySnapshot();
-    throw new SubleaseError("notFound",
+    throw this.missingFile();
+  }
+
+  private missingFile(): SubleaseError {
+    return new SubleaseError("notFound",
       `no registry file at ${this.named}: check --registry-file, or start one with "sublease config put FILE"`);
   }
 
@@ -214,7 +218,10 @@ class FileRegistry implements Registry {
   }
 
   async getNetworkConfig(): Promise<string | undefined> {
-    const { config } = this.readExisting().file;
+    // No file has no config, for writing commands too: one message names the path to check.
+    const snapshot = this.read();
+    if (!snapshot) throw this.missingFile();
+    const { config } = snapshot.file;
     if (config === null || config === undefined) return undefined;
     return typeof config === "string" ? config : JSON.stringify(config);
   }
