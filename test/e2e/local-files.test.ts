@@ -280,7 +280,7 @@ describe("--wait", () => {
       await holdingLock(cwd, holder);
     } finally {
       writeFileSync(join(cwd, "done"), "");
-      holder.kill();
+      await holder.exited;
     }
   });
 });
