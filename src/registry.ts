@@ -62,9 +62,9 @@ export interface Registry {
   /**
    * Creates the lease only if no live lease holds this subnet. `ttlSeconds` 0 makes a
    * reservation (no expiry). Returns undefined when the subnet is taken (a lost race).
-   * A registry keeping subnet records writes the subnet's record with it (none for a
-   * reservation); `replaced` is the record the caller saw there, for the registry to drop
-   * what it keeps for that record's holder.
+   * A registry keeping subnet records writes the subnet's record with it; a reservation is
+   * pinned, not remembered, so its create drops the record instead. `replaced` is the
+   * record the caller saw there, for the registry to drop what it keeps for that holder.
    */
   createLease(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number, replaced?: SubnetRecord): Promise<Lease | undefined>;
   /**

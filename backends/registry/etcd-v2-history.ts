@@ -42,7 +42,7 @@ export class V2History {
     return records;
   }
 
-  /** After a lease write that ends at `until` (null: a reservation, which leaves no record). */
+  /** After a lease write that ends at `until` (null: a reservation, which writes no record). */
   async written(attrs: LeaseAttrs, leaseKey: string, until: number | null): Promise<void> {
     const holder = leaseHolder(attrs);
     if (!holder || until === null) return;

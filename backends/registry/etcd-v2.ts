@@ -179,7 +179,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       return { leases, unreadable, leftovers: [], notes: [], deleteCommand: (leaseKey: string) => `ETCDCTL_API=2 etcdctl rm ${shellWord(`${subnetsDir}/${leaseKey}`)}` };
     },
 
-    async createLease(subnet, attrs, ttlSeconds) {
+    async createLease(subnet, attrs, ttlSeconds, replaced) {
       const action = `creating ${formatSubnetKey(subnet)}`;
       const deadline = Date.now() + options.timeoutMs;
       const value = encodeLeaseAttrs(attrs);
@@ -192,7 +192,9 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
         if (!ok(answer)) fail(action, answer);
         created = leaseFrom(subnet, attrs, answer.node!, answer.receivedAt);
       }
-      if (created) await history.written(attrs, created.key, created.expiresAt ?? null);
+      // A reservation is pinned, not remembered: a record seen at its subnet goes (one more request, only then).
+      if (created && ttlSeconds > 0) await history.written(attrs, created.key, created.expiresAt ?? null);
+      else if (created && replaced) await history.removed(created.key);
       return created;
     },
 

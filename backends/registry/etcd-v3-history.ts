@@ -40,13 +40,14 @@ export class V3History {
   }
 
   /**
-   * What goes with writing a lease that ends at `until` (null: a reservation, which leaves
-   * no record): the record and its holder entry, and `previousHolder`'s entry dropped when
-   * the subnet was last another holder's.
+   * What goes with writing a lease that ends at `until`: the record and its holder entry,
+   * and `previousHolder`'s entry dropped when the subnet was last another holder's. A
+   * reservation (`until` null) is pinned, not remembered: the subnet's record goes.
    */
   written(attrs: LeaseAttrs, leaseKey: string, until: number | null, previousHolder?: string): IRequestOp[] {
     const holder = leaseHolder(attrs);
-    if (!holder || until === null) return [];
+    if (until === null) return this.removed(previousHolder, leaseKey);
+    if (!holder) return [];
     const writes: IRequestOp[] = [
       { request_put: { key: this.record(leaseKey), value: Buffer.from(encodeRecord(holder, until)) } },
       { request_put: { key: this.holderEntry(holder, leaseKey), value: Buffer.alloc(0) } },
@@ -55,9 +56,8 @@ export class V3History {
     return writes;
   }
 
-  /** What goes with deleting a lease on purpose: it is given back, so its record goes. */
-  removed(attrs: LeaseAttrs, leaseKey: string): IRequestOp[] {
-    const holder = leaseHolder(attrs);
+  /** What goes with deleting a lease of `holder` on purpose: it is given back, so its record goes. */
+  removed(holder: string | undefined, leaseKey: string): IRequestOp[] {
     const writes: IRequestOp[] = [{ request_delete_range: { key: this.record(leaseKey) } }];
     if (holder) writes.push({ request_delete_range: { key: this.holderEntry(holder, leaseKey) } });
     return writes;

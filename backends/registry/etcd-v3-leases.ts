@@ -274,7 +274,7 @@ export class V3Leases {
     const key = this.keys.lease(current);
     const response = await this.kv.txn({
       compare: [{ key, target: "Mod", result: "Equal", mod_revision: modRevision }],
-      success: [{ request_delete_range: { key } }, ...this.index.remove(current.attrs, current.key), ...this.history.removed(current.attrs, current.key), this.index.countWrite()],
+      success: [{ request_delete_range: { key } }, ...this.index.remove(current.attrs, current.key), ...this.history.removed(leaseHolder(current.attrs), current.key), this.index.countWrite()],
     }, callOptions);
     if (!response.succeeded) return false;
     await this.revokeIfUnused(leaseId, callOptions);

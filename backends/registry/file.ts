@@ -37,10 +37,14 @@ export async function openFileRegistry(options: RegistryOptions): Promise<Regist
  */
 type Change = { config: unknown } | { key: string; stored?: StoredLease; record?: StoredRecord | null };
 
-/** The record a lease write leaves: none for a reservation or a value naming no holder. */
-const recordFor = (attrs: LeaseAttrs, ttlSeconds: number, now: number): StoredRecord | undefined => {
+/**
+ * The record a lease write leaves: removed (null) for a reservation, which is pinned, not
+ * remembered; unchanged (undefined) for a value naming no holder.
+ */
+const recordFor = (attrs: LeaseAttrs, ttlSeconds: number, now: number): StoredRecord | null | undefined => {
   const holder = leaseHolder(attrs);
-  return holder && ttlSeconds > 0 ? storedRecord(holder, now + ttlSeconds * 1000) : undefined;
+  if (ttlSeconds <= 0) return null;
+  return holder ? storedRecord(holder, now + ttlSeconds * 1000) : undefined;
 };
 
 /** One version of the file, read. */

@@ -187,6 +187,19 @@ export function managerContract(name: string, fixture: RegistryFixture): void {
       expect({ outcome: next.outcome, subnet: subnetText(next.lease.subnet) }).toEqual({ outcome: "allocated", subnet: subnetText(released.lease.subnet) });
     }, 30_000);
 
+    test("a reservation made where a lease expired drops that host's record: the subnet is pinned, not remembered", async () => {
+      const net = await config({ Network: "10.5.0.0/16", SubnetMin: "10.5.1.0", SubnetMax: "10.5.1.0" });
+      await manager.acquire({ config: net, attrs: host(1), ttlSeconds: fixture.shortTtlSeconds });
+      await pastExpiry(fixture.shortTtlSeconds);
+      const [record] = (await registry.listLeases({ records: true })).records ?? [];
+      expect(record?.holder).toBe("192.0.2.1");
+      const reservation = await registry.createLease(v4("10.5.1.0/24"), host(2), 0, record);
+      expect((await registry.listLeases({ records: true })).records).toEqual([]);
+      expect(await registry.deleteLease(reservation!)).toBe(true);
+      // Host 1 gets the subnet as any host would, not as its own.
+      expect((await manager.acquire({ config: net, attrs: host(1), ttlSeconds: 600 })).outcome).toBe("allocated");
+    }, 30_000);
+
     test("out of subnets is an 'exhausted' error naming the fix", async () => {
       const net = await config({ Network: "10.5.0.0/28", SubnetLen: 30 });
       const got = new Set<string>();
