@@ -2,8 +2,10 @@
  * The etcd v3 survey: one holder's leases and those of one area. While the holder index
  * is proven complete (see etcd-v3-index.ts) that is one transaction whose size does not
  * grow with the cluster: the proof's two keys, the holder's index entries and the area's
- * leases, plus one fetch of the holder's leases outside the area, if any. Otherwise every
- * lease is read, as flanneld reads them, but only those that can matter are decoded.
+ * leases, with the subnet records of the holder (their holder entries) and of the area
+ * (see etcd-v3-history.ts), plus one fetch of the holder's leases and records outside the
+ * area, if any. Otherwise every lease and record is read, as flanneld reads every lease,
+ * but only those that can matter are decoded.
  */
 import { Buffer } from "node:buffer";
 import type { IKeyValue, IRequestOp, KVClient } from "etcd3";
@@ -67,7 +69,7 @@ export class V3Survey {
   async survey(holder: string, area: Prefix | undefined, callOptions: CallBudget): Promise<LeaseSurvey> {
     if (this.unproven) return this.readEverything(holder, area, callOptions);
     const holderStart = `${this.keys.holders}${holder}/`;
-    // One read at one revision: the proof, the holder's index entries, the area's leases.
+    // One read at one revision: the proof, the holder's index entries, its subnet records' entries, the area's records and leases.
     const response = await this.kv.txn({
       success: [
         ...this.index.proofReads(),
