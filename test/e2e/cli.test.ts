@@ -137,10 +137,10 @@ describe("waiting is visible", () => {
     expect(code).toBe(4);
     const lines = stderr.trimEnd().split("\n");
     const file = join(dir, "registry.json");
-    expect(lines[0]).toBe(`sublease: warning: waiting for the network config (--wait): no network config in the file registry ${file}: ` +
-      `store one with "sublease config put FILE" and the same --registry flags; retrying for up to 13s`);
-    expect(lines[1]).toMatch(/^sublease: warning: still waiting for the network config, \d+s left: no network config in the file registry /);
-    expect(lines.at(-1)).toStartWith(`sublease: no network config in the file registry ${file}:`);
+    expect(lines[0]).toBe(`sublease: warning: waiting for the network config (--wait): no registry file at ${file}: ` +
+      `check --registry-file, or start one with "sublease config put FILE"; retrying for up to 13s`);
+    expect(lines[1]).toMatch(/^sublease: warning: still waiting for the network config, \d+s left: no registry file at /);
+    expect(lines.at(-1)).toStartWith(`sublease: no registry file at ${file}:`);
     // The file registry is named by its path, never by an etcd key.
     expect(stderr).not.toContain("/coreos.com");
   }, 30_000);

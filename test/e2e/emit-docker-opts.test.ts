@@ -144,11 +144,11 @@ describe("emit-docker-opts errors: one line, an exit code, no output file", () =
     ["an invalid FLANNEL_MTU", SAMPLE_ENV.replace("MTU=1472", "MTU=big"), ["-f", "sample.env"], 1,
       /^sublease: invalid FLANNEL_MTU "big" in sample\.env: must be a whole number from 68 to 65535$/],
     ["-k that is not a shell name", SAMPLE_ENV, ["-f", "sample.env", "-k", "DOCKER-OPTS"], 2,
-      /^sublease: --key must be a shell variable name .*got "DOCKER-OPTS"$/],
+      /^sublease: -k must be a shell variable name .*got "DOCKER-OPTS"$/],
     ["an unknown --format", SAMPLE_ENV, ["-f", "sample.env", "--format", "yaml"], 2,
       /^sublease: --format must be one of env, daemon-json, got "yaml"$/],
     ["-i with daemon-json", SAMPLE_ENV, ["-f", "sample.env", "-i", "--format", "daemon-json"], 2,
-      /^sublease: --individual, --combined and --key shape the env format only/],
+      /^sublease: -i, --combined and --key shape the env format only/],
     ["--no-ip-masq (the flag is -m / --omit-ip-masq)", SAMPLE_ENV, ["-f", "sample.env", "--no-ip-masq"], 2, /^sublease: unknown option --/],
   ];
   for (const [name, env, args, code, stderr] of cases) {

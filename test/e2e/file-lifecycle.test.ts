@@ -152,7 +152,7 @@ describe("errors a user meets", () => {
   test("no config stored: exit 4, names the registry and the fix", async () => {
     const { code, stderr } = await runSublease(["acquire", ...registry, ...host("192.0.2.10")]);
     expect(code).toBe(4);
-    expect(stderr).toMatch(/no network config in the file registry .*registry\.json.*sublease config put/);
+    expect(stderr).toMatch(/no registry file at .*registry\.json: check --registry-file, or start one with "sublease config put FILE"/);
     expect(existsSync(subnetFile())).toBe(false);
   });
 
@@ -163,7 +163,7 @@ describe("errors a user meets", () => {
     await putConfig('{"Network":"10.5.0.0/16"}');
     const { code, stdout, stderr } = await waiting;
     // Waiting says so at the default log level, once at the start (and every 10 s after).
-    expect(stderr).toMatch(/^sublease: warning: waiting for the network config \(--wait\): no network config in the file registry .*; retrying for up to 10s\n$/);
+    expect(stderr).toMatch(/^sublease: warning: waiting for the network config \(--wait\): no registry file at .*; retrying for up to 10s\n$/);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({ outcome: "allocated", publicIP: "192.0.2.10" });
   });
@@ -175,7 +175,7 @@ describe("errors a user meets", () => {
     const lines = stderr.trimEnd().split("\n");
     expect(lines).toHaveLength(2);
     expect(lines[0]).toStartWith("sublease: warning: waiting for the network config");
-    expect(lines[1]).toStartWith("sublease: no network config in the file registry");
+    expect(lines[1]).toStartWith("sublease: no registry file at ");
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
   });
 
