@@ -130,6 +130,15 @@ describe("lease values: flanneld's JSON byte for byte", () => {
     for (const text of junk) expect([text, decodeLeaseAttrs(text)]).toEqual([text, undefined]);
   });
 
+  test("a PublicIP that Go's net.ParseIP rejects makes the value no lease, as flanneld ignores it", () => {
+    for (const text of ['{"PublicIP":"0192.0.2.4"}', '{"PublicIP":" 192.0.2.5"}', '{"PublicIP":"192.0.2.256"}', '{"PublicIP":"fc00::1"}',
+      '{"PublicIP":"192.0.2.4","PublicIPv6":"fc00::zz"}', '{"PublicIP":null,"PublicIPv6":"2001:db8::1"}']) {
+      expect([text, decodeLeaseAttrs(text)]).toEqual([text, undefined]);
+    }
+    expect(decodeLeaseAttrs('{"PublicIP":"192.0.2.4","PublicIPv6":null}')).toEqual({ PublicIP: "192.0.2.4", PublicIPv6: null });
+    expect(decodeLeaseAttrs('{"PublicIPv6":"2001:db8::1"}')).toEqual({ PublicIP: "", PublicIPv6: "2001:db8::1" });
+  });
+
   test("field names match in any case, as Go's encoding/json matches them: {\"publicip\":\"1.2.3.4\"} is 1.2.3.4's lease", () => {
     expect(decodeLeaseAttrs('{"publicip":"1.2.3.4"}')).toEqual({ PublicIP: "1.2.3.4", PublicIPv6: null });
     expect(decodeLeaseAttrs('{"PUBLICIP":"10.0.0.1","publicipv6":"2001:db8::1","backendtype":"vxlan","BACKENDDATA":{"VNI":1},"backendV6data":{"VNI":2}}'))

@@ -55,7 +55,11 @@ export function leaseHolder(attrs: Pick<LeaseAttrs, "PublicIP" | "PublicIPv6">):
   return attrs.PublicIPv6 || undefined;
 }
 
-/** "10.5.34.0-24", "10.5.34.0-24&fc00:0:0:1::-64", IPv6 only: "0.0.0.0-0&fc00::-64". */
+/** A subnet as messages and command lines show it: "10.5.3.0/24", "10.5.3.0/24,fc00:0:0:3::/64". */
+export const formatSubnet = (subnet: SubnetKey): string =>
+  [subnet.ipv4, subnet.ipv6].filter((prefix): prefix is Prefix => !!prefix).map((prefix) => formatPrefix(prefix)).join(",");
+
+/** The key form: "10.5.34.0-24", "10.5.34.0-24&fc00:0:0:1::-64", IPv6 only: "0.0.0.0-0&fc00::-64". */
 export function formatSubnetKey(subnet: SubnetKey): string {
   const v4 = subnet.ipv4 ? formatPrefix(subnet.ipv4, "-") : "0.0.0.0-0";
   return subnet.ipv6 ? `${v4}&${formatPrefix(subnet.ipv6, "-")}` : v4;
@@ -117,6 +121,10 @@ export function leaseAttrsFromValue(value: unknown): LeaseAttrs | undefined {
   if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
   const { PublicIP, PublicIPv6, BackendType, BackendData, BackendV6Data } = leaseFields(value as Record<string, unknown>);
   if (typeof PublicIP !== "string" && typeof PublicIPv6 !== "string") return undefined;
+  // flanneld's IP types parse with Go's net.ParseIP and reject the whole value when that fails
+  // ("0192.0.2.4", " 192.0.2.5", null for PublicIP); only PublicIPv6, a pointer, may be null.
+  if (PublicIP !== undefined && (typeof PublicIP !== "string" || !parseAddress(PublicIP, 4))) return undefined;
+  if (PublicIPv6 !== undefined && PublicIPv6 !== null && (typeof PublicIPv6 !== "string" || !parseAddress(PublicIPv6, 6))) return undefined;
   const attrs: LeaseAttrs = {
     PublicIP: typeof PublicIP === "string" ? PublicIP : "",
     PublicIPv6: typeof PublicIPv6 === "string" ? PublicIPv6 : null,
