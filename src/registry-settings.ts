@@ -86,6 +86,7 @@ function etcdEndpoints(settings: SettingSource): string[] {
   const label = settings.label("etcd-endpoints");
   const endpoints = (settings.string("etcd-endpoints") ?? DEFAULT_ENDPOINTS.join(","))
     .split(",").map((endpoint) => endpoint.trim()).filter(Boolean);
+  if (endpoints.length === 0) throw usageError(`${label} names no endpoint: give at least one etcd URL, like http://127.0.0.1:2379`);
   for (const endpoint of endpoints) {
     const like = "an endpoint URL like http://127.0.0.1:2379";
     let url: URL;
