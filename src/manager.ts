@@ -14,10 +14,9 @@ import { SubleaseError } from "./errors.ts";
 import { containsAddress, type Prefix } from "./ip.ts";
 import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, oldest, overlapsLeases } from "./host-leases.ts";
 import { chooseFreeSubnet } from "./free-subnet.ts";
-import { formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
+import { formatSubnet, formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
 import type { Registry } from "./registry.ts";
-import { subnetArgument } from "./reservations.ts";
 import { retry } from "./retry.ts";
 import type { SubnetRecord } from "./subnet-history.ts";
 import { areaOf, areasApply, keyAreaOf, randomArea } from "./survey-area.ts";
@@ -165,11 +164,11 @@ export class LeaseManager {
     for (const lease of ours) {
       if (lease === reusable || fitting.includes(lease)) continue;
       if (isReservation(lease)) {
-        this.log.warn(`reservation ${formatSubnetKey(lease.subnet)} for this host does not fit the network config; leaving it alone`);
+        this.log.warn(`reservation ${formatSubnet(lease.subnet)} for this host does not fit the network config; leaving it alone`);
         continue;
       }
       // flannel's rule: a lease of ours that no longer fits the config is given back.
-      this.log.info(`deleting lease ${formatSubnetKey(lease.subnet)}: it does not fit the network config`);
+      this.log.info(`deleting lease ${formatSubnet(lease.subnet)}: it does not fit the network config`);
       await this.registry.deleteLease(lease);
     }
 
@@ -200,7 +199,7 @@ export class LeaseManager {
     }
     const { subnet, outcome, replaced } = choice;
     if (outcome === "allocated" && replaced) {
-      this.log.info(`taking over ${replaced.key}: no subnet that was never given out is left; ${replaced.holder}'s lease there ended ${new Date(replaced.until).toISOString()}`);
+      this.log.info(`taking over ${formatSubnet(replaced.subnet)}: no subnet that was never given out is left; ${replaced.holder}'s lease there ended ${new Date(replaced.until).toISOString()}`);
     }
     return this.create(subnet, request, outcome, refused, replaced);
   }
@@ -243,7 +242,7 @@ export class LeaseManager {
     if (found === "keep") return { lease: created, outcome, expiresAt: expiryAfterWrite(created, ttlSeconds) };
     if (found === "clash") await this.registry.deleteLease(created);
     if (found === "clash" || found === "gone") return undefined;
-    this.log.info(`another acquire for this host created ${found.survivor.key} first; giving back ${created.key} and reusing ${found.survivor.key}`);
+    this.log.info(`another acquire for this host created ${formatSubnet(found.survivor.subnet)} first; giving back ${formatSubnet(created.subnet)} and reusing it`);
     // Compare-and-delete: our lease, changed since the create, is in use by someone; look again.
     if (found.ownListed && !(await this.registry.deleteLease(created))) return undefined;
     return this.reuse(found.survivor, attrs, ttlSeconds);
@@ -257,7 +256,7 @@ export class LeaseManager {
       const atSubnet = leases.find((lease) => sameSubnet(lease.subnet, subnet));
       if (atSubnet && !isOurs(atSubnet, attrs)) {
         throw new SubleaseError("conflict",
-          `subnet ${formatSubnetKey(atSubnet.subnet)} is now held by ${leaseHolder(atSubnet.attrs) ?? "another host"}, not by this host; run sublease acquire`);
+          `subnet ${formatSubnet(atSubnet.subnet)} is now held by ${leaseHolder(atSubnet.attrs) ?? "another host"}, not by this host; run sublease acquire`);
       }
       if (atSubnet) return atSubnet;
     }
@@ -289,7 +288,7 @@ export class LeaseManager {
     const updated = await this.registry.updateLease(lease, attrs, ttlSeconds);
     if (!updated) {
       throw new SubleaseError("conflict",
-        `lease ${formatSubnetKey(lease.subnet)} changed while renewing (another process or host wrote it); run sublease acquire`);
+        `lease ${formatSubnet(lease.subnet)} changed while renewing (another process or host wrote it); run sublease acquire`);
     }
     return { lease: updated, renewed: true, expiresAt: expiryAfterWrite(updated, ttlSeconds) };
   }
@@ -300,12 +299,12 @@ export class LeaseManager {
     if (!lease) return undefined;
     if (isReservation(lease)) {
       throw new SubleaseError("conflict",
-        `lease ${lease.key} in ${this.registry.description} is a reservation (no TTL), which release does not end: ` +
-        `run sublease unreserve ${subnetArgument(lease.subnet)} with the same registry flags (--keep-as-lease keeps it as an ordinary lease)`);
+        `lease ${formatSubnet(lease.subnet)} in ${this.registry.description} is a reservation (no TTL), which release does not end: ` +
+        `run sublease unreserve ${formatSubnet(lease.subnet)} with the same registry flags (--keep-as-lease keeps it as an ordinary lease)`);
     }
     if (!(await this.registry.deleteLease(lease))) {
       throw new SubleaseError("conflict",
-        `lease ${formatSubnetKey(lease.subnet)} changed before it could be released; nothing was deleted`);
+        `lease ${formatSubnet(lease.subnet)} changed before it could be released; nothing was deleted`);
     }
     return lease;
   }

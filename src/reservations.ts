@@ -9,13 +9,12 @@ import { fitsFamily, type FamilyConfig, type NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
 import { afterCreate, expiryAfterWrite, isOurs, isReservation, overlapsLeases } from "./host-leases.ts";
 import { formatAddress, formatPrefix, type Prefix } from "./ip.ts";
-import { leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
+import { formatSubnet, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
 import type { Registry } from "./registry.ts";
 
 /** The subnet as reserve and unreserve take it on a command line: "10.5.3.0/24", "10.5.3.0/24,fc00:0:0:3::/64". */
-export const subnetArgument = (subnet: SubnetKey): string =>
-  [subnet.ipv4, subnet.ipv6].filter((prefix): prefix is Prefix => !!prefix).map((prefix) => formatPrefix(prefix)).join(",");
+export const subnetArgument = formatSubnet;
 
 /** Why `subnet` is not one the config hands out, or undefined when it is. */
 export function misfit(subnet: SubnetKey, config: NetworkConfig): string | undefined {
@@ -34,7 +33,7 @@ export function misfit(subnet: SubnetKey, config: NetworkConfig): string | undef
 
 /** What holds a lease, for messages: "192.0.2.7 (reservation)", "192.0.2.7 (lease)". */
 const describeHolder = (lease: Lease) =>
-  `${leaseHolder(lease.attrs) ?? "an unnamed host"} (${isReservation(lease) ? "reservation" : "lease"} ${lease.key})`;
+  `${leaseHolder(lease.attrs) ?? "an unnamed host"} (${isReservation(lease) ? "reservation" : "lease"} ${formatSubnet(lease.subnet)})`;
 
 export type ReserveOutcome = "created" | "converted" | "unchanged";
 
@@ -74,7 +73,8 @@ export class Reservations {
     if (reason) throw notFits(reason);
     const shown = subnetArgument(subnet);
     const who = leaseHolder(host) ?? "this host";
-    const { leases, records } = await this.registry.listLeases();
+    // The records too: a reservation drops its subnet's record, so the create must be told of it.
+    const { leases, records } = await this.registry.listLeases({ records: true });
     const blocking = leases.find((lease) => !isOurs(lease, host) && overlapsLeases(subnet, [lease]));
     if (blocking) {
       throw new SubleaseError("conflict",
@@ -84,14 +84,14 @@ export class Reservations {
     const other = ours.find((lease) => !sameSubnet(lease.subnet, subnet));
     if (other) {
       throw new SubleaseError("conflict",
-        `${who} already holds ${isReservation(other) ? "reservation" : "lease"} ${other.key}: a host keeps one lease; ` +
+        `${who} already holds ${isReservation(other) ? "reservation" : "lease"} ${formatSubnet(other.subnet)}: a host keeps one lease; ` +
         `reserve that subnet instead, or release (or unreserve) it first`);
     }
     const current = ours[0];
     if (current && isReservation(current)) return { lease: current, outcome: "unchanged" };
     if (current) {
       const updated = await this.registry.updateLease(current, current.attrs, 0);
-      if (!updated) throw changedMeanwhile(current.key, "reserving");
+      if (!updated) throw changedMeanwhile(formatSubnet(current.subnet), "reserving");
       return { lease: updated, outcome: "converted" };
     }
     // The subnet's record of an earlier holder, if any, is dropped with the create: the subnet is now pinned.
@@ -115,9 +115,9 @@ export class Reservations {
     const found = afterCreate(created, leases, host, config);
     if (found === "keep") return;
     await this.registry.deleteLease(created);
-    const why = typeof found === "object" ? `${leaseHolder(host)} acquired ${found.survivor.key} meanwhile`
+    const why = typeof found === "object" ? `${leaseHolder(host)} acquired ${formatSubnet(found.survivor.subnet)} meanwhile`
       : found === "clash" ? "another host took an overlapping subnet meanwhile" : "it was deleted meanwhile";
-    throw new SubleaseError("conflict", `${created.key} was not reserved: ${why}; run sublease leases and try again`);
+    throw new SubleaseError("conflict", `${formatSubnet(created.subnet)} was not reserved: ${why}; run sublease leases and try again`);
   }
 
   /**
@@ -138,16 +138,16 @@ export class Reservations {
     }
     if (!isReservation(lease)) {
       throw new SubleaseError("conflict",
-        `${lease.key} held by ${leaseHolder(lease.attrs) ?? "an unnamed host"} is an ordinary lease, not a reservation: it expires by itself, or its host gives it back with sublease release`);
+        `${formatSubnet(lease.subnet)} held by ${leaseHolder(lease.attrs) ?? "an unnamed host"} is an ordinary lease, not a reservation: it expires by itself, or its host gives it back with sublease release`);
     }
     if (keepAsLeaseTtlSeconds === undefined) {
-      if (reason) this.log.info(`deleting reservation ${lease.key}, which no longer fits the network config: ${reason}`);
-      if (!(await this.registry.deleteLease(lease))) throw changedMeanwhile(lease.key, "unreserving");
+      if (reason) this.log.info(`deleting reservation ${formatSubnet(lease.subnet)}, which no longer fits the network config: ${reason}`);
+      if (!(await this.registry.deleteLease(lease))) throw changedMeanwhile(formatSubnet(lease.subnet), "unreserving");
       return { lease, expiresAt: null };
     }
     if (reason) throw notFits(`${reason} (an ordinary lease there would be deleted by its host's next acquire; unreserve without --keep-as-lease to delete it)`);
     const updated = await this.registry.updateLease(lease, lease.attrs, keepAsLeaseTtlSeconds);
-    if (!updated) throw changedMeanwhile(lease.key, "unreserving");
+    if (!updated) throw changedMeanwhile(formatSubnet(lease.subnet), "unreserving");
     return { lease: updated, expiresAt: expiryAfterWrite(updated, keepAsLeaseTtlSeconds) };
   }
 }

@@ -5,7 +5,7 @@
  * operation, the listing in one recursive GET.
  */
 import { SubleaseError } from "../../src/errors.ts";
-import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, leaseHolder, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
+import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnet, formatSubnetKey, leaseHolder, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import type { Registry, RegistryOptions } from "../../src/registry.ts";
 import { shellWord, type UnreadableEntry } from "../../src/inspection.ts";
 import type { SubnetRecord } from "../../src/subnet-history.ts";
@@ -180,7 +180,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
     },
 
     async createLease(subnet, attrs, ttlSeconds, replaced) {
-      const action = `creating ${formatSubnetKey(subnet)}`;
+      const action = `creating ${formatSubnet(subnet)}`;
       const deadline = Date.now() + options.timeoutMs;
       const value = encodeLeaseAttrs(attrs);
       const answer = await request(action, "PUT", keyOf(subnet), { prevExist: false, ttl: ttlSeconds > 0 ? ttlSeconds : undefined }, value, deadline);
@@ -199,7 +199,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
     },
 
     async updateLease(current, attrs, ttlSeconds) {
-      const action = `updating ${formatSubnetKey(current.subnet)}`;
+      const action = `updating ${formatSubnet(current.subnet)}`;
       const deadline = Date.now() + options.timeoutMs;
       const value = encodeLeaseAttrs(attrs);
       const prevIndex = parseVersion(current);
@@ -219,7 +219,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
     },
 
     async leaseExpiry(lease) {
-      const action = `reading the TTL of ${formatSubnetKey(lease.subnet)}`;
+      const action = `reading the TTL of ${formatSubnet(lease.subnet)}`;
       const answer = await request(action, "GET", keyOfLease(lease), { quorum: true });
       if (answer.errorCode === KEY_NOT_FOUND) return undefined;
       if (!ok(answer)) fail(action, answer);
@@ -229,7 +229,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
     },
 
     async deleteLease(current) {
-      const action = `deleting ${formatSubnetKey(current.subnet)}`;
+      const action = `deleting ${formatSubnet(current.subnet)}`;
       const deadline = Date.now() + options.timeoutMs;
       const prevIndex = parseVersion(current);
       const answer = await request(action, "DELETE", keyOfLease(current), { prevIndex }, undefined, deadline);

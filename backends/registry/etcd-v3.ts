@@ -8,7 +8,7 @@
  * request is visible here: each registry call costs a known number of round trips.
  */
 import { Buffer } from "node:buffer";
-import { formatSubnetKey } from "../../src/lease.ts";
+import { formatSubnet } from "../../src/lease.ts";
 import type { Registry, RegistryOptions } from "../../src/registry.ts";
 import { openEtcdV3Client } from "./etcd-v3-client.ts";
 import { HolderIndex } from "./etcd-v3-index.ts";
@@ -46,15 +46,15 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
 
     survey: (holder, area) => call(`reading the leases of ${holder}`, (callOptions) => surveys.survey(holder, area, callOptions)),
 
-    createLease: (subnet, attrs, ttlSeconds, replaced) => call(`creating ${formatSubnetKey(subnet)}`, (callOptions) =>
+    createLease: (subnet, attrs, ttlSeconds, replaced) => call(`creating ${formatSubnet(subnet)}`, (callOptions) =>
       leaseStore.create(subnet, attrs, ttlSeconds, callOptions, options.timeoutMs, replaced)),
 
-    updateLease: (current, attrs, ttlSeconds) => call(`updating ${formatSubnetKey(current.subnet)}`, (callOptions) =>
+    updateLease: (current, attrs, ttlSeconds) => call(`updating ${formatSubnet(current.subnet)}`, (callOptions) =>
       leaseStore.update(current, attrs, ttlSeconds, callOptions, options.timeoutMs)),
 
-    leaseExpiry: (lease) => call(`reading the TTL of ${formatSubnetKey(lease.subnet)}`, (callOptions) => leaseStore.expiry(lease, callOptions)),
+    leaseExpiry: (lease) => call(`reading the TTL of ${formatSubnet(lease.subnet)}`, (callOptions) => leaseStore.expiry(lease, callOptions)),
 
-    deleteLease: (current) => call(`deleting ${formatSubnetKey(current.subnet)}`, (callOptions) => leaseStore.delete(current, callOptions)),
+    deleteLease: (current) => call(`deleting ${formatSubnet(current.subnet)}`, (callOptions) => leaseStore.delete(current, callOptions)),
 
     inspect: (settings) => inspector.inspect(settings),
 

@@ -61,7 +61,10 @@ for (const [name, flagsFor] of Object.entries(registries)) {
 
       const released = await runSublease(["release", ...registry, ...host]);
       expect(released.code).toBe(6);
+      expect(released.stderr).toContain("sublease: lease 10.5.3.0/24 in ");
       expect(released.stderr).toContain("is a reservation (no TTL), which release does not end: run sublease unreserve 10.5.3.0/24 ");
+      // One instruction, for the registry in use, and subnets in CIDR notation only.
+      expect(released.stderr).not.toMatch(/etcdctl|<prefix>|10\.5\.3\.0-24/);
 
       expect(await ok(["unreserve", "10.5.3.0/24", ...registry])).toBe("unreserved 10.5.3.0/24: the reservation of 192.0.2.7 is deleted\n");
       expect(await listed(registry)).toEqual([]);
@@ -78,11 +81,11 @@ for (const [name, flagsFor] of Object.entries(registries)) {
 
       const other = await runSublease(["reserve", "10.5.3.0/24", "--public-ip", "192.0.2.8", ...registry]);
       expect(other).toMatchObject({ code: 6, stdout: "" });
-      expect(other.stderr).toBe("sublease: 10.5.3.0/24 is held by 192.0.2.7 (reservation 10.5.3.0-24), not by 192.0.2.8: it must be released or unreserved before it can be reserved for 192.0.2.8\n");
+      expect(other.stderr).toBe("sublease: 10.5.3.0/24 is held by 192.0.2.7 (reservation 10.5.3.0/24), not by 192.0.2.8: it must be released or unreserved before it can be reserved for 192.0.2.8\n");
 
       const second = await runSublease(["reserve", "10.5.200.0/24", "--public-ip", "192.0.2.7", ...registry]);
       expect(second.code).toBe(6);
-      expect(second.stderr).toContain("192.0.2.7 already holds reservation 10.5.3.0-24");
+      expect(second.stderr).toContain("192.0.2.7 already holds reservation 10.5.3.0/24");
 
       const outside = await runSublease(["reserve", "10.6.3.0/24", "--public-ip", "192.0.2.8", ...registry]);
       expect(outside.code).toBe(2);

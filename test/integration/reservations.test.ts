@@ -4,13 +4,13 @@
  * no etcd lease, no expiry), its value, and what the host's own acquire then does.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openRegistry } from "../../backends/registry/index.ts";
 import { hostAttrs } from "../../src/commands/host-lease.ts";
 import { parseConfigText, type NetworkConfig } from "../../src/config.ts";
-import type { LeaseAttrs, SubnetKey } from "../../src/lease.ts";
+import { formatSubnet, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import { silentLogger } from "../../src/log.ts";
 import { LeaseManager } from "../../src/manager.ts";
 import type { Registry } from "../../src/registry.ts";
@@ -43,6 +43,8 @@ interface Place {
   storedExpiry(key: string): Promise<"none" | "expires" | "absent">;
   /** etcd v3: the etcd lease the key is attached to. */
   etcdLeaseOf?(key: string): string | undefined;
+  /** Removes the lease key behind sublease's back, leaving its subnet record, as an expiry does. */
+  forgetLease(key: string): Promise<void>;
 }
 
 const places: Record<string, () => Promise<Place>> = {
@@ -54,6 +56,11 @@ const places: Record<string, () => Promise<Place>> = {
       storedExpiry: async (key) => {
         const entry = JSON.parse(readFileSync(path, "utf8")).leases?.[key];
         return entry === undefined ? "absent" : entry.expires === null ? "none" : "expires";
+      },
+      forgetLease: async (key) => {
+        const file = JSON.parse(readFileSync(path, "utf8"));
+        delete file.leases[key];
+        writeFileSync(path, JSON.stringify(file));
       },
     };
   },
@@ -67,6 +74,7 @@ const places: Record<string, () => Promise<Place>> = {
         return lease === undefined ? "absent" : lease === "0" ? "none" : "expires";
       },
       etcdLeaseOf: (key) => keyLeaseId(etcd, `${prefix}/subnets/${key}`),
+      forgetLease: async (key) => void etcd.etcdctl(["del", `${prefix}/subnets/${key}`]),
     };
   },
   "etcd v2": async () => {
@@ -80,6 +88,7 @@ const places: Record<string, () => Promise<Place>> = {
         const { node } = (await response.json()) as { node: { ttl?: number } };
         return node.ttl === undefined ? "none" : "expires";
       },
+      forgetLease: async (key) => void (await etcd.v2(`/v2/keys${prefix}/subnets/${key}`, { method: "DELETE" })),
     };
   },
 };
@@ -152,11 +161,11 @@ for (const [name, place] of Object.entries(places)) {
 
       const taken = await rejectedError(reserve(theirs.subnet, host(10)), "conflict");
       expect(taken.exitCode).toBe(6);
-      expect(taken.message).toContain(`held by 192.0.2.9 (lease ${theirs.key})`);
+      expect(taken.message).toContain(`held by 192.0.2.9 (lease ${formatSubnet(theirs.subnet)})`);
 
       const elsewhere = theirs.key === "10.5.77.0-24" ? "10.5.78.0/24" : "10.5.77.0/24";
       const second = await rejectedError(reserve(v4(elsewhere), host(9)), "conflict");
-      expect(second.message).toContain(`192.0.2.9 already holds lease ${theirs.key}`);
+      expect(second.message).toContain(`192.0.2.9 already holds lease ${formatSubnet(theirs.subnet)}`);
 
       const outside = await rejectedError(reserve(v4("10.6.1.0/24"), host(10)), "usage");
       expect(outside.exitCode).toBe(2);
@@ -165,6 +174,17 @@ for (const [name, place] of Object.entries(places)) {
       expect(length.message).toContain("10.5.4.0/25 is a /25, but SubnetLen is 24");
 
       expect(await stored()).toEqual(before);
+    });
+
+    test("reserving a subnet another host held before drops that subnet's record: a reservation is pinned, not remembered", async () => {
+      const { registry, manager, config, reserve, forgetLease, valueOf } = await setUp(place);
+      const { lease } = await acquire(manager, config, await valueOf("192.0.2.9"));
+      await forgetLease(lease.key);
+      const recorded = async () => ((await registry.listLeases({ records: true })).records ?? []).map((record) => [record.key, record.holder]);
+      expect(await recorded()).toEqual([[lease.key, "192.0.2.9"]]);
+
+      expect((await reserve(lease.subnet, host(7))).outcome).toBe("created");
+      expect(await recorded()).toEqual([]);
     });
 
     test("unreserve deletes a reservation; --keep-as-lease turns it into a lease of the same host that expires", async () => {
@@ -187,7 +207,7 @@ for (const [name, place] of Object.entries(places)) {
       const { reservations, config, manager, listed } = await setUp(place);
       const { lease } = await acquire(manager, config, await setUpValue(config, 9));
       const refused = await rejectedError(reservations.unreserve({ config, subnet: lease.subnet }), "conflict");
-      expect(refused.message).toContain(`${lease.key} held by 192.0.2.9 is an ordinary lease, not a reservation`);
+      expect(refused.message).toContain(`${formatSubnet(lease.subnet)} held by 192.0.2.9 is an ordinary lease, not a reservation`);
       expect((await listed()).map((stored) => stored.key)).toEqual([lease.key]);
 
       const free = lease.key === "10.5.77.0-24" ? "10.5.78.0/24" : "10.5.77.0/24";
