@@ -75,7 +75,8 @@ async function readPrivateKey(path: string): Promise<string> {
 export async function loadOrCreateWireguardKey(path: string): Promise<string> {
   if (!exists(path)) {
     try {
-      writeFileAtomic(path, await generatePrivateKey(), { mode: 0o400, exclusive: true });
+      // /run/flannel may not exist yet on a first boot; it is shared with subnet.env, hence 0755.
+      writeFileAtomic(path, await generatePrivateKey(), { mode: 0o400, exclusive: true, dirMode: 0o755 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
         throw new SubleaseError("failure", `cannot create the WireGuard private key ${path}: ${describeFsError(error)}`);
