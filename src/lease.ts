@@ -35,6 +35,11 @@ export interface Lease {
    * `Registry.leaseExpiry` for the one lease that matters).
    */
   readonly expiresAt?: number | null;
+  /**
+   * Set when the registry holds an expiry it cannot read as a time (a hand-edited file): the
+   * lease counts as live until its holder rewrites it, and its end is shown as unknown.
+   */
+  readonly expiryUnknown?: true;
   /** Opaque compare-and-swap token of the registry (etcd revision, file generation). */
   readonly version: string;
   /**

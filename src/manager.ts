@@ -16,7 +16,7 @@ import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, oldes
 import { chooseFreeSubnet } from "./free-subnet.ts";
 import { formatSubnet, formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
-import type { Registry } from "./registry.ts";
+import type { OccupiedSubnet, Registry } from "./registry.ts";
 import { retry } from "./retry.ts";
 import type { SubnetRecord } from "./subnet-history.ts";
 import { areaOf, areasApply, keyAreaOf, randomArea } from "./survey-area.ts";
@@ -56,6 +56,8 @@ interface View {
   leases: Lease[];
   /** The subnet records the registry answered with (see LeaseSurvey.records); empty where it keeps none. */
   records: SubnetRecord[];
+  /** Subnets held by keys that are no lease: taken all the same (see OccupiedSubnet). */
+  occupied: OccupiedSubnet[];
   /** Set when only this area (and the holder's leases) was read: a new subnet must lie in it. */
   area?: Prefix;
 }
@@ -67,7 +69,7 @@ const LOST_RACE = Symbol("lost race");
 
 type Acquired = Omit<AcquireResult, "lostRaces">;
 
-/** A refused subnet as a lease of nobody, so every check that avoids leases avoids it too. */
+/** A subnet refused by a create, or held by a key that is no lease, as a lease of nobody, so every check that avoids leases avoids it too. */
 const refusedLease = (subnet: SubnetKey): Lease =>
   ({ key: formatSubnetKey(subnet), subnet, attrs: { PublicIP: "", PublicIPv6: null }, expiresAt: null, version: "refused" });
 
@@ -143,18 +145,18 @@ export class LeaseManager {
       if (survey) {
         const leases = new Map(survey.held.map((lease) => [lease.key, lease]));
         for (const lease of survey.near) leases.set(lease.key, lease);
-        return { leases: [...leases.values()], records: survey.records ?? [], area };
+        return { leases: [...leases.values()], records: survey.records ?? [], occupied: survey.occupied ?? [], area };
       }
     }
     const listing = await this.registry.listLeases(wanted);
-    return { leases: listing.leases, records: listing.records ?? [] };
+    return { leases: listing.leases, records: listing.records ?? [], occupied: listing.occupied ?? [] };
   }
 
   private async tryAcquire(request: LeaseRequest & { previous?: SubnetKey }, fullAreas: Set<bigint>, refused: SubnetKey[]): Promise<Acquired | undefined | typeof AREA_FULL> {
     const { config, attrs, ttlSeconds, previous } = request;
     const looked = await this.look(config, attrs, this.chooseArea(config, previous, fullAreas), "allocate");
     const { area, records } = looked;
-    const leases = [...looked.leases, ...refused.map(refusedLease)];
+    const leases = [...looked.leases, ...looked.occupied.map((entry) => refusedLease(entry.subnet)), ...refused.map(refusedLease)];
     const ours = leases.filter((lease) => isOurs(lease, attrs));
 
     const fitting = ours.filter((lease) => fitsConfig(lease.subnet, config));

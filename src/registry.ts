@@ -9,9 +9,22 @@ import type { Logger } from "./log.ts";
 import type { Inspectable } from "./inspection.ts";
 import type { SubnetRecord } from "./subnet-history.ts";
 
+/**
+ * A key that names a subnet but holds no flannel lease (a value flanneld cannot decode, an
+ * etcd v2 directory). flanneld skips it, yet a create-if-absent there fails, so its subnet
+ * is taken: acquire avoids it and `leases` counts it, until it is repaired or removed.
+ */
+export interface OccupiedSubnet {
+  /** The key's last path segment exactly as stored. */
+  readonly key: string;
+  readonly subnet: SubnetKey;
+}
+
 export interface LeaseListing {
   /** Live leases only: expired ones are free and not listed. */
   readonly leases: Lease[];
+  /** Every key that names a subnet but holds no lease; absent where there is none. */
+  readonly occupied?: OccupiedSubnet[];
   /** Every subnet record (see src/subnet-history.ts); absent where the registry keeps none. */
   readonly records?: SubnetRecord[];
 }
@@ -22,6 +35,8 @@ export interface LeaseSurvey {
   readonly held: Lease[];
   /** Every live lease whose IPv4 subnet overlaps the surveyed area (empty without an area). */
   readonly near: Lease[];
+  /** The keys around the area (and those of `near`) that name a subnet but hold no lease. */
+  readonly occupied?: OccupiedSubnet[];
   /**
    * The records naming the holder and those of the subnets inside the area; absent where the
    * registry keeps none. `near` also holds every live lease around a record naming the
@@ -46,7 +61,8 @@ export interface Registry {
   getNetworkConfig(): Promise<string | undefined>;
   putNetworkConfig(text: string): Promise<void>;
   /**
-   * Every live lease; keys that are not subnets are skipped with a warning. With
+   * Every live lease, and the subnets held by keys that are no lease (see OccupiedSubnet);
+   * both kinds of key are warned about once per run. With
    * `wanted.records`, the subnet records too (see RecordsWanted).
    */
   listLeases(wanted?: RecordsWanted): Promise<LeaseListing>;

@@ -6,7 +6,7 @@
  */
 import { SubleaseError } from "../../src/errors.ts";
 import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnet, formatSubnetKey, leaseHolder, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
-import type { Registry, RegistryOptions } from "../../src/registry.ts";
+import type { OccupiedSubnet, Registry, RegistryOptions } from "../../src/registry.ts";
 import { shellWord, type UnreadableEntry } from "../../src/inspection.ts";
 import type { SubnetRecord } from "../../src/subnet-history.ts";
 import { keyAreaOf, keyAroundArea, valueMayName } from "../../src/survey-area.ts";
@@ -36,6 +36,13 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
   const keyOf = (subnet: SubnetKey) => `${subnetsDir}/${formatSubnetKey(subnet)}`;
   const keyOfLease = (lease: Lease) => `${subnetsDir}/${lease.key}`;
   let closed = false;
+  /** Keys already warned about: each is reported once per run, however many looks see it. */
+  const warned = new Set<string>();
+  const warnOnce = (key: string, problem: string) => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    options.log.warn(`skipping ${key}: ${problem}`);
+  };
   const request = v2Requester(options, endpoints, client, target, () => closed);
   // quorum on reads: linearizable, as the leases' listing is; recursive only matters to the GET.
   const history = new V2History(options.prefix, (action, method, key, value) =>
@@ -88,7 +95,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
    * unread, and so unwarned about. With `records` to fill, the subnet records are read
    * alongside and filled in before `wanted` is first asked.
    */
-  async function readLeases(wanted?: (name: string, value: string) => boolean, skipped?: (key: string, problem: string) => void, records?: SubnetRecord[]): Promise<Lease[]> {
+  async function readLeases(wanted?: (name: string, value: string) => boolean, skipped?: (key: string, problem: string) => void, records?: SubnetRecord[], occupied?: OccupiedSubnet[]): Promise<Lease[]> {
     const action = `listing leases under ${subnetsDir}/`;
     // quorum: a linearizable read, as the v3 registry's range is.
     const [answer, recordsRead] = await Promise.all([
@@ -102,10 +109,12 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
     for (const node of answer.node!.nodes ?? []) {
       const name = node.key.slice(node.key.lastIndexOf("/") + 1);
       if (wanted && !wanted(name, node.value ?? "")) continue;
-      const subnet = node.dir ? undefined : parseSubnetKey(name);
-      if (!subnet) {
+      const subnet = parseSubnetKey(name);
+      if (!subnet || node.dir) {
         if (skipped) skipped(node.key, node.dir ? "it is a directory, not a lease" : "its key names no subnet");
-        else options.log.warn(`skipping ${node.key}: not a subnet lease key`);
+        else warnOnce(node.key, !subnet ? "not a subnet lease key" : "it is a directory, not a lease, so its subnet counts as taken until it is removed");
+        // A create there fails all the same: the subnet is taken.
+        if (subnet) occupied?.push({ key: name, subnet });
         continue;
       }
       // Expired but not yet swept by the leader: already free.
@@ -113,7 +122,8 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       const attrs = decodeLeaseAttrs(node.value ?? "");
       if (!attrs) {
         if (skipped) skipped(node.key, "its value is not a flannel lease");
-        else options.log.warn(`skipping ${node.key}: its value is not a flannel lease`);
+        else warnOnce(node.key, "its value is not a flannel lease, so its subnet counts as taken until it is repaired or removed");
+        occupied?.push({ key: name, subnet });
         continue;
       }
       leases.push(leaseFrom(subnet, attrs, node, answer.receivedAt));
@@ -146,7 +156,8 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
 
     async listLeases(wanted) {
       const records: SubnetRecord[] | undefined = wanted?.records ? [] : undefined;
-      return { leases: await readLeases(undefined, undefined, records), records };
+      const occupied: OccupiedSubnet[] = [];
+      return { leases: await readLeases(undefined, undefined, records, occupied), records, occupied };
     },
 
     // The v2 API has no range reads or counts to find one holder's or one area's leases
@@ -164,11 +175,15 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       const held: Lease[] = [];
       const near: Lease[] = [];
       const mayName = valueMayName(holder);
-      for (const lease of await readLeases((name, value) => around(name) || mayName(value), undefined, records)) {
+      const occupied: OccupiedSubnet[] = [];
+      for (const lease of await readLeases((name, value) => around(name) || mayName(value), undefined, records, occupied)) {
         if (leaseHolder(lease.attrs) === holder) held.push(lease);
         if (around(lease.key)) near.push(lease);
       }
-      return { held, near, records: records?.filter((record) => record.holder === holder || inArea(record.key)) };
+      return {
+        held, near, occupied: occupied.filter((entry) => around(entry.key)),
+        records: records?.filter((record) => record.holder === holder || inArea(record.key)),
+      };
     },
 
     // Keys expire on their own in the v2 API: nothing is ever left over to mend.

@@ -9,6 +9,7 @@ import { Buffer } from "node:buffer";
 import type { IKeyValue, IRequestOp, ITxnResponse, KVClient, LeaseClient } from "etcd3";
 import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, leaseHolder, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import type { Logger } from "../../src/log.ts";
+import type { OccupiedSubnet } from "../../src/registry.ts";
 import { retry } from "../../src/retry.ts";
 import type { SubnetRecord } from "../../src/subnet-history.ts";
 import { LEADER_WAIT_PAUSES } from "./etcd-connection.ts";
@@ -54,19 +55,37 @@ export class V3Leases {
     this.history = new V3History(keys.prefix);
   }
 
+  /** Keys already warned about: each is reported once per run, however many looks see it. */
+  private readonly warned = new Set<string>();
+
+  private warnOnce(key: string, problem: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.log.warn(`skipping ${key}: ${problem}`);
+  }
+
   /** A listed key as a Lease; undefined (with a warning) for keys that are not flannel leases. */
   fromEntry(entry: IKeyValue): Lease | undefined {
+    const read = this.readEntry(entry);
+    return read && "attrs" in read ? read : undefined;
+  }
+
+  /**
+   * A listed key as a Lease, or as the subnet it occupies when its key names one but its
+   * value is no lease (see OccupiedSubnet); undefined for a key that names no subnet.
+   */
+  readEntry(entry: IKeyValue): Lease | OccupiedSubnet | undefined {
     const key = entry.key.toString();
     const leaseKey = key.slice(this.keys.subnets.length);
     const subnet = parseSubnetKey(leaseKey);
     if (!subnet) {
-      this.log.warn(`skipping ${key}: not a subnet lease key`);
+      this.warnOnce(key, "not a subnet lease key");
       return undefined;
     }
     const attrs = decodeLeaseAttrs(entry.value.toString());
     if (!attrs) {
-      this.log.warn(`skipping ${key}: its value is not a flannel lease`);
-      return undefined;
+      this.warnOnce(key, "its value is not a flannel lease, so its subnet counts as taken until it is repaired or removed");
+      return { key: leaseKey, subnet };
     }
     // The listing names each key's etcd lease but not its TTL; expiry() asks for one.
     return leaseAt(leaseKey, subnet, attrs, entry.mod_revision, entry.lease, entry.lease === NO_LEASE ? null : undefined, entry.create_revision);

@@ -12,7 +12,7 @@ import type { IKeyValue, IRequestOp, KVClient } from "etcd3";
 import type { Prefix } from "../../src/ip.ts";
 import { leaseHolder, parseSubnetKey, type Lease } from "../../src/lease.ts";
 import type { Logger } from "../../src/log.ts";
-import type { LeaseListing, LeaseSurvey } from "../../src/registry.ts";
+import type { LeaseListing, LeaseSurvey, OccupiedSubnet } from "../../src/registry.ts";
 import type { SubnetRecord } from "../../src/subnet-history.ts";
 import { areaKeyPrefix, enclosingKeys, keyAreaOf, keyAroundArea, valueMayName } from "../../src/survey-area.ts";
 import type { CallBudget } from "./etcd-v3-client.ts";
@@ -36,7 +36,7 @@ export class V3Survey {
     private readonly kv: KVClient,
     private readonly index: HolderIndex,
     private readonly log: Logger,
-    private readonly leaseFromEntry: (entry: IKeyValue) => Lease | undefined,
+    private readonly readEntry: (entry: IKeyValue) => Lease | OccupiedSubnet | undefined,
   ) {
     this.history = new V3History(keys.prefix);
   }
@@ -45,7 +45,7 @@ export class V3Survey {
   async listWithRecords(callOptions: CallBudget): Promise<LeaseListing> {
     const response = await this.kv.txn({ success: [{ request_range: prefixRange(this.keys.subnets) }, this.history.allReads()] }, callOptions);
     const [leases = [], records = []] = response.responses.map((op) => op.response_range?.kvs ?? []);
-    return { leases: this.decodeAll(leases), records: this.history.decode(records) };
+    return { ...this.decodeAll(leases), records: this.history.decode(records) };
   }
 
   /** Where the leases around a subnet's key lie: its own key and the few that could enclose it. */
@@ -62,8 +62,16 @@ export class V3Survey {
     ].map((range) => ({ request_range: range }));
   }
 
-  private decodeAll(entries: IKeyValue[]): Lease[] {
-    return entries.map((entry) => this.leaseFromEntry(entry)).filter((lease): lease is Lease => lease !== undefined);
+  /** The leases among `entries`, and the subnets held by keys there that are no lease. */
+  private decodeAll(entries: IKeyValue[]): { leases: Lease[]; occupied: OccupiedSubnet[] } {
+    const leases: Lease[] = [];
+    const occupied: OccupiedSubnet[] = [];
+    for (const entry of entries) {
+      const read = this.readEntry(entry);
+      if (read && "attrs" in read) leases.push(read);
+      else if (read) occupied.push(read);
+    }
+    return { leases, occupied };
   }
 
   async survey(holder: string, area: Prefix | undefined, callOptions: CallBudget): Promise<LeaseSurvey> {
@@ -85,7 +93,7 @@ export class V3Survey {
       return this.readEverything(holder, area, callOptions);
     }
     const [heldIndex, ownRecordEntries, areaRecords, ...nearResponses] = ranges;
-    const near = this.decodeAll(nearResponses.flatMap((range) => range?.kvs ?? []));
+    const { leases: near, occupied } = this.decodeAll(nearResponses.flatMap((range) => range?.kvs ?? []));
     const records = this.history.decode(areaRecords?.kvs ?? []);
     const heldKeys = new Set((heldIndex?.kvs ?? []).map((entry) => entry.key.toString().slice(holderStart.length)));
     const isHeld = (lease: Lease) => heldKeys.has(lease.key) && leaseHolder(lease.attrs) === holder;
@@ -104,12 +112,13 @@ export class V3Survey {
       const fetched = await this.kv.txn({ success: reads.slice(first, first + MAX_READS_PER_TXN) }, callOptions);
       const entries = fetched.responses.flatMap((op) => op.response_range?.kvs ?? []);
       const isRecord = (entry: IKeyValue) => entry.key.toString().startsWith(this.history.records);
-      const leases = this.decodeAll(entries.filter((entry) => !isRecord(entry)));
+      const { leases, occupied: occupiedThere } = this.decodeAll(entries.filter((entry) => !isRecord(entry)));
       near.push(...leases);
+      occupied.push(...occupiedThere);
       held.push(...leases.filter(isHeld));
       records.push(...this.history.decode(entries.filter(isRecord)));
     }
-    return { held, near, records: [...new Map(records.map((record) => [record.key, record])).values()] };
+    return { held, near, occupied, records: [...new Map(records.map((record) => [record.key, record])).values()] };
   }
 
   /**
@@ -137,11 +146,16 @@ export class V3Survey {
     const mayName = valueMayName(holder);
     const held: Lease[] = [];
     const near: Lease[] = [];
+    const occupied: OccupiedSubnet[] = [];
     for (const entry of all) {
       const isNear = around(entry.key.toString("utf8", subnetsLength));
       if (!isNear && !mayName(entry.value)) continue;
-      const lease = this.leaseFromEntry(entry);
+      const lease = this.readEntry(entry);
       if (!lease) continue;
+      if (!("attrs" in lease)) {
+        if (isNear) occupied.push(lease);
+        continue;
+      }
       if (leaseHolder(lease.attrs) === holder) held.push(lease);
       if (isNear) near.push(lease);
     }
@@ -149,6 +163,6 @@ export class V3Survey {
     this.unproven = !this.index.proven(response.header.revision, ranges.slice(2, 4)) &&
       !(this.index.complete(all, indexEntries) && await this.index.prove(response.header.revision, writes[0], callOptions));
     await this.index.dropStale(all, indexEntries, callOptions);
-    return { held, near, records };
+    return { held, near, occupied, records };
   }
 }

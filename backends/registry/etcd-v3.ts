@@ -23,7 +23,7 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   const keys = new V3Keys(options.prefix);
   const index = new HolderIndex(keys, client.kv, options.log);
   const leaseStore = new V3Leases(keys, client.kv, client.leaseClient, index, options.log, etcd.isLeaseGone);
-  const surveys = new V3Survey(keys, client.kv, index, options.log, (entry) => leaseStore.fromEntry(entry));
+  const surveys = new V3Survey(keys, client.kv, index, options.log, (entry) => leaseStore.readEntry(entry));
   const inspector = new V3Inspector(keys, client.kv, client.leaseClient, index, call, (entry) => leaseStore.fromEntry(entry));
 
   return {

@@ -3,7 +3,7 @@
  * so it stays easy to read and to diff. What a valid file is, how it is written, and the
  * one rule for what each of its entries is.
  */
-import { encodeLeaseAttrs, leaseAttrsFromValue, parseSubnetKey, type Lease, type LeaseAttrs } from "../../src/lease.ts";
+import { encodeLeaseAttrs, leaseAttrsFromValue, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import { decodeRecord, type StoredRecord, type SubnetRecord } from "../../src/subnet-history.ts";
 
 export const FORMAT = "sublease-registry/v1";
@@ -91,21 +91,25 @@ export function readRecords(file: RegistryFile, wanted: (key: string, holder: un
 export type Entry =
   /** A lease. `lease.expiresAt` is undefined when its expiry is not a time: then it counts as live. */
   | { kind: "lease"; lease: Lease; unreadableExpiry?: string }
-  /** Not a lease (a key that names no subnet, a value that is no lease): never written over. */
-  | { kind: "foreign"; reason: string };
+  /**
+   * Not a lease (a key that names no subnet, a value that is no lease): never written over.
+   * `subnet` is set when the key names one: that subnet is taken (see OccupiedSubnet).
+   */
+  | { kind: "foreign"; reason: string; subnet?: SubnetKey };
 
 /** The one rule for what an entry is. */
 export function readEntry(key: string, stored: unknown): Entry {
   const subnet = parseSubnetKey(key);
   const record = isRecord(stored) ? stored : {};
   const attrs = leaseAttrsFromValue(record.value);
-  if (!subnet || !attrs) return { kind: "foreign", reason: "not a subnet lease" };
+  if (!subnet) return { kind: "foreign", reason: "its key names no subnet" };
+  if (!attrs) return { kind: "foreign", reason: "its value is not a flannel lease", subnet };
   const { expires, revision, created } = record;
   const expiresAt = expires === null ? null : typeof expires === "string" ? Date.parse(expires) : Number.NaN;
   const stamp = Number.isSafeInteger(created) ? created : revision;
   const lease: Lease = {
     key, subnet, attrs,
-    expiresAt: Number.isNaN(expiresAt) ? undefined : expiresAt,
+    ...(Number.isNaN(expiresAt) ? { expiryUnknown: true } : { expiresAt }),
     version: String(revision),
     created: Number.isSafeInteger(stamp) ? BigInt(stamp as number) : undefined,
   };

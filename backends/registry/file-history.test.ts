@@ -26,7 +26,7 @@ async function registryWith(text?: string) {
 test("a file written before the history section reads as before, and gains the section with its next lease", async () => {
   const old = '{\n  "format": "sublease-registry/v1",\n  "revision": 1,\n  "config": {"Network":"10.5.0.0/16"},\n  "leases": {}\n}\n';
   const { registry, stored } = await registryWith(old);
-  expect(await registry.listLeases()).toEqual({ leases: [], records: [] });
+  expect(await registry.listLeases()).toEqual({ leases: [], records: [], occupied: [] });
   const lease = (await registry.createLease(v4("10.5.1.0/24"), host(1), 600))!;
   const file = stored();
   expect(Object.keys(file)).toEqual(["format", "revision", "config", "leases", "history"]);

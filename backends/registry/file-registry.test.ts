@@ -199,6 +199,9 @@ describe("entries the file registry cannot decode", () => {
     for (let run = 0; run < 2; run++) {
       expect(keysOf((await registry.listLeases()).leases)).toEqual(["10.37.2.0-24", "10.37.4.0-24"]);
       expect(keysOf((await registry.survey!("192.0.2.3", area))!.near)).toEqual(["10.37.2.0-24", "10.37.4.0-24"]);
+      // Their subnets are taken all the same: a create there fails.
+      expect((await registry.listLeases()).occupied!.map((entry) => entry.key)).toEqual(foreignKeys);
+      expect((await registry.survey!("192.0.2.3", area))!.occupied!.map((entry) => entry.key)).toEqual(foreignKeys);
     }
     for (const key of oddKeys) expect(log.warnings.filter((warning) => warning.includes(`"${key}"`))).toHaveLength(1);
   });
@@ -210,7 +213,7 @@ describe("entries the file registry cannot decode", () => {
     const manager = new LeaseManager(registry, log, { sleep: async () => {} });
     // Listed, so `leases` counts it taken as acquire does: of 10.37.1-3.0/24, one is left.
     const [listed] = (await registry.listLeases()).leases;
-    expect(listed).toMatchObject({ key, attrs: { PublicIP: "192.0.2.2" }, expiresAt: undefined });
+    expect(listed).toMatchObject({ key, attrs: { PublicIP: "192.0.2.2" }, expiryUnknown: true });
     expect(keysOf((await registry.survey!("192.0.2.2", area))!.held)).toEqual([key]);
     const tiny = await parseConfigText(JSON.stringify({ Network: "10.37.0.0/22", SubnetLen: 24 }));
     const other = await manager.acquire({ config: tiny, attrs: attrs("192.0.2.9"), ttlSeconds: 600 });

@@ -14,9 +14,9 @@ import { SubleaseError } from "../../src/errors.ts";
 import type { Prefix } from "../../src/ip.ts";
 import { formatSubnetKey, leaseHolder, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import { describeFsError } from "../../src/read-input.ts";
-import type { LeaseSurvey, Registry, RegistryOptions } from "../../src/registry.ts";
+import type { LeaseListing, LeaseSurvey, OccupiedSubnet, Registry, RegistryOptions } from "../../src/registry.ts";
 import { fileLocker } from "../../src/runtime/file-lock.ts";
-import { storedRecord, type StoredRecord, type SubnetRecord } from "../../src/subnet-history.ts";
+import { storedRecord, type StoredRecord } from "../../src/subnet-history.ts";
 import { keyAreaOf, keyAroundArea, valueMayName } from "../../src/survey-area.ts";
 import {
   emptyRegistry, hasExpired, leaseLine, mayBeHeldBy, mayHaveExpired, parseRegistry, readEntry, readRecords, serializeLines, storedLease,
@@ -193,7 +193,7 @@ class FileRegistry implements Registry {
   private entry(key: string, stored: unknown): Entry {
     const entry = readEntry(key, stored);
     const problem = entry.kind === "foreign"
-      ? `${entry.reason}; it is left as it is, and its subnet counts as taken until it is repaired or removed`
+      ? `${entry.reason}; it is left as it is${entry.subnet ? ", and its subnet counts as taken until it is repaired or removed" : ""}`
       : entry.unreadableExpiry && `${entry.unreadableExpiry}; it counts as taken until its holder renews it`;
     if (problem && !this.warned.has(key)) {
       this.warned.add(key);
@@ -209,14 +209,18 @@ class FileRegistry implements Registry {
     return entry.kind === "lease" && !hasExpired(entry, now) ? entry.lease : undefined;
   }
 
-  /** The live leases; with `wanted`, only among the entries it lets through. */
-  private live(file: RegistryFile, now: number, wanted?: (key: string, stored: unknown) => boolean): Lease[] {
+  /**
+   * The live leases; with `wanted`, only among the entries it lets through. With `occupied`,
+   * the entries there whose key names a subnet but whose value is no lease are added to it.
+   */
+  private live(file: RegistryFile, now: number, wanted?: (key: string, stored: unknown) => boolean, occupied?: OccupiedSubnet[]): Lease[] {
     const leases: Lease[] = [];
     for (const key in file.leases) {
       const stored = file.leases[key];
       if (wanted && !wanted(key, stored)) continue;
-      const lease = this.liveLease(key, stored, now);
-      if (lease) leases.push(lease);
+      const entry = this.entry(key, stored);
+      if (entry.kind === "lease" && !hasExpired(entry, now)) leases.push(entry.lease);
+      else if (entry.kind === "foreign" && entry.subnet && occupied) occupied.push({ key, subnet: entry.subnet });
     }
     return leases;
   }
@@ -241,9 +245,10 @@ class FileRegistry implements Registry {
     await this.locked(() => ({ result: undefined, change: { config: value } }));
   }
 
-  async listLeases(): Promise<{ leases: Lease[]; records: SubnetRecord[] }> {
+  async listLeases(): Promise<LeaseListing> {
     const { file } = this.readExisting();
-    return { leases: this.live(file, Date.now()), records: readRecords(file) };
+    const occupied: OccupiedSubnet[] = [];
+    return { leases: this.live(file, Date.now(), undefined, occupied), records: readRecords(file), occupied };
   }
 
   /** Reads the whole file, so the answer is always complete; decodes only the entries that could matter. */
@@ -259,11 +264,12 @@ class FileRegistry implements Registry {
     const around = (key: string) => inArea(key) || aroundOwn.some((test) => test(key));
     const named = snapshot.mayName(holder);
     const wanted = (key: string, stored: unknown) => around(key) || (named && mayBeHeldBy(stored, holder));
-    for (const lease of this.live(snapshot.file, Date.now(), wanted)) {
+    const occupied: OccupiedSubnet[] = [];
+    for (const lease of this.live(snapshot.file, Date.now(), wanted, occupied)) {
       if (leaseHolder(lease.attrs) === holder) held.push(lease);
       if (around(lease.key)) near.push(lease);
     }
-    return { held, near, records };
+    return { held, near, records, occupied };
   }
 
   /**

@@ -12,12 +12,13 @@ export interface LeaseView {
   backendData: unknown;
   /** The same for IPv6, null when nothing. */
   backendV6Data: unknown;
-  /** ISO time; null for a reservation. */
+  /** ISO time; null for a reservation, and for a lease whose stored expiry is not a time (reservation false). */
   expiresAt: string | null;
   reservation: boolean;
 }
 
-export function viewLease(lease: Lease, expiresAt: number | null | undefined = lease.expiresAt): LeaseView {
+/** `expiresAt`: epoch milliseconds, null for a reservation, "unknown" when the registry cannot tell (see Lease.expiryUnknown). */
+export function viewLease(lease: Lease, expiresAt: number | null | "unknown" | undefined = lease.expiryUnknown ? "unknown" : lease.expiresAt): LeaseView {
   return {
     subnet: lease.subnet.ipv4 ? formatPrefix(lease.subnet.ipv4) : null,
     ipv6Subnet: lease.subnet.ipv6 ? formatPrefix(lease.subnet.ipv6) : null,
