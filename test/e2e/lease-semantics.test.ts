@@ -83,7 +83,7 @@ const hostFlags = (n: number) => ["--public-ip", `192.0.2.${n}`, "--subnet-file"
 
 interface Report {
   leases: { subnet: string; publicIP: string; expiresAt: string | null; reservation: boolean }[];
-  occupied: { key: string; subnet: string }[];
+  occupied: { key: string; subnet: string; ipv6Subnet: string | null }[];
   ipv4: { total: number; free: number };
 }
 
