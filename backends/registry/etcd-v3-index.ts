@@ -26,7 +26,17 @@ import type { CallBudget } from "./etcd-v3-client.ts";
 import type { V3Keys } from "./etcd-v3-keys.ts";
 
 export class HolderIndex {
-  constructor(private readonly keys: V3Keys, private readonly kv: KVClient, private readonly log: Logger) {}
+  /**
+   * `revokeIfUnused` revokes an etcd lease only while no key rides on it: an entry dropped
+   * as stale may have been the last key on its lease (its lease key was rewritten without
+   * it), which would otherwise live out its TTL carrying nothing.
+   */
+  constructor(
+    private readonly keys: V3Keys,
+    private readonly kv: KVClient,
+    private readonly log: Logger,
+    private readonly revokeIfUnused: (leaseId: string, callOptions: CallBudget) => Promise<void> = async () => {},
+  ) {}
 
   /** Counts one more sublease write transaction: goes into every transaction that changes leases. */
   countWrite(): IRequestOp {
@@ -115,15 +125,17 @@ export class HolderIndex {
    * An index entry whose lease is gone or now names another holder (a reservation an
    * administrator deleted with etcdctl, a lease flanneld rewrote) costs every survey of
    * its holder a fetch. Each is deleted only if unchanged since it was read, so an entry
-   * written meanwhile by a new lease stays. Cleanup of our own keys only: a failure here
-   * changes nothing for the caller.
+   * written meanwhile by a new lease stays, and its etcd lease is revoked when no key is
+   * left on it. Cleanup of our own keys only: a failure here changes nothing for the caller.
    */
   async dropStale(leaseEntries: IKeyValue[], indexEntries: IKeyValue[], callOptions: CallBudget): Promise<void> {
     if (indexEntries.length === 0) return;
     let dropped = 0;
     for (const entry of this.stale(leaseEntries, indexEntries)) {
       try {
-        if (await this.dropEntry(entry.key, entry.mod_revision, callOptions)) dropped++;
+        if (!(await this.dropEntry(entry.key, entry.mod_revision, callOptions))) continue;
+        dropped++;
+        await this.revokeIfUnused(entry.lease, callOptions);
       } catch (error) {
         this.log.debug(`could not remove the stale index entry ${entry.key.toString()}: ${error instanceof Error ? error.message : String(error)}`);
         return;

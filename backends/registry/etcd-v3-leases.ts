@@ -119,7 +119,7 @@ export class V3Leases {
    * hand-made etcd lease may carry keys that are not ours, and revoking deletes them all.
    * Quiet, as revokeQuietly: a lease left unrevoked expires on its own.
    */
-  private async revokeIfUnused(leaseId: string, callOptions: CallBudget): Promise<void> {
+  async revokeIfUnused(leaseId: string, callOptions: CallBudget): Promise<void> {
     if (leaseId === NO_LEASE) return;
     try {
       const status = await this.leases.leaseTimeToLive({ ID: leaseId, keys: true }, callOptions);

@@ -21,7 +21,8 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
   const etcd = await openEtcdV3Client(options);
   const { call, client, target } = etcd;
   const keys = new V3Keys(options.prefix);
-  const index = new HolderIndex(keys, client.kv, options.log);
+  // The index's cleanup revokes an etcd lease it leaves empty, the way the lease store does.
+  const index = new HolderIndex(keys, client.kv, options.log, (leaseId, callOptions) => leaseStore.revokeIfUnused(leaseId, callOptions));
   const leaseStore = new V3Leases(keys, client.kv, client.leaseClient, index, options.log, etcd.isLeaseGone);
   const surveys = new V3Survey(keys, client.kv, index, options.log, (entry) => leaseStore.readEntry(entry));
   const inspector = new V3Inspector(keys, client.kv, client.leaseClient, index, call, (entry) => leaseStore.fromEntry(entry));

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir, runSublease } from "../helpers/binary.ts";
-import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { etcdLeaseIds, keyLeaseId, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 
 let etcd: EtcdCluster;
 beforeAll(async () => {
@@ -138,6 +138,30 @@ for (const [name, makePlace] of Object.entries(placeFor)) {
     }, 60_000);
   });
 }
+
+describe("etcd v3 leases left behind", () => {
+  test("a renew that finds its lease key rewritten without its etcd lease revokes that lease, now empty, and no other", async () => {
+    const prefix = "/take2/coreos.com/network";
+    const flags = ["--registry", "etcd-v3", "--etcd-endpoints", etcd.endpoint, "--etcd-prefix", prefix];
+    await ok(["config", "put", "-", ...flags], '{"Network":"10.5.0.0/16"}');
+    const host = hostFlags(182);
+    const { subnet } = JSON.parse(await ok(["acquire", ...flags, ...host, "--output", "json"]));
+    // Another host's lease, which must stay as it is.
+    const other = JSON.parse(await ok(["acquire", ...flags, ...hostFlags(184), "--output", "json"]));
+    const key = `${prefix}/subnets/${subnet.replace("/", "-")}`;
+    const ours = keyLeaseId(etcd, key)!;
+    const theirs = keyLeaseId(etcd, `${prefix}/subnets/${other.subnet.replace("/", "-")}`)!;
+    expect(etcdLeaseIds(etcd)).toContain(ours);
+
+    etcd.etcdctl(["put", key, '{"PublicIP":"192.0.2.183"}']);
+    const renewed = await runSublease(["renew", ...flags, ...host.slice(0, 4)]);
+    expect(renewed.code).toBe(6);
+    expect(renewed.stderr).toContain(`subnet ${subnet} is now held by 192.0.2.183`);
+    const left = etcdLeaseIds(etcd);
+    expect(left).not.toContain(ours);
+    expect(left).toContain(theirs);
+  }, 60_000);
+});
 
 describe("messages and expiries", () => {
   test("renew names the subnet now held by another host in CIDR notation", async () => {

@@ -133,7 +133,7 @@ describe("etcd v2 registry", () => {
       expect(lease.expiresAt! - Date.now()).toBeGreaterThan(590_000);
     }
     expect(leases.find((lease) => lease.attrs.PublicIP === "192.0.2.200")!.expiresAt).toBeNull();
-    expect(await (await open()).listLeases()).toEqual({ leases: [] });
+    expect(await (await open()).listLeases()).toEqual({ leases: [], occupied: [] });
   });
 
   test("leases carry their creation order, kept when they are rewritten", async () => {

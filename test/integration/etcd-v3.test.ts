@@ -438,6 +438,6 @@ describe("etcd v3 authentication", () => {
     const elsewhere = await open({ prefix: "/elsewhere", username: "flannel", password: "flannel-secret" });
     const error = await failure(elsewhere.createLease(v4("10.5.1.0/24"), host(1), 600));
     expect(error.kind).toBe("unavailable");
-    expect(error.message).toMatch(/denied user "flannel" access while creating 10\.5\.1\.0-24; grant read and write on \/elsewhere\//);
+    expect(error.message).toMatch(/denied user "flannel" access while creating 10\.5\.1\.0\/24; grant read and write on \/elsewhere\//);
   });
 });
