@@ -555,7 +555,7 @@ describe("renew and release", () => {
     const net = await config({ Network: "10.5.0.0/16" });
     const error = await rejection(manager.release({ config: net, attrs: host(1) }), "conflict");
     expect(error.exitCode).toBe(6);
-    expect(error.message).toMatch(/10\.5\.9\.0-24 .*is a reservation/);
+    expect(error.message).toMatch(/lease 10\.5\.9\.0\/24 .*is a reservation/);
     expect(error.message).toContain("run sublease unreserve 10.5.9.0/24 ");
     expect(registry.calls.delete).toBe(0);
     expect(registry.leases.size).toBe(1);

@@ -4,22 +4,23 @@
  * are retried after looking again, renew and release touch only a lease that is still
  * ours, reservations are never turned into expiring leases, and one host ends with one
  * lease however many of its acquires run at once. A free subnet is chosen by what the
- * registry remembers of each subnet's last holder (src/free-subnet.ts). Where the registry offers a survey, an
- * acquire looks at this host's leases and one area of the network instead of every lease
- * (see src/survey-area.ts).
+ * registry remembers of each subnet's last holder (src/free-subnet.ts). Where the registry
+ * offers a survey, an acquire looks at this host's leases and one area of the network
+ * instead of every lease (see src/registry-look.ts).
  */
 import { cryptoRandomBelow, type RandomBelow } from "./allocator.ts";
-import { fitsFamily, type FamilyConfig, type NetworkConfig } from "./config.ts";
+import type { NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
 import { containsAddress, type Prefix } from "./ip.ts";
 import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, oldest, overlapsLeases } from "./host-leases.ts";
 import { chooseFreeSubnet } from "./free-subnet.ts";
 import { formatSubnet, formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
-import type { OccupiedSubnet, Registry } from "./registry.ts";
+import type { Registry } from "./registry.ts";
 import { retry } from "./retry.ts";
 import type { SubnetRecord } from "./subnet-history.ts";
-import { areaOf, areasApply, keyAreaOf, randomArea } from "./survey-area.ts";
+import { areaFamily, chooseArea, look } from "./registry-look.ts";
+import { areaOf, keyAreaOf } from "./survey-area.ts";
 
 /** "returned": a subnet this host held before, free again (see src/subnet-history.ts). */
 export type AcquireOutcome = "reused" | "previous" | "returned" | "allocated";
@@ -46,20 +47,6 @@ export interface ManagerOptions {
   maxAttempts?: number;
   randomBelow?: RandomBelow;
   sleep?: (ms: number) => Promise<void>;
-}
-
-/** After this many areas turned out full, one acquire reads every lease instead. */
-const MAX_FULL_AREAS = 4;
-
-/** What one attempt sees: the leases it must consider, and the area new subnets come from. */
-interface View {
-  leases: Lease[];
-  /** The subnet records the registry answered with (see LeaseSurvey.records); empty where it keeps none. */
-  records: SubnetRecord[];
-  /** Subnets held by keys that are no lease: taken all the same (see OccupiedSubnet). */
-  occupied: OccupiedSubnet[];
-  /** Set when only this area (and the holder's leases) was read: a new subnet must lie in it. */
-  area?: Prefix;
 }
 
 /** The attempt found its area full: not a lost race, just look elsewhere. */
@@ -95,7 +82,7 @@ export class LeaseManager {
     const attempt = async (): Promise<AcquireResult> => {
       for (;;) {
         const result = await this.tryAcquire(request, fullAreas, refused);
-        // Bounded: each full area is remembered, and after MAX_FULL_AREAS the attempt lists everything.
+        // Bounded: each full area is remembered, and after MAX_FULL_AREAS (src/registry-look.ts) the attempt lists everything.
         if (result === AREA_FULL) continue;
         if (result) return { ...result, lostRaces };
         lostRaces++;
@@ -116,45 +103,9 @@ export class LeaseManager {
     }
   }
 
-  /** The IPv4 family when this config and registry allow looking at one area, not every lease. */
-  private areaFamily(config: NetworkConfig): FamilyConfig | undefined {
-    return this.registry.survey && !config.ipv6 && areasApply(config.ipv4) ? config.ipv4 : undefined;
-  }
-
-  /** The previous subnet's area when it could be taken again, else a random one; undefined: read everything. */
-  private chooseArea(config: NetworkConfig, previous: SubnetKey | undefined, fullAreas: ReadonlySet<bigint>): Prefix | undefined {
-    const family = this.areaFamily(config);
-    if (!family || fullAreas.size >= MAX_FULL_AREAS) return undefined;
-    if (previous?.ipv4 && fitsFamily(family, previous.ipv4)) {
-      const area = areaOf(family, previous.ipv4);
-      if (!fullAreas.has(area.address)) return area;
-    }
-    return randomArea(family, this.randomBelow, fullAreas);
-  }
-
-  /**
-   * This holder's leases and those near `area` when the registry can vouch for them, else
-   * every lease. Without an area only a lookup of our own lease (renew, release) may skip
-   * the listing: allocating, and checking after a create, need to see somewhere. Only
-   * allocating asks for the subnet records.
-   */
-  private async look(config: NetworkConfig, attrs: LeaseAttrs, area: Prefix | undefined, purpose: "allocate" | "check" | "find"): Promise<View> {
-    const wanted = { records: purpose === "allocate" };
-    if (this.areaFamily(config) && (area || purpose === "find")) {
-      const survey = await this.registry.survey!(leaseHolder(attrs) ?? "", area, wanted);
-      if (survey) {
-        const leases = new Map(survey.held.map((lease) => [lease.key, lease]));
-        for (const lease of survey.near) leases.set(lease.key, lease);
-        return { leases: [...leases.values()], records: survey.records ?? [], occupied: survey.occupied ?? [], area };
-      }
-    }
-    const listing = await this.registry.listLeases(wanted);
-    return { leases: listing.leases, records: listing.records ?? [], occupied: listing.occupied ?? [] };
-  }
-
   private async tryAcquire(request: LeaseRequest & { previous?: SubnetKey }, fullAreas: Set<bigint>, refused: SubnetKey[]): Promise<Acquired | undefined | typeof AREA_FULL> {
     const { config, attrs, ttlSeconds, previous } = request;
-    const looked = await this.look(config, attrs, this.chooseArea(config, previous, fullAreas), "allocate");
+    const looked = await look(this.registry, config, attrs, chooseArea(this.registry, config, previous, fullAreas, this.randomBelow), "allocate");
     const { area, records } = looked;
     const leases = [...looked.leases, ...looked.occupied.map((entry) => refusedLease(entry.subnet)), ...refused.map(refusedLease)];
     const ours = leases.filter((lease) => isOurs(lease, attrs));
@@ -233,8 +184,8 @@ export class LeaseManager {
     let leases: Lease[];
     try {
       // The narrowest area holding the new lease: enough to see it; the host's other leases come with it.
-      const family = this.areaFamily(config);
-      ({ leases } = await this.look(config, attrs, family && subnet.ipv4 ? keyAreaOf(subnet.ipv4) : undefined, "check"));
+      const family = areaFamily(this.registry, config);
+      ({ leases } = await look(this.registry, config, attrs, family && subnet.ipv4 ? keyAreaOf(subnet.ipv4) : undefined, "check"));
     } catch (error) {
       // Unchecked, it could be this host's second lease: give it back.
       await this.registry.deleteLease(created).catch(() => false);
@@ -252,8 +203,8 @@ export class LeaseManager {
 
   /** Finds this host's lease: the one at `subnet` when given (from subnet.env), else any of ours. */
   private async findOurs(config: NetworkConfig, attrs: LeaseAttrs, subnet: SubnetKey | undefined): Promise<Lease | undefined> {
-    const family = this.areaFamily(config);
-    const { leases } = await this.look(config, attrs, family && subnet?.ipv4 ? areaOf(family, subnet.ipv4) : undefined, "find");
+    const family = areaFamily(this.registry, config);
+    const { leases } = await look(this.registry, config, attrs, family && subnet?.ipv4 ? areaOf(family, subnet.ipv4) : undefined, "find");
     if (subnet) {
       const atSubnet = leases.find((lease) => sameSubnet(lease.subnet, subnet));
       if (atSubnet && !isOurs(atSubnet, attrs)) {

@@ -173,7 +173,7 @@ for (const [name, flagsFor] of Object.entries(registries)) {
       expect(released.code).toBe(6);
       const key = subnetIn(join(dir, "subnet.env"))!.replace(/\.1\/(\d+)$/, ".0-$1");
       const subnet = key.replace("-", "/");
-      expect(released.stderr).toMatch(new RegExp(`^sublease: lease ${key.replace(/\./g, "\\.")} .*reservation.*run sublease unreserve ${subnet.replace(/\./g, "\\.")} .*\n$`));
+      expect(released.stderr).toMatch(new RegExp(`^sublease: lease ${subnet.replace(/\./g, "\\.")} .*reservation.*run sublease unreserve ${subnet.replace(/\./g, "\\.")} .*\n$`));
       expect(released.stderr.split("\n")).toHaveLength(2);
       expect(await leasesOf(flags)).toMatchObject([{ publicIP: HOST_IP, subnet: key.replace("-", "/") }]);
 
