@@ -52,6 +52,9 @@ export function parseRegistry(text: string): RegistryFile | { invalid: string } 
   return data as unknown as RegistryFile;
 }
 
+/** The stored entry under `key`; undefined when there is none (never a property of Object.prototype). */
+export const storedAt = (file: RegistryFile, key: string): unknown => (Object.hasOwn(file.leases, key) ? file.leases[key] : undefined);
+
 export const leaseLine = (key: string, stored: unknown): string => `    ${JSON.stringify(key)}: ${JSON.stringify(stored)}`;
 
 /** The history section, one line per record like the leases; nothing while it is empty. */
