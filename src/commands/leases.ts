@@ -86,7 +86,10 @@ export async function leasesCommand(choice: RegistryChoice, log: Logger, filter:
     if (config?.ipv6) {
       report.ipv6 = { total: subnetCount(config.ipv6).toString(), free: freeSubnets(config.ipv6, taken.map((subnet) => subnet.ipv6)).free.toString() };
     }
-    report.leases.sort((a, b) => (a.subnet ?? a.ipv6Subnet ?? "").localeCompare(b.subnet ?? b.ipv6Subnet ?? "", "en", { numeric: true }));
+    const bySubnet = (a: { subnet: string | null; ipv6Subnet: string | null }, b: { subnet: string | null; ipv6Subnet: string | null }) =>
+      (a.subnet ?? a.ipv6Subnet ?? "").localeCompare(b.subnet ?? b.ipv6Subnet ?? "", "en", { numeric: true });
+    report.leases.sort(bySubnet);
+    report.occupied!.sort(bySubnet);
     return report;
   }, { readOnly: true });
 }
