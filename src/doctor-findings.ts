@@ -8,7 +8,8 @@ import { freeSubnets } from "./allocator.ts";
 import { subnetCount, type FamilyConfig, type NetworkConfig } from "./config.ts";
 import { fitsConfig, isReservation, oldest } from "./host-leases.ts";
 import { blockSize, formatAddress, formatPrefix, type Prefix } from "./ip.ts";
-import { leaseHolder, type Lease } from "./lease.ts";
+import { leaseHolder, parseSubnetKey, type Lease, type SubnetKey } from "./lease.ts";
+import type { UnreadableEntry } from "./inspection.ts";
 
 export interface Finding {
   /** What kind of problem: "overlap", "several leases", "does not fit", "pool nearly full", ... */
@@ -127,11 +128,22 @@ function misfits(leases: readonly Lease[], config: NetworkConfig, deleteCommand:
   }));
 }
 
-/** How many subnets each configured family has, and how many are free. */
-export function poolUse(leases: readonly Lease[], config: NetworkConfig): PoolUse[] {
+/**
+ * The subnets unreadable keys hold: those whose last path segment names a subnet (a value
+ * that is no lease, an etcd v2 directory). A create there fails, so acquire and `leases`
+ * count them as taken, and so does the pool here.
+ */
+export function occupiedBy(unreadable: readonly UnreadableEntry[]): SubnetKey[] {
+  return unreadable.map((entry) => parseSubnetKey(entry.key.slice(entry.key.lastIndexOf("/") + 1)))
+    .filter((subnet): subnet is SubnetKey => subnet !== undefined);
+}
+
+/** How many subnets each configured family has, and how many are free (neither leased nor `occupied`). */
+export function poolUse(leases: readonly Lease[], config: NetworkConfig, occupied: readonly SubnetKey[] = []): PoolUse[] {
+  const taken = [...leases.map((lease) => lease.subnet), ...occupied];
   const pools: PoolUse[] = [];
-  if (config.ipv4) pools.push({ family: "IPv4", total: subnetCount(config.ipv4), free: freeSubnets(config.ipv4, leases.map((l) => l.subnet.ipv4)).free });
-  if (config.ipv6) pools.push({ family: "IPv6", total: subnetCount(config.ipv6), free: freeSubnets(config.ipv6, leases.map((l) => l.subnet.ipv6)).free });
+  if (config.ipv4) pools.push({ family: "IPv4", total: subnetCount(config.ipv4), free: freeSubnets(config.ipv4, taken.map((subnet) => subnet.ipv4)).free });
+  if (config.ipv6) pools.push({ family: "IPv6", total: subnetCount(config.ipv6), free: freeSubnets(config.ipv6, taken.map((subnet) => subnet.ipv6)).free });
   return pools;
 }
 
@@ -152,11 +164,12 @@ function fullPools(pools: readonly PoolUse[]): Finding[] {
 }
 
 /** Every finding about the leases themselves, in a stable order. */
-export function leaseFindings(leases: readonly Lease[], config: NetworkConfig, deleteCommand: (key: string) => string): Finding[] {
+export function leaseFindings(leases: readonly Lease[], config: NetworkConfig, deleteCommand: (key: string) => string,
+  occupied: readonly SubnetKey[] = []): Finding[] {
   return [
     ...overlaps(leases, deleteCommand),
     ...duplicates(leases, config, deleteCommand),
     ...misfits(leases, config, deleteCommand),
-    ...fullPools(poolUse(leases, config)),
+    ...fullPools(poolUse(leases, config, occupied)),
   ];
 }

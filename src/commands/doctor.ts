@@ -5,7 +5,7 @@
  * compare-and-swap. Live leases, reservations and unreadable keys are never touched: the
  * report gives the command to run.
  */
-import { leaseFindings, poolUse, type Finding, type PoolUse } from "../doctor-findings.ts";
+import { leaseFindings, occupiedBy, poolUse, type Finding, type PoolUse } from "../doctor-findings.ts";
 import { SubleaseError } from "../errors.ts";
 import type { InspectSettings, Leftover, MendOutcome } from "../inspection.ts";
 import type { Logger } from "../log.ts";
@@ -55,10 +55,10 @@ export async function doctorCommand(flags: DoctorFlags, choice: RegistryChoice, 
         problem: "unreadable key",
         keys: [entry.key],
         holders: [],
-        detail: `${entry.problem}; every host skips it, and its subnet may be handed out again`,
+        detail: `${entry.problem}; every host skips it, ${occupiedBy([entry]).length ? "and its subnet counts as taken" : "and its subnet may be handed out again"}`,
         mend: entry.deleteCommand,
       })),
-      ...leaseFindings(leases, config, inspection.deleteCommand),
+      ...leaseFindings(leases, config, inspection.deleteCommand, occupiedBy(inspection.unreadable)),
     ];
     for (const leftover of inspection.leftovers) {
       const finding = leftoverFinding(leftover);
@@ -70,7 +70,7 @@ export async function doctorCommand(flags: DoctorFlags, choice: RegistryChoice, 
         findings.push(finding);
       }
     }
-    return { findings, leases: leases.length, pools: poolUse(leases, config) };
+    return { findings, leases: leases.length, pools: poolUse(leases, config, occupiedBy(inspection.unreadable)) };
   }, { readOnly: !flags.fix });
 }
 
