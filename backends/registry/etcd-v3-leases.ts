@@ -59,9 +59,8 @@ export class V3Leases {
   private readonly warned = new Set<string>();
 
   private warnOnce(key: string, problem: string): void {
-    if (this.warned.has(key)) return;
+    if (!this.warned.has(key)) this.log.warn(`skipping ${key}: ${problem}`);
     this.warned.add(key);
-    this.log.warn(`skipping ${key}: ${problem}`);
   }
 
   /** A listed key as a Lease; undefined (with a warning) for keys that are not flannel leases. */
