@@ -3,23 +3,16 @@
  * flanneld writes them (in etcd v3, byte for byte), wireguard's private key file made once
  * and kept, and a config only flanneld can serve (ipsec) accepted everywhere but acquire.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
-import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { makeTempDir, runSublease } from "../helpers/binary.ts";
+import { etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
 
 let etcd: EtcdCluster;
 
-beforeAll(async () => {
-  isolatedSublease();
-  etcd = await startEtcd();
-}, 180_000);
-
-afterAll(async () => {
-  await etcd?.stop();
-});
+etcdPerFile((cluster) => (etcd = cluster));
 
 function subnetEnv(path: string): Record<string, string> {
   return Object.fromEntries(readFileSync(path, "utf8").trim().split("\n").map((line) => line.split("=") as [string, string]));

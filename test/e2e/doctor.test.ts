@@ -2,22 +2,15 @@
  * The compiled `sublease doctor` against a real etcd: its report and exit code, its --help,
  * and the requests one run costs, counted in etcd's own metrics, against the README.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { isolatedSublease, makeTempDir, REPO_ROOT, runSublease } from "../helpers/binary.ts";
-import { callDelta, grpcCalls, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { makeTempDir, REPO_ROOT, runSublease } from "../helpers/binary.ts";
+import { callDelta, grpcCalls, etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
 
 let etcd: EtcdCluster;
 
-beforeAll(async () => {
-  isolatedSublease();
-  etcd = await startEtcd();
-}, 60_000);
-
-afterAll(async () => {
-  await etcd?.stop();
-});
+etcdPerFile((cluster) => (etcd = cluster));
 
 /** HTTP requests etcd's v2 API has received, by method. */
 async function v2Requests(): Promise<Record<string, number>> {

@@ -2,23 +2,16 @@
  * The etcd requests one compiled `acquire` makes, as etcd counts them in its /metrics,
  * against what test/helpers/etcd-v3-requests.ts expects and what the README states.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { isolatedSublease, makeTempDir, REPO_ROOT, runSublease } from "../helpers/binary.ts";
-import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { makeTempDir, REPO_ROOT, runSublease } from "../helpers/binary.ts";
+import { etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
 import { ACQUIRE, CONFIG_READ, plus, total, type Requests } from "../helpers/etcd-v3-requests.ts";
 
 let etcd: EtcdCluster;
 
-beforeAll(async () => {
-  isolatedSublease();
-  etcd = await startEtcd();
-}, 60_000);
-
-afterAll(async () => {
-  await etcd?.stop();
-});
+etcdPerFile((cluster) => (etcd = cluster));
 
 /** Requests etcd has received so far, by method: gRPC calls and streams (v3), HTTP requests (v2). */
 async function received(api: "etcd-v3" | "etcd-v2"): Promise<Requests> {

@@ -4,19 +4,14 @@
  * for both; a value flanneld cannot decode is no lease; each such key is warned about once
  * per run; messages name subnets as 10.9.0.4/30; an expiry that is not a time is unknown.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir, runSublease } from "../helpers/binary.ts";
-import { etcdLeaseIds, keyLeaseId, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { etcdLeaseIds, keyLeaseId, etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
 
 let etcd: EtcdCluster;
-beforeAll(async () => {
-  etcd = await startEtcd();
-}, 60_000);
-afterAll(async () => {
-  await etcd?.stop();
-});
+etcdPerFile((cluster) => (etcd = cluster));
 
 let places = 0;
 

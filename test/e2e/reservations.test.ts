@@ -2,18 +2,13 @@
  * reserve, unreserve and leases through the compiled binary, as an operator runs them, on
  * the file registry and on a real etcd through both APIs.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { makeTempDir, runSublease } from "../helpers/binary.ts";
-import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
 
 let etcd: EtcdCluster;
-beforeAll(async () => {
-  etcd = await startEtcd();
-}, 60_000);
-afterAll(async () => {
-  await etcd?.stop();
-});
+etcdPerFile((cluster) => (etcd = cluster));
 
 let places = 0;
 const registries: Record<string, () => string[]> = {

@@ -3,22 +3,15 @@
  * expired while it was off and /run was wiped, yet acquire gives it its subnet back and
  * says so; on the file registry and a real etcd (v3 and v2).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
-import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { makeTempDir, runSublease } from "../helpers/binary.ts";
+import { etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
 
 let etcd: EtcdCluster;
 
-beforeAll(async () => {
-  isolatedSublease();
-  etcd = await startEtcd();
-}, 60_000);
-
-afterAll(async () => {
-  await etcd?.stop();
-});
+etcdPerFile((cluster) => (etcd = cluster));
 
 /** etcd's own floor for a lease TTL is about 1.5 s; 2 s is honoured by all three registries. */
 const SHORT_TTL = 2;

@@ -429,6 +429,21 @@ export function registryOpener(api: "etcd-v3" | "etcd-v2", endpoints: () => stri
 }
 
 /**
+ * One etcd for the calling test file: started before its tests, stopped after them.
+ * `started` receives it (e.g. `etcdPerFile((cluster) => (etcd = cluster))`).
+ */
+export function etcdPerFile(started: (cluster: EtcdCluster) => void, options: StartOptions = {}): void {
+  let cluster: EtcdCluster | undefined;
+  beforeAll(async () => {
+    cluster = await startEtcd(options);
+    started(cluster);
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+}
+
+/**
  * One etcd for the calling test file: started before its tests (`started` receives it),
  * stopped after them, with a registry opener on it whose registries are closed first.
  */

@@ -2,7 +2,7 @@
  * `sublease doctor` against a real etcd (both APIs) and the file registry: each finding
  * seeded the way it arises, then the report, the exit code and what --fix changed.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,20 +14,14 @@ import { LeaseManager } from "../../src/manager.ts";
 import { parseConfigText } from "../../src/config.ts";
 import type { RegistryChoice } from "../../src/registry-settings.ts";
 import { openRegistry } from "../../backends/registry/index.ts";
-import { callDelta, etcdLeaseIds, grpcCalls, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, etcdLeaseIds, grpcCalls, etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
 import { capturingLogger } from "../helpers/capture-log.ts";
 import { host, v4 } from "../helpers/leases.ts";
 
 let etcd: EtcdCluster;
 let prefixes = 0;
 
-beforeAll(async () => {
-  etcd = await startEtcd();
-}, 60_000);
-
-afterAll(async () => {
-  await etcd?.stop();
-});
+etcdPerFile((cluster) => (etcd = cluster));
 
 type Api = "etcd-v3" | "etcd-v2";
 const freshPrefix = () => `/doctor${++prefixes}/coreos.com/network`;
