@@ -11,6 +11,9 @@ function firstLine(argv: string[]): string {
   }
 }
 
+/** 1, 5 and 15 minute load averages: others using the machine widen every range. */
+export const loadNow = (): string => loadavg().map((n) => n.toFixed(2)).join(", ");
+
 export interface Machine {
   cpu: string;
   cores: number;
@@ -20,7 +23,7 @@ export interface Machine {
   etcd: string;
   etcdctl: string;
   date: string;
-  /** 1, 5 and 15 minute load averages: a busy machine widens every range. */
+  /** Load averages when the run started. */
   load: string;
 }
 
@@ -34,7 +37,7 @@ export function describeMachine(binaryVersion: string): Machine & { binary: stri
     etcd: firstLine(["etcd", "--version"]).replace(/^etcd Version:\s*/, ""),
     etcdctl: firstLine(["etcdctl", "version"]).replace(/^etcdctl version:\s*/, ""),
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
-    load: loadavg().map((n) => n.toFixed(2)).join(", "),
+    load: loadNow(),
     binary: binaryVersion,
   };
 }

@@ -1,5 +1,5 @@
 /** What every benchmark section hands back, and the BENCHMARKS.md built from them. */
-import type { Machine } from "./machine.ts";
+import { loadNow, type Machine } from "./machine.ts";
 
 export interface Goal {
   goal: string;
@@ -52,7 +52,7 @@ ${table(["", ""], [
     ["binary under test", machine.binary],
     ["date", machine.date],
     ["whole run", `${(elapsedMs / 1000).toFixed(0)} s`],
-    ["load average at the start", machine.load],
+    ["load average (1, 5, 15 min) at the start / at the end", `${machine.load} / ${loadNow()}`],
   ])}
 
 ## Goals: ${met} of ${goals.length} met
