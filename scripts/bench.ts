@@ -12,7 +12,7 @@
  */
 import { spawnSync } from "bun";
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { benchAllocator } from "./bench/allocator.ts";
@@ -61,23 +61,30 @@ try {
   const machine = describeMachine(run([binary, "version"]).trim());
 
   const sections: Section[] = [];
-  console.log("startup");
+  // The 1-minute load as each section starts: others' work on the machine widens the ranges
+  // (the section after a storm of 200 processes inherits some of that storm's own load).
+  const loads: string[] = [];
+  const section = (name: string) => {
+    console.log(name);
+    loads.push(`${name} ${loadavg()[0]!.toFixed(2)}`);
+  };
+  section("startup");
   sections.push(await benchStartup(bin, REPO));
-  console.log("allocator");
+  section("allocator");
   sections.push(await benchAllocator());
-  console.log("file registry");
+  section("file registry");
   const fileDir = join(work, "file");
   mkdirSync(fileDir);
   sections.push(await benchFileRegistry(binary, fileDir));
-  console.log("file registry against CNI host-local");
+  section("CNI host-local");
   sections.push(await benchCni(binary, join(bin, "empty"), fileDir));
-  console.log("etcd");
+  section("etcd");
   const etcdDir = join(work, "etcd");
   mkdirSync(etcdDir);
   sections.push(await benchEtcd(binary, etcdDir, join(bin, "floor-etcd3-put")));
 
   writeFileSync(chart, renderChart(sections.flatMap((section) => section.series ?? []), sections.flatMap((section) => section.flat ?? [])));
-  writeFileSync(out, renderReport(machine, sections, performance.now() - started, relative(dirname(out), chart)));
+  writeFileSync(out, renderReport(machine, sections, performance.now() - started, relative(dirname(out), chart), loads.join(", ")));
   for (const goal of sections.flatMap((section) => section.goals)) {
     console.log(`${goal.met ? "met   " : "MISSED"} ${goal.goal}: ${goal.result}`);
   }
