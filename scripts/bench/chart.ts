@@ -4,9 +4,9 @@
  */
 import type { FlatLine, Series } from "./report.ts";
 
-const WIDTH = 760;
+const WIDTH = 840;
 const HEIGHT = 420;
-const MARGIN = { left: 60, right: 250, top: 30, bottom: 50 };
+const MARGIN = { left: 60, right: 330, top: 30, bottom: 50 };
 const COLORS = ["#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"];
 const FLAT_COLORS = ["#555", "#888", "#aaa", "#bbb", "#ccc"];
 
