@@ -8,7 +8,7 @@
  * The registries keep at most one record per subnet, written with the lease (in the same
  * transaction where they have one) and removed when the lease is deleted on purpose, so a
  * subnet without a record is one never given out or given back. Leases that flanneld
- * writes have no record: their subnets behave as before.
+ * writes have no record: once free, their subnets count as never given out.
  */
 import type { SubnetKey } from "./lease.ts";
 
