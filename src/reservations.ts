@@ -116,7 +116,9 @@ export class Reservations {
     if (found === "keep") return;
     await this.registry.deleteLease(created);
     const why = typeof found === "object" ? `${leaseHolder(host)} acquired ${formatSubnet(found.survivor.subnet)} meanwhile`
-      : found === "clash" ? "another host took an overlapping subnet meanwhile" : "it was deleted meanwhile";
+      : found === "clash" ? "another host took an overlapping subnet meanwhile"
+      : leases.some((lease) => lease.key === created.key) ? "its value names no host (no public address), so no host would ever reuse it"
+      : "it was deleted meanwhile";
     throw new SubleaseError("conflict", `${formatSubnet(created.subnet)} was not reserved: ${why}; run sublease leases and try again`);
   }
 

@@ -85,4 +85,14 @@ describe("the value a reservation publishes", () => {
     const ended = await unreserveCommand("10.5.3.0-24&fc00:0:0:3::-64", undefined, choice, silentLogger);
     expect(ended).toMatchObject({ outcome: "deleted", lease: { subnet: "10.5.3.0/24", ipv6Subnet: "fc00:0:0:3::/64" } });
   });
+
+  test("an address no host can have is refused as acquire refuses it, and nothing is written", async () => {
+    const choice = await fileChoice('{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}');
+    for (const address of ["0.0.0.0", "255.255.255.255", "224.0.0.1"]) {
+      const error = await rejectedError(reserveCommand("10.5.3.0/24", { publicIP: address }, choice, silentLogger), "usage");
+      expect(error.message).toContain(`--public-ip "${address}" is`);
+    }
+    const error = await rejectedError(unreserveCommand("10.5.3.0/24", undefined, choice, silentLogger), "notFound");
+    expect(error.message).toContain("no reservation of 10.5.3.0/24");
+  });
 });

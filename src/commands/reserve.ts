@@ -5,6 +5,7 @@
  */
 import { findBackend } from "../../backends/network/index.ts";
 import { isWireguardKey } from "../../backends/network/wireguard-key.ts";
+import { checkHostFlags } from "../host.ts";
 import type { NetworkConfig } from "../config.ts";
 import { SubleaseError, usageError } from "../errors.ts";
 import { formatPrefix, isAligned, parseAddress, parsePrefix, type Family, type Prefix } from "../ip.ts";
@@ -100,6 +101,8 @@ async function reservationValue(config: NetworkConfig, identity: LeaseAttrs, fla
 }
 
 export function checkReserveFlags(flags: ReserveFlags): void {
+  // The same rule as acquire's: an address no host can have (0.0.0.0, broadcast, multicast) is refused.
+  checkHostFlags({ publicIP: flags.publicIP, publicIPv6: flags.publicIPv6 });
   if (flags.wireguardPublicKey !== undefined && !isWireguardKey(flags.wireguardPublicKey)) {
     throw usageError(`--wireguard-public-key must be a WireGuard public key (44 base64 characters, as wg pubkey prints), got "${flags.wireguardPublicKey}"`);
   }
