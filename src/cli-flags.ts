@@ -29,6 +29,26 @@ export const session = (options: Options) => {
   return { log, settings, choice: registryChoice(settings, log) };
 };
 
+/**
+ * The one rule for the operator commands (parse-config, config, leases, reserve, unreserve,
+ * doctor), which run from any machine: the registry's settings and --log-level come from
+ * the environment as for every command, but the command's own flags (--output, --wide, the
+ * host it names, what it writes or deletes) only when typed. A shared environment file
+ * sets those for the hosts' acquire, not for an operator's run. A variable in `warnIfSet`
+ * would have changed what the command deletes or writes: its being ignored is said.
+ */
+export const operatorSession = (options: Options, warnIfSet: readonly string[] = []) => {
+  const { log, settings, choice } = session(options);
+  const flags = settingSource(options, {});
+  for (const flag of warnIfSet) {
+    const variable = settings.label(flag);
+    if (!flags.typed(flag) && variable !== `--${flag}`) {
+      log.warn(`${variable} is ignored: this command reads --${flag} only when typed on its command line`);
+    }
+  }
+  return { log, flags, choice };
+};
+
 export const registryFlags = (command: Command) =>
   command
     .option("--registry <name>", "where leases live: file, etcd-v3 or etcd-v2 (default: etcd-v3 when --etcd-endpoints is set, else file)")

@@ -3,9 +3,9 @@
  * network config, the lease listing, reservations and doctor.
  */
 import type { CommandName, Options, Registration } from "./cli-commands.ts";
-import { loggerFrom, outputFormat, registryFlags, session } from "./cli-flags.ts";
-import type { DataFormat } from "./output.ts";
+import { loggerFrom, operatorSession, outputFormat, registryFlags } from "./cli-flags.ts";
 import { settingSource } from "./settings.ts";
+import type { DataFormat } from "./output.ts";
 
 export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Registration) => void>> = {
   "parse-config": ({ command, write }) => void registryFlags(command("parse-config"))
@@ -14,17 +14,18 @@ export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Regis
     .example("echo '{\"Network\":\"10.5.0.0/16\"}' | sublease parse-config -")
     .example("sublease parse-config --etcd-endpoints http://10.0.0.5:2379   # the config stored in etcd")
     .action(async (file: string | undefined, options: Options) => {
+      // A file given needs no registry: its settings are not looked at.
       const log = loggerFrom(options);
-      const format = outputFormat(settingSource(options), ["json", "yaml"]) as DataFormat;
+      const format = outputFormat(settingSource(options, {}), ["json", "yaml"]) as DataFormat;
       const { parseConfigCommand, parseStoredConfigCommand } = await import("./commands/parse-config.ts");
-      write(file !== undefined ? await parseConfigCommand(file, format, log) : await parseStoredConfigCommand(session(options).choice, format, log));
+      write(file !== undefined ? await parseConfigCommand(file, format, log) : await parseStoredConfigCommand(operatorSession(options).choice, format, log));
     }),
 
   "config": ({ command, write }) => void registryFlags(command("config"))
     .example("sublease config put net.json --registry-file /var/lib/sublease/registry.json")
     .example("sublease config get --etcd-endpoints http://10.0.0.5:2379")
     .action(async (action: string, file: string | undefined, options: Options) => {
-      const { log, choice } = session(options);
+      const { log, choice } = operatorSession(options);
       const { configCommand } = await import("./commands/config.ts");
       write(await configCommand(action, file, choice, log));
     }),
@@ -37,10 +38,9 @@ export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Regis
     .example("sublease leases --registry-file /var/lib/sublease/registry.json")
     .example("sublease leases --wide --public-ip 192.0.2.7")
     .action(async (options: Options) => {
-      const { log, settings, choice } = session(options);
-      const output = outputFormat(settings, ["table", "json"]);
-      // Flags only: a FLANNELD_PUBLIC_IP in the environment must not filter the listing.
-      const flags = settingSource(options, {});
+      // A FLANNELD_PUBLIC_IP or a host's SUBLEASE_OUTPUT=env in the environment is not read (see operatorSession).
+      const { log, flags, choice } = operatorSession(options);
+      const output = outputFormat(flags, ["table", "json"]);
       const { leasesCommand, formatLeasesReport } = await import("./commands/leases.ts");
       const filter = { publicIP: flags.string("public-ip"), publicIPv6: flags.string("public-ipv6") };
       write(formatLeasesReport(await leasesCommand(choice, log, filter), output, { wide: flags.boolean("wide") }));
@@ -57,9 +57,8 @@ export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Regis
     .example("sublease reserve 10.5.3.0/24 --public-ip 192.0.2.7 --etcd-endpoints http://10.0.0.5:2379")
     .example("sublease reserve 10.5.3.0/24,fc00:0:0:3::/64 --public-ip 192.0.2.7 --public-ipv6 2001:db8::7")
     .action(async (subnet: string, options: Options) => {
-      const { log, settings, choice } = session(options);
-      const output = outputFormat(settings, ["text", "json"]);
-      const flags = settingSource(options, {});
+      const { log, flags, choice } = operatorSession(options);
+      const output = outputFormat(flags, ["text", "json"]);
       const vtepMac = flags.string("vtep-mac");
       const { parseVtepMac } = await import("../backends/network/vxlan.ts");
       const { reserveCommand, formatReserveReport } = await import("./commands/reserve.ts");
@@ -78,11 +77,11 @@ export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Regis
     .example("sublease unreserve 10.5.3.0/24")
     .example("sublease unreserve 10.5.3.0/24 --keep-as-lease   # the host keeps it while it renews")
     .action(async (subnet: string, options: Options) => {
-      const { log, settings, choice } = session(options);
-      const output = outputFormat(settings, ["text", "json"]);
+      // A host's SUBLEASE_TTL is about its own acquires, not this reservation: not read, as set for every host.
+      const { log, flags, choice } = operatorSession(options, ["keep-as-lease"]);
+      const output = outputFormat(flags, ["text", "json"]);
       const { keepAsLeaseTtl, unreserveCommand, formatUnreserveReport } = await import("./commands/reserve.ts");
-      // Flags only: a host's SUBLEASE_TTL is about its own acquires, not this reservation.
-      write(formatUnreserveReport(await unreserveCommand(subnet, keepAsLeaseTtl(settingSource(options, {})), choice, log), output));
+      write(formatUnreserveReport(await unreserveCommand(subnet, keepAsLeaseTtl(flags), choice, log), output));
     }),
 
   "doctor": ({ command, write }) => void registryFlags(command("doctor"))
@@ -91,11 +90,10 @@ export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Regis
     .example("sublease doctor --etcd-endpoints http://10.0.0.5:2379")
     .example("sublease doctor --fix --output json --registry-file /var/lib/sublease/registry.json")
     .action(async (options: Options) => {
-      const { log, settings, choice } = session(options);
-      const output = outputFormat(settings, ["table", "json"]);
+      const { log, flags, choice } = operatorSession(options, ["fix"]);
+      const output = outputFormat(flags, ["table", "json"]);
       const { doctorCommand, formatDoctorReport, problemsLeft } = await import("./commands/doctor.ts");
-      // Flags only: --fix changes the registry, which no environment variable should ask for.
-      const report = await doctorCommand({ fix: settingSource(options, {}).boolean("fix") }, choice, log);
+      const report = await doctorCommand({ fix: flags.boolean("fix") }, choice, log);
       write(formatDoctorReport(report, output));
       const problems = problemsLeft(report);
       if (problems) throw problems;
