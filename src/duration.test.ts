@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { formatDuration, parseDurationMs, type DurationUnit } from "./duration.ts";
+import { formatDuration, formatTimeLeft, parseDurationMs, type DurationUnit } from "./duration.ts";
 import { SubleaseError } from "./errors.ts";
 
 const HOUR = 3_600_000;
@@ -71,5 +71,15 @@ describe("formatDuration", () => {
       const precision = ms < 60_000 ? 1 : ms < 24 * HOUR ? 1000 : MINUTE;
       expect(Math.abs(back - ms)).toBeLessThanOrEqual(precision);
     }));
+  });
+});
+
+describe("formatTimeLeft", () => {
+  test("to the nearest minute, seconds under a minute: a fresh 1h lease reads 1h, not 59m", () => {
+    const cases: [number, string][] = [
+      [HOUR - 150, "1h"], [10 * MINUTE - 800, "10m"], [24 * HOUR - 2000, "1d"], [90 * MINUTE - 20_000, "1h30m"],
+      [HOUR - 40_000, "59m"], [42_300, "42s"], [200, "1s"], [0, "expired"], [-5, "expired"],
+    ];
+    for (const [ms, text] of cases) expect([ms, formatTimeLeft(ms)]).toEqual([ms, text]);
   });
 });

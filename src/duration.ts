@@ -52,3 +52,15 @@ export function formatDuration(ms: number): string {
   }
   return text;
 }
+
+/**
+ * Time left until an expiry, for listings and reports: to the nearest minute ("1h",
+ * "23h59m", "4m"), to the second under a minute ("42s"), "expired" once past. A lease just
+ * made with a 1h TTL reads "1h", not the "59m" that rounding down would show.
+ */
+export function formatTimeLeft(ms: number): string {
+  if (ms <= 0) return "expired";
+  const seconds = Math.max(1, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  return formatDuration(Math.round(ms / 60_000) * 60_000);
+}

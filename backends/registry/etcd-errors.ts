@@ -3,6 +3,7 @@
  * deadline) into one SubleaseError line that names the endpoint, what broke, and the flag
  * to look at. Both etcd registries share it so v2 and v3 fail with the same words.
  */
+import { formatDuration } from "../../src/duration.ts";
 import { oneLine, SubleaseError } from "../../src/errors.ts";
 
 export interface EtcdTarget {
@@ -58,11 +59,6 @@ export class EtcdNotEtcdError extends Error {
     super(`${endpoint} ${description}`);
     this.name = "EtcdNotEtcdError";
   }
-}
-
-export function formatDuration(ms: number): string {
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return ms > 1000 ? `${(ms / 1000).toFixed(1)}s` : `${ms}ms`;
 }
 
 type Failure = "timeout" | "refused" | "unreachable" | "tls" | "auth" | "authRequired" | "authDisabled" | "permission" | "cluster" | "other";

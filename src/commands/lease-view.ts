@@ -33,15 +33,6 @@ export function viewLease(lease: Lease, expiresAt: number | null | "unknown" | u
   };
 }
 
-/** "23h59m", "4m", "expired". */
-export function formatRemaining(ms: number): string {
-  if (ms <= 0) return "expired";
-  const minutes = Math.floor(ms / 60_000);
-  if (minutes < 1) return `${Math.ceil(ms / 1000)}s`;
-  const hours = Math.floor(minutes / 60);
-  return hours > 0 ? `${hours}h${String(minutes % 60).padStart(2, "0")}m` : `${minutes}m`;
-}
-
 /** Backend data in a table cell: "VNI=1 VtepMAC=0a:58:0a:05:03:00"; "-" when there is none. */
 export function formatBackendData(data: unknown): string {
   if (data === null || data === undefined) return "-";

@@ -1,4 +1,5 @@
 /** `sublease leases`: every live lease (or one host's) with its backend data, and how much of the pool is used. */
+import { formatTimeLeft } from "../duration.ts";
 import { freeSubnets } from "../allocator.ts";
 import { subnetCount, type NetworkConfig } from "../config.ts";
 import { usageError } from "../errors.ts";
@@ -6,7 +7,7 @@ import { formatPrefix, parseAddress } from "../ip.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../registry.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
-import { formatBackendData, formatRemaining, viewLease, type LeaseView } from "./lease-view.ts";
+import { formatBackendData, viewLease, type LeaseView } from "./lease-view.ts";
 import { parseStoredConfig, retrying, withRegistry } from "./session.ts";
 import { leaseHolder, type Lease } from "../lease.ts";
 
@@ -121,7 +122,7 @@ export function formatLeasesTable(report: LeasesReport, now = Date.now(), wide =
     { title: "IPV6 SUBNET", cell: (lease) => lease.ipv6Subnet ?? "-", shown: hasV6 },
     { title: "PUBLIC IP", cell: (lease) => leaseHolder({ PublicIP: lease.publicIP, PublicIPv6: lease.publicIPv6 }) ?? "-", shown: true },
     { title: "BACKEND", cell: (lease) => lease.backendType, shown: true },
-    { title: "EXPIRES IN", cell: (lease) => (lease.reservation ? "reserved" : lease.expiresAt === null ? "unknown" : formatRemaining(Date.parse(lease.expiresAt) - now)), shown: true },
+    { title: "EXPIRES IN", cell: (lease) => (lease.reservation ? "reserved" : lease.expiresAt === null ? "unknown" : formatTimeLeft(Date.parse(lease.expiresAt) - now)), shown: true },
     { title: "BACKEND DATA", cell: (lease) => formatBackendData(lease.backendData), shown: wide },
     { title: "IPV6 BACKEND DATA", cell: (lease) => formatBackendData(lease.backendV6Data), shown: wide && hasV6Data },
   ];

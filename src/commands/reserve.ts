@@ -3,6 +3,7 @@
  * host, or lets it go, from any machine that reaches the registry. The rules are in
  * src/reservations.ts; here are the arguments, the lease value to write and the output.
  */
+import { formatTimeLeft } from "../duration.ts";
 import { findBackend } from "../../backends/network/index.ts";
 import { isWireguardKey } from "../../backends/network/wireguard-key.ts";
 import { checkHostFlags } from "../host.ts";
@@ -14,7 +15,7 @@ import type { Logger } from "../log.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
 import type { SettingSource } from "../settings.ts";
 import { Reservations, subnetArgument, type ReserveOutcome } from "../reservations.ts";
-import { formatRemaining, viewLease, type LeaseView } from "./lease-view.ts";
+import { viewLease, type LeaseView } from "./lease-view.ts";
 import { loadNetworkConfig, withRegistry } from "./session.ts";
 import { ttlSeconds } from "./ttl.ts";
 
@@ -155,6 +156,6 @@ export function formatUnreserveReport(report: UnreserveReport, format: string, n
   if (format === "json") return `${JSON.stringify(report, null, 2)}\n`;
   const { lease } = report;
   if (report.outcome === "deleted") return `unreserved ${subnetOf(lease)}: the reservation of ${holderOf(lease)} is deleted\n`;
-  const left = lease.expiresAt ? formatRemaining(Date.parse(lease.expiresAt) - now) : "?";
+  const left = lease.expiresAt ? formatTimeLeft(Date.parse(lease.expiresAt) - now) : "?";
   return `unreserved ${subnetOf(lease)}: now an ordinary lease of ${holderOf(lease)}, expiring in ${left} unless its host renews it\n`;
 }

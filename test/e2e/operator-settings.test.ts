@@ -36,7 +36,7 @@ describe("operator commands take their own flags only when typed", () => {
     expect((await runSublease(["reserve", "10.6.8.0/24", "--public-ip", "192.0.2.8", ...registry])).code).toBe(0);
     const run = await runSublease(["unreserve", "10.6.8.0/24", "--keep-as-lease", ...registry], { env: { SUBLEASE_TTL: "1h" } });
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain("now an ordinary lease of 192.0.2.8, expiring in 24h");
+    expect(run.stdout).toContain("now an ordinary lease of 192.0.2.8, expiring in 1d"); // --ttl's default, 24h, not SUBLEASE_TTL's 1h
     expect(run.stderr).toBe("");
   });
 

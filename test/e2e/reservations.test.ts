@@ -102,7 +102,7 @@ for (const [name, flagsFor] of Object.entries(registries)) {
       await ok(["config", "put", "-", ...registry], '{"Network":"10.5.0.0/16"}');
       await ok(["reserve", "10.5.3.0/24", "--public-ip", "192.0.2.7", ...registry]);
       const text = await ok(["unreserve", "10.5.3.0/24", "--keep-as-lease", "--ttl", "1h", ...registry]);
-      expect(text).toMatch(/^unreserved 10\.5\.3\.0\/24: now an ordinary lease of 192\.0\.2\.7, expiring in (59m|1h00m) unless its host renews it\n$/);
+      expect(text).toMatch(/^unreserved 10\.5\.3\.0\/24: now an ordinary lease of 192\.0\.2\.7, expiring in 1h unless its host renews it\n$/);
       const [lease] = await listed(registry);
       expect(lease).toMatchObject({ subnet: "10.5.3.0/24", reservation: false });
       expect(Date.parse(lease!.expiresAt!) - Date.now()).toBeLessThanOrEqual(3_600_000);
