@@ -7,12 +7,13 @@
 import { freeSubnets } from "./allocator.ts";
 import { subnetCount, type FamilyConfig, type NetworkConfig } from "./config.ts";
 import { fitsConfig, isReservation, oldest } from "./host-leases.ts";
-import { blockSize, formatAddress, formatPrefix, type Prefix } from "./ip.ts";
-import { leaseHolder, parseSubnetKey, type Lease, type SubnetKey } from "./lease.ts";
+import { neverAHostAddress } from "./host.ts";
+import { blockSize, formatAddress, formatPrefix, parseAddress, type Prefix } from "./ip.ts";
+import { leaseHolder, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { UnreadableEntry } from "./inspection.ts";
 
 export interface Finding {
-  /** What kind of problem: "overlap", "several leases", "does not fit", "pool nearly full", ... */
+  /** What kind of problem: "overlap", "several leases", "does not fit", "no host", "pool full", ... */
   readonly problem: string;
   /** The stored key(s) it is about (a lease's last key segment, an etcd lease id, a full key). */
   readonly keys: string[];
@@ -63,46 +64,76 @@ export function overlappingPairs(leases: readonly Lease[]): [Lease, Lease][] {
   return [...pairs.values()];
 }
 
-/** Of leases that clash, the one to keep: a reservation before a lease, then the oldest. */
-function keeper(leases: readonly Lease[]): Lease {
-  const reservations = leases.filter(isReservation);
-  return oldest(reservations.length > 0 ? reservations : leases)!;
-}
-
-function overlaps(leases: readonly Lease[], deleteCommand: (key: string) => string): Finding[] {
-  return overlappingPairs(leases).map(([a, b]) => {
-    const kept = keeper([a, b]);
+/**
+ * Which keys the mends delete, decided once for the whole run so no two findings disagree,
+ * each with why: a lease that does not fit the config goes; of a holder's several leases,
+ * the one its acquire uses stays (the manager's rule) and the others go; of two overlapping
+ * leases neither of which already goes, a reservation stays before a lease, then the oldest.
+ */
+export function removals(leases: readonly Lease[], config: NetworkConfig): Map<string, string> {
+  const removed = new Map<string, string>();
+  for (const lease of leases) if (!fitsConfig(lease.subnet, config)) removed.set(lease.key, "it does not fit the network config");
+  for (const held of byHolder(leases).values()) {
+    const kept = usedByAcquire(held, config);
+    for (const lease of held) if (kept && lease !== kept && !removed.has(lease.key)) removed.set(lease.key, `its host keeps ${kept.key}`);
+  }
+  for (const [a, b] of overlappingPairs(leases)) {
+    if (removed.has(a.key) || removed.has(b.key)) continue;
+    const reservations = [a, b].filter(isReservation);
+    const kept = oldest(reservations.length === 1 ? reservations : [a, b])!;
     const other = kept === a ? b : a;
-    return {
-      problem: "overlap",
-      keys: [a.key, b.key],
-      holders: [holderOf(a), holderOf(b)],
-      detail: `a ${kind(a)} and a ${kind(b)} overlap: both hosts route the same addresses`,
-      mend: `${deleteCommand(other.key)} (keeps ${kept.key}; ${holderOf(other)} gets a new subnet at its next acquire)`,
-    };
-  });
+    removed.set(other.key, `it overlaps ${kept.key}, which stays; ${holderOf(other)} gets a new subnet at its next acquire`);
+  }
+  return removed;
 }
 
-/** A holder with several leases: the one its next acquire keeps is the manager's choice, the others go. */
-function duplicates(leases: readonly Lease[], config: NetworkConfig, deleteCommand: (key: string) => string): Finding[] {
-  const byHolder = new Map<string, Lease[]>();
+/** The leases of each holder, in the order given. */
+function byHolder(leases: readonly Lease[]): Map<string, Lease[]> {
+  const held = new Map<string, Lease[]>();
   for (const lease of leases) {
     const holder = leaseHolder(lease.attrs);
-    if (holder) byHolder.set(holder, [...(byHolder.get(holder) ?? []), lease]);
+    if (holder) held.set(holder, [...(held.get(holder) ?? []), lease]);
   }
+  return held;
+}
+
+/** The manager's rule: the oldest of a host's leases that fit the config; none when none fits. */
+const usedByAcquire = (held: readonly Lease[], config: NetworkConfig): Lease | undefined =>
+  oldest(held.filter((lease) => fitsConfig(lease.subnet, config)));
+
+/** The delete commands for `keys`, each with why it is the one to go. */
+const deletions = (keys: readonly string[], removed: Map<string, string>, deleteCommand: (key: string) => string): string =>
+  keys.map((key) => `${deleteCommand(key)} (${removed.get(key)})`).join("; ");
+
+function describePair(a: Lease, b: Lease): string {
+  const kinds = [kind(a), kind(b)].sort();
+  return kinds[0] === kinds[1] ? `two ${kinds[0]}s` : `a ${kinds[0]} and a ${kinds[1]}`;
+}
+
+function overlaps(leases: readonly Lease[], removed: Map<string, string>, deleteCommand: (key: string) => string): Finding[] {
+  return overlappingPairs(leases).map(([a, b]) => ({
+    problem: "overlap",
+    keys: [a.key, b.key],
+    holders: [holderOf(a), holderOf(b)],
+    detail: `${describePair(a, b)} overlap: both hosts route the same addresses`,
+    mend: deletions([a.key, b.key].filter((key) => removed.has(key)), removed, deleteCommand),
+  }));
+}
+
+/** A holder with several leases: the one its next acquire uses is the manager's choice, the others go. */
+function duplicates(leases: readonly Lease[], config: NetworkConfig, removed: Map<string, string>, deleteCommand: (key: string) => string): Finding[] {
   const findings: Finding[] = [];
-  for (const [holder, held] of byHolder) {
+  for (const [holder, held] of byHolder(leases)) {
     if (held.length < 2) continue;
-    const fitting = held.filter((lease) => fitsConfig(lease.subnet, config));
-    const kept = oldest(fitting) ?? oldest(held)!;
-    const others = held.filter((lease) => lease !== kept);
+    const kept = usedByAcquire(held, config);
     const reserved = held.filter(isReservation).length;
     findings.push({
       problem: "several leases",
       keys: held.map((lease) => lease.key),
       holders: [holder],
-      detail: `one host holds ${held.length} leases${reserved ? ` (${reserved} a reservation)` : ""}; its acquire uses ${kept.key}`,
-      mend: others.map((lease) => deleteCommand(lease.key)).join("; "),
+      detail: `one host holds ${held.length} leases${reserved ? ` (${reserved} a reservation)` : ""}; ` +
+        (kept ? `its acquire uses ${kept.key}` : "none fits the network config, so its acquire uses none of them and takes a new subnet"),
+      mend: deletions(held.filter((lease) => removed.has(lease.key)).map((lease) => lease.key), removed, deleteCommand),
     });
   }
   return findings;
@@ -126,6 +157,31 @@ function misfits(leases: readonly Lease[], config: NetworkConfig, deleteCommand:
       ? `${deleteCommand(lease.key)}, then reserve a subnet that fits`
       : `its host gives it back at its next sublease acquire (or flanneld start); to drop it now: ${deleteCommand(lease.key)}`,
   }));
+}
+
+/** What makes a lease's public address one no host has, by acquire's own rule (src/host.ts); none when it names a host. */
+function noHostAddress(attrs: LeaseAttrs): string | undefined {
+  for (const [field, text, family] of [["PublicIP", attrs.PublicIP, 4], ["PublicIPv6", attrs.PublicIPv6, 6]] as const) {
+    const address = text ? parseAddress(text, family) : undefined;
+    const never = address && neverAHostAddress(family, address.value);
+    // An IPv6-only lease carries PublicIP 0.0.0.0 beside its PublicIPv6, as flanneld writes it.
+    if (never && !(family === 4 && address.value === 0n && attrs.PublicIPv6)) return `its ${field} ${text} is ${never}`;
+  }
+  return undefined;
+}
+
+/** Leases whose public address names no host: peers route their subnet nowhere. */
+function hostless(leases: readonly Lease[], deleteCommand: (key: string) => string): Finding[] {
+  return leases.flatMap((lease) => {
+    const never = noHostAddress(lease.attrs);
+    return never ? [{
+      problem: "no host",
+      keys: [lease.key],
+      holders: [holderOf(lease)],
+      detail: `${never}: no host can use this ${kind(lease)}, and peers route its subnet nowhere`,
+      mend: isReservation(lease) ? `${deleteCommand(lease.key)}, then sublease reserve it for the host's own address` : deleteCommand(lease.key),
+    }] : [];
+  });
 }
 
 /**
@@ -153,23 +209,36 @@ export const nearlyFull = ({ total, free }: PoolUse): boolean => (total - free) 
 /** The share in use, in whole percent, rounded down. */
 export const percentUsed = ({ total, free }: PoolUse): string => (total === 0n ? "0" : (((total - free) * 100n) / total).toString());
 
-function fullPools(pools: readonly PoolUse[]): Finding[] {
+/** What bounds a family's pool: SubnetMin/SubnetMax when set narrower than the network, else the Network itself. */
+function poolLimit(family: FamilyConfig): string {
+  const v6 = family.family === 6 ? "IPv6" : "";
+  const step = blockSize(family.family, family.subnetLen);
+  const narrowed = family.subnetMin !== family.network.address + step ||
+    family.subnetMax !== family.network.address + blockSize(family.family, family.network.length) - step;
+  return narrowed
+    ? `widen ${v6}SubnetMin..${v6}SubnetMax (sublease config put with a wider range)`
+    : `widen the network (sublease config put with a larger ${v6}Network)`;
+}
+
+function fullPools(pools: readonly PoolUse[], config: NetworkConfig): Finding[] {
   return pools.filter(nearlyFull).map((pool) => ({
-    problem: "pool nearly full",
+    problem: pool.free === 0n ? "pool full" : "pool nearly full",
     keys: [],
     holders: [],
     detail: `${percentUsed(pool)}% of the ${pool.family} subnets are in use: ${pool.free} of ${pool.total} free`,
-    mend: "release leases no host uses, or widen the network (sublease config put with a larger Network)",
+    mend: `release leases no host uses, or ${poolLimit((pool.family === "IPv4" ? config.ipv4 : config.ipv6)!)}`,
   }));
 }
 
 /** Every finding about the leases themselves, in a stable order. */
 export function leaseFindings(leases: readonly Lease[], config: NetworkConfig, deleteCommand: (key: string) => string,
   occupied: readonly SubnetKey[] = []): Finding[] {
+  const removed = removals(leases, config);
   return [
-    ...overlaps(leases, deleteCommand),
-    ...duplicates(leases, config, deleteCommand),
+    ...overlaps(leases, removed, deleteCommand),
+    ...duplicates(leases, config, removed, deleteCommand),
     ...misfits(leases, config, deleteCommand),
-    ...fullPools(poolUse(leases, config, occupied)),
+    ...hostless(leases, deleteCommand),
+    ...fullPools(poolUse(leases, config, occupied), config),
   ];
 }

@@ -53,7 +53,7 @@ export interface PublicAddresses {
 const familyName = (family: Family) => `IPv${family}`;
 
 /** Addresses no host can be reached at: peers would route this host's subnet nowhere. */
-function neverAHostAddress(family: Family, value: bigint): string | undefined {
+export function neverAHostAddress(family: Family, value: bigint): string | undefined {
   if (value === 0n) return "the unspecified address";
   if (family === 4 && value === 0xffffffffn) return "the broadcast address";
   if (family === 4 && value >> 28n === 0xen) return "a multicast address";
