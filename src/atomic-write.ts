@@ -8,7 +8,7 @@
  */
 import { closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { fileError, isOpenFileLink, isReadOnly, resolveLinks, targetKind } from "./file-target.ts";
+import { fileError, isOpenFileLink, replaceRefusal, resolveLinks, targetKind } from "./file-target.ts";
 
 export interface AtomicWriteOptions {
   /** Mode for a new file; an existing file keeps its own mode (as flannel does). */
@@ -24,7 +24,8 @@ export interface AtomicWriteOptions {
 
 /**
  * Refusals come as errors with a `code`, for describeFsError: EISDIR for a directory,
- * EREADONLY for a regular file this user may not write (its mode says "leave me"),
+ * EREADONLY for a regular file with no write bit (its mode says "leave me", to root too),
+ * EACCES for one this user may not write,
  * ENOTWRITABLE for a block device or socket.
  */
 export function writeFileAtomic(path: string, data: string, options: AtomicWriteOptions = {}): void {
@@ -44,7 +45,8 @@ export function writeTarget(path: string): { target: string; inPlace: boolean } 
   const kind = targetKind(target);
   if (kind === "directory") throw fileError("EISDIR", "it is a directory");
   if (kind === "other") throw fileError("ENOTWRITABLE", "it is a block device or socket, not a file sublease writes");
-  if (kind === "regular" && isReadOnly(target)) throw fileError("EREADONLY", "it is read-only for this user: make it writable (chmod u+w) if it should change");
+  const refusal = kind === "regular" ? replaceRefusal(target) : undefined;
+  if (refusal) throw refusal;
   return { target, inPlace: kind === "stream" };
 }
 

@@ -13,7 +13,7 @@ export function parseDurationMs(text: string, label: string, hintUnit: DurationU
   const trimmed = String(text).trim();
   if (trimmed === "0") return 0;
   if (/^\d+(\.\d+)?$/.test(trimmed)) {
-    throw usageError(`${label} "${text}" needs a unit, e.g. ${trimmed}${hintUnit} (units: ms, s, m, h, d)`);
+    throw usageError(`${label} "${text}" needs a unit, e.g. ${Number(trimmed)}${hintUnit} (units: ms, s, m, h, d)`);
   }
   const pattern = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
   let total = 0;

@@ -69,13 +69,22 @@ export function targetKind(target: string): TargetKind {
   return info.isFIFO() || info.isCharacterDevice() ? "stream" : "other";
 }
 
-/** An existing regular file without write permission for this user: replacing it would defeat the mode. */
-export function isReadOnly(target: string): boolean {
+/**
+ * Why an existing regular file must not be replaced, or undefined when it may be. A file
+ * with no write bit at all (chmod 0444) is refused for every user, root too: root's
+ * permission to bypass the mode is not the admin's wish to change a file they froze. A
+ * file this user may not write is refused as permission denied (EACCES), whose way out
+ * (run as root, or write elsewhere) the caller adds.
+ */
+export function replaceRefusal(target: string): NodeJS.ErrnoException | undefined {
+  if ((statSync(target).mode & 0o222) === 0) {
+    return fileError("EREADONLY", "it is read-only (its mode has no write permission): make it writable (chmod u+w) if it should change");
+  }
   try {
     accessSync(target, constants.W_OK);
-    return false;
+    return undefined;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EACCES";
+    return (error as NodeJS.ErrnoException).code === "EACCES" ? fileError("EACCES", "permission denied") : undefined;
   }
 }
 

@@ -85,6 +85,7 @@ export function describeFsError(error: unknown): string {
     ENOTDIR: "a parent is not a directory",
     EROFS: "read-only file system",
     ENOSPC: "no space left on device",
+    ELOOP: "too many levels of symbolic links (a symlink loop?)",
   };
   if (code && known[code]) return known[code]!;
   return error instanceof Error ? error.message.split("\n")[0]! : String(error);

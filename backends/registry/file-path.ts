@@ -16,7 +16,7 @@ export function refuseNonRegular(file: string, named: string): void {
   }
   if (kind === "stream" || kind === "other") {
     throw new SubleaseError("usage",
-      `${named} is a device, FIFO or socket, not a registry file: point --registry-file at a JSON file (one that does not exist yet starts a new registry)`);
+      `${named} is a device, FIFO or socket, not a registry file: point --registry-file at a JSON file (sublease config put starts a new one)`);
   }
 }
 

@@ -51,7 +51,7 @@ export class RegistryFileStore {
 
   /** The path as given, and the file it leads to when links make that another. */
   private get named(): string {
-    return this.file === resolve(this.path) ? this.path : `${this.path} (resolved to ${this.file})`;
+    return resolve(this.file) === resolve(this.path) ? this.path : `${this.path} (resolved to ${this.file})`;
   }
 
   private invalid(detail: string): SubleaseError {

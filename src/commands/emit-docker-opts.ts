@@ -5,7 +5,8 @@ import { writeFileAtomic } from "../atomic-write.ts";
 import { checkDockerOptsOptions, DEFAULT_DOCKER_OPTS_FILE, dockerOpts, type DockerOptsOptions } from "../docker-opts.ts";
 import { SubleaseError, usageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { describeFsError } from "../read-input.ts";
+import { describeFsError, isPermissionError } from "../read-input.ts";
+import { resolveLinks } from "../file-target.ts";
 import { DEFAULT_SUBNET_FILE, readSubnetEnvFile } from "../subnet-env.ts";
 
 export interface EmitDockerOptsRequest extends DockerOptsOptions {
@@ -49,8 +50,12 @@ function writeOutput(path: string, text: string): void {
   try {
     writeFileAtomic(path, text, { mode: 0o644 });
   } catch (error) {
-    const missingDir = (error as NodeJS.ErrnoException).code === "ENOENT" && !existsSync(dirname(resolve(path)));
-    throw new SubleaseError("failure", `cannot write docker options file ${path}: ${missingDir ? `the directory ${dirname(path)} does not exist` : describeFsError(error)}`);
+    // Through a dangling symlink, the directory that is missing is the one its target names.
+    const target = resolveLinks(path);
+    const missingDir = (error as NodeJS.ErrnoException).code === "ENOENT" && !existsSync(dirname(resolve(target)));
+    throw new SubleaseError("failure", `cannot write docker options file ${path}: ` +
+      (missingDir ? `the directory ${dirname(target)} does not exist` : describeFsError(error)) +
+      (isPermissionError(error) ? "; run as root, or pass -d PATH a file this user may write" : ""));
   }
 }
 

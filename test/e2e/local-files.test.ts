@@ -190,7 +190,7 @@ describe.skipIf(!isRoot)("read-only files and other users", () => {
     writeFileSync(join(cwd, "own", "subnet.env"), "kept\n", { mode: 0o444 });
     chownSync(join(cwd, "own", "subnet.env"), 65534, 65534);
     const result = await runAsNobody(["acquire", "--registry-file", "own/reg.json", ...host("192.0.2.10", "own/subnet.env")], cwd);
-    expect(result).toEqual({ code: 1, stdout: "", stderr: "sublease: cannot write subnet file own/subnet.env: it is read-only for this user: make it writable (chmod u+w) if it should change\n" });
+    expect(result).toEqual({ code: 1, stdout: "", stderr: "sublease: cannot write subnet file own/subnet.env: it is read-only (its mode has no write permission): make it writable (chmod u+w) if it should change\n" });
     expect(readFileSync(join(cwd, "own", "subnet.env"), "utf8")).toBe("kept\n");
     expect(readFileSync(join(cwd, "own", "reg.json"), "utf8")).not.toContain("192.0.2.10");
   });
@@ -204,7 +204,7 @@ describe.skipIf(!isRoot)("read-only files and other users", () => {
     chmodSync(join(cwd, "own", "reg.json"), 0o444);
     const before = readFileSync(join(cwd, "own", "reg.json"), "utf8");
     const result = await runAsNobody(["acquire", "--registry-file", "own/reg.json", ...host("192.0.2.10", "-")], cwd);
-    expect(result).toEqual({ code: 1, stdout: "", stderr: "sublease: cannot write the registry own/reg.json: it is read-only for this user: make it writable (chmod u+w) if it should change\n" });
+    expect(result).toEqual({ code: 1, stdout: "", stderr: "sublease: cannot write the registry own/reg.json: it is read-only (its mode has no write permission): make it writable (chmod u+w) if it should change\n" });
     expect(readFileSync(join(cwd, "own", "reg.json"), "utf8")).toBe(before);
     expect(lstatSync(join(cwd, "own", "reg.json")).mode & 0o777).toBe(0o444);
   });
@@ -239,7 +239,7 @@ describe.skipIf(!isRoot)("a device is not a registry file", () => {
         const result = await runSublease(["acquire", "--registry-file", name, ...host("192.0.2.10", "-")], { cwd });
         expect(result).toEqual({
           code: 2, stdout: "",
-          stderr: `sublease: ${name} is a device, FIFO or socket, not a registry file: point --registry-file at a JSON file (one that does not exist yet starts a new registry)\n`,
+          stderr: `sublease: ${name} is a device, FIFO or socket, not a registry file: point --registry-file at a JSON file (sublease config put starts a new one)\n`,
         });
         expect(listing(cwd)).toEqual(["net.json", name, "sample.env"].sort());
       } finally {
