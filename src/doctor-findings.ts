@@ -15,7 +15,7 @@ import type { UnreadableEntry } from "./inspection.ts";
 export interface Finding {
   /** What kind of problem: "overlap", "several leases", "does not fit", "no host", "pool full", ... */
   readonly problem: string;
-  /** The stored key(s) it is about (a lease's last key segment, an etcd lease id, a full key). */
+  /** What it is about: a key under the subnets directory (leases and unreadable keys), an etcd lease in hex as etcdctl names it, or a holder index entry's full key. */
   readonly keys: string[];
   readonly holders: string[];
   /** What is wrong, one phrase. */

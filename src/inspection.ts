@@ -17,7 +17,7 @@ export interface InspectSettings {
 
 /** A key under `subnets/` that is not a lease: its key does not parse, or its value does not decode. */
 export interface UnreadableEntry {
-  /** The full key, as stored. */
+  /** The key under the subnets directory, as a lease's key is named (the delete command gives the full key). */
   readonly key: string;
   readonly problem: string;
   /** The command that deletes it by hand (doctor never does). */

@@ -190,7 +190,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
     async inspect() {
       const unreadable: UnreadableEntry[] = [];
       const leases = await readLeases(undefined, (key, problem) =>
-        unreadable.push({ key, problem, deleteCommand: `ETCDCTL_API=2 etcdctl rm ${problem.includes("directory") ? "--recursive " : ""}${shellWord(key)}` }));
+        unreadable.push({ key: key.startsWith(`${subnetsDir}/`) ? key.slice(subnetsDir.length + 1) : key, problem, deleteCommand: `ETCDCTL_API=2 etcdctl rm ${problem.includes("directory") ? "--recursive " : ""}${shellWord(key)}` }));
       return { leases, unreadable, leftovers: [], notes: [], deleteCommand: (leaseKey: string) => `ETCDCTL_API=2 etcdctl rm ${shellWord(`${subnetsDir}/${leaseKey}`)}` };
     },
 

@@ -133,9 +133,7 @@ export class HolderIndex {
     let dropped = 0;
     for (const entry of this.stale(leaseEntries, indexEntries)) {
       try {
-        if (!(await this.dropEntry(entry.key, entry.mod_revision, callOptions))) continue;
-        dropped++;
-        await this.revokeIfUnused(entry.lease, callOptions);
+        if (await this.dropStaleEntry(entry.key, entry.mod_revision, entry.lease, callOptions)) dropped++;
       } catch (error) {
         this.log.debug(`could not remove the stale index entry ${entry.key.toString()}: ${error instanceof Error ? error.message : String(error)}`);
         return;
@@ -154,6 +152,16 @@ export class HolderIndex {
       const attrs = lease && decodeLeaseAttrs(lease.value.toString());
       return !attrs || leaseHolder(attrs) !== named!.holder;
     });
+  }
+
+  /**
+   * Deletes one stale entry only if still at `modRevision`, then revokes its etcd lease
+   * (`leaseId`) if no key is left on it; whether the entry was deleted.
+   */
+  async dropStaleEntry(key: Buffer, modRevision: string, leaseId: string, callOptions: CallBudget): Promise<boolean> {
+    if (!(await this.dropEntry(key, modRevision, callOptions))) return false;
+    await this.revokeIfUnused(leaseId, callOptions);
+    return true;
   }
 
   /** Deletes one index entry only if still at `modRevision`; whether it did. */

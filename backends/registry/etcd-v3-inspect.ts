@@ -20,8 +20,9 @@ export const STALE_INDEX_ENTRY = "stale index entry";
 /** TimeToLive requests in flight at once. */
 const PARALLEL_CHECKS = 8;
 
-/** etcdctl names etcd leases in hexadecimal. */
+/** etcdctl names etcd leases in hexadecimal: so does every finding; the gRPC API takes decimal. */
 const hex = (id: string) => BigInt(id).toString(16);
+const decimal = (hexId: string) => BigInt(`0x${hexId}`).toString();
 
 interface LeaseStatus {
   ttl: number;
@@ -54,10 +55,10 @@ export class V3Inspector {
     const unreadable: UnreadableEntry[] = [];
     const subnetsLength = Buffer.byteLength(this.keys.subnets);
     for (const entry of subnets!) {
-      const key = entry.key.toString();
-      const problem = !parseSubnetKey(entry.key.toString("utf8", subnetsLength)) ? "its key names no subnet"
+      const key = entry.key.toString("utf8", subnetsLength);
+      const problem = !parseSubnetKey(key) ? "its key names no subnet"
         : !decodeLeaseAttrs(entry.value.toString()) ? "its value is not a flannel lease" : undefined;
-      if (problem) unreadable.push({ key, problem, deleteCommand: `etcdctl del ${shellWord(key)}` });
+      if (problem) unreadable.push({ key, problem, deleteCommand: `etcdctl del ${shellWord(entry.key.toString())}` });
       else leases.push(this.toLease(entry)!);
     }
     const leftovers: Leftover[] = this.index.stale(subnets!, holders!).map((entry) => ({
@@ -67,7 +68,8 @@ export class V3Inspector {
       detail: "sublease's holder index names a lease that is gone or now another host's",
       mendable: true,
       removeCommand: `etcdctl del ${shellWord(entry.key.toString())}`,
-      version: entry.mod_revision,
+      // The entry's mod_revision for the compare-and-swap, and its etcd lease, revoked with it when left bare.
+      version: `${entry.mod_revision} ${entry.lease}`,
     }));
     const notes: string[] = [];
     leftovers.push(...(await this.keylessLeases(new Set([...subnets!, ...holders!].map((entry) => entry.lease)), settings, notes)));
@@ -98,8 +100,8 @@ export class V3Inspector {
         const mendable = idle * 2 >= grantedTtl;
         found.push({
           kind: KEYLESS_LEASE,
-          name: id,
-          detail: `etcd lease ${hex(id)} carries no key, unrefreshed for ${idle}s of its ${grantedTtl}s TTL; it runs out in ${ttl}s` +
+          name: hex(id),
+          detail: `it carries no key, unrefreshed for ${idle}s of its ${grantedTtl}s TTL; it runs out in ${ttl}s` +
             (mendable ? "" : ": too recently refreshed to be sure nobody keeps it alive"),
           mendable,
           removeCommand: `etcdctl lease revoke ${hex(id)}`,
@@ -113,18 +115,21 @@ export class V3Inspector {
 
   async mend(leftover: Leftover, isLeaseGone: (error: unknown) => boolean): Promise<MendOutcome> {
     if (leftover.kind === STALE_INDEX_ENTRY) {
-      const dropped = await this.call(`deleting ${leftover.name}`, (callOptions) => this.index.dropEntry(Buffer.from(leftover.name), leftover.version, callOptions));
+      const [modRevision, leaseId] = leftover.version.split(" ");
+      const dropped = await this.call(`deleting ${leftover.name}`, (callOptions) =>
+        this.index.dropStaleEntry(Buffer.from(leftover.name), modRevision!, leaseId!, callOptions));
       return dropped ? "removed" : "kept";
     }
     if (leftover.kind !== KEYLESS_LEASE) return "kept";
     // etcd cannot make a revoke conditional: the lease is asked again just before, and
     // left alone if a key now rides on it or someone refreshed it since it was found.
-    const { ttl, grantedTtl, keys } = await this.askLease(leftover.name);
+    const id = decimal(leftover.name);
+    const { ttl, grantedTtl, keys } = await this.askLease(id);
     if (ttl < 0) return "gone";
     if (keys > 0 || grantedTtl - ttl < Number(leftover.version)) return "kept";
-    return this.call(`revoking etcd lease ${hex(leftover.name)}`, async (callOptions): Promise<MendOutcome> => {
+    return this.call(`revoking etcd lease ${leftover.name}`, async (callOptions): Promise<MendOutcome> => {
       try {
-        await this.leases.leaseRevoke({ ID: leftover.name }, callOptions);
+        await this.leases.leaseRevoke({ ID: id }, callOptions);
         return "removed";
       } catch (error) {
         if (isLeaseGone(error)) return "gone";

@@ -10,7 +10,7 @@ import { hasExpired, readEntry, type RegistryFile } from "./file-format.ts";
 export const EXPIRED_ENTRY = "expired entry";
 
 /** How an operator removes one entry: there is no etcdctl for a file. */
-const removeByHand = (key: string, path: string) => `remove the "${key}" entry from ${path} (stop sublease on every host using it first)`;
+const removeByHand = (key: string, path: string) => `stop sublease on every host using it, then remove the "${key}" entry from ${path}`;
 
 export function inspectFile(file: RegistryFile, now: number, path: string): Inspection {
   const leases: Lease[] = [];

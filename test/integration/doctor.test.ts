@@ -96,19 +96,21 @@ for (const api of ["etcd-v3", "etcd-v2"] as const) {
       const found = await doctor(flags(api, prefix));
       expect(found.code).toBe(8);
       expect(problems(found.findings)).toEqual([
-        ["unreadable key", [`${prefix}/subnets/10.5.9.0-24`], false],
-        ["unreadable key", [`${prefix}/subnets/garbage`], false],
+        ["unreadable key", ["10.5.9.0-24"], false],
+        ["unreadable key", ["garbage"], false],
         ["overlap", ["10.5.2.0-24", "10.5.2.9-24"], false],
         ["several leases", ["10.5.1.0-24", "10.5.2.0-24"], false],
       ]);
       const duplicate = found.findings.find((finding) => finding.problem === "several leases")!;
       expect(duplicate.holders).toEqual(["192.0.2.1"]);
       const del = api === "etcd-v3" ? "etcdctl del" : "ETCDCTL_API=2 etcdctl rm";
-      expect(duplicate.mend).toBe(`${del} ${prefix}/subnets/10.5.2.0-24`);
+      expect(duplicate.mend).toBe(`${del} ${prefix}/subnets/10.5.2.0-24 (its host keeps 10.5.1.0-24)`);
+      // The overlap goes with the duplicate's deletion: the two mends agree.
       const overlap = found.findings.find((finding) => finding.problem === "overlap")!;
-      expect(overlap.mend).toStartWith(`${del} ${prefix}/subnets/10.5.2.9-24 (keeps 10.5.2.0-24`);
+      expect(overlap.mend).toBe(duplicate.mend);
       // The key naming 10.5.9.0/24 takes it, as for acquire and leases: 10.5.1, 10.5.2 and 10.5.9 are in use.
-      const spoiled = found.findings.find((finding) => finding.keys[0] === `${prefix}/subnets/10.5.9.0-24`)!;
+      const spoiled = found.findings.find((finding) => finding.keys[0] === "10.5.9.0-24")!;
+      expect(spoiled.mend).toBe(`${api === "etcd-v3" ? "etcdctl del" : "ETCDCTL_API=2 etcdctl rm"} ${prefix}/subnets/10.5.9.0-24`);
       expect(spoiled.detail).toEndWith("every host skips it, and its subnet counts as taken");
       expect((await main(["doctor", ...flags(api, prefix)])).stdout).toEndWith("4 problems: 3 leases, 252 of 255 IPv4 subnets free\n");
 
@@ -187,15 +189,18 @@ describe("doctor on etcd-v3: leftovers", () => {
     const report = await doctorCommand({ fix: false }, choice(prefix), silentLogger, settings);
     const lookCost = callDelta(beforeLook, await grpcCalls(etcd));
     const keyless = report.findings.filter((finding) => finding.problem === "keyless etcd lease");
-    expect(keyless.map((finding) => finding.keys[0]).sort()).toEqual([abandoned, keptAlive].sort());
-    expect(keyless.find((finding) => finding.keys[0] === abandoned)!.mend).toStartWith("sublease doctor --fix");
-    expect(keyless.find((finding) => finding.keys[0] === keptAlive)!.mend).toBe(`etcdctl lease revoke ${BigInt(keptAlive).toString(16)}`);
+    // Named as etcdctl prints and takes them, in the keys and in the text alike.
+    const hex = (id: string) => BigInt(id).toString(16);
+    expect(keyless.map((finding) => finding.keys[0]).sort()).toEqual([hex(abandoned), hex(keptAlive)].sort());
+    expect(keyless.find((finding) => finding.keys[0] === hex(abandoned))!.mend).toStartWith("sublease doctor --fix");
+    expect(keyless.find((finding) => finding.keys[0] === hex(keptAlive))!.mend).toBe(`etcdctl lease revoke ${hex(keptAlive)}`);
+    expect(keyless.every((finding) => !/\d{12}/.test(`${finding.detail} ${finding.mend}`))).toBe(true);
 
     const beforeFix = await grpcCalls(etcd);
     const fixed = await doctorCommand({ fix: true }, choice(prefix), silentLogger, settings);
     // The same look, then for the one lease revoked: its check again, and the revoke.
     expect(callDelta(lookCost, callDelta(beforeFix, await grpcCalls(etcd)))).toEqual({ LeaseTimeToLive: 1, LeaseRevoke: 1 });
-    expect(fixed.findings.filter((finding) => finding.fixed).map((finding) => finding.keys[0])).toEqual([abandoned]);
+    expect(fixed.findings.filter((finding) => finding.fixed).map((finding) => finding.keys[0])).toEqual([hex(abandoned)]);
     const left = etcdLeaseIds(etcd);
     expect(left.has(abandoned)).toBe(false);
     expect(left.has(keptAlive)).toBe(true);
@@ -229,6 +234,22 @@ describe("doctor on etcd-v3: leftovers", () => {
     expect([...v3Keys(`${prefix}/sublease/holders/`), ...v3Keys(`${prefix}/subnets/`)]).toEqual([`${prefix}/sublease/holders/192.0.2.2/10.5.2.0-24`, `${prefix}/subnets/10.5.2.0-24`]);
     expect(await doctor(flags("etcd-v3", prefix))).toEqual({ code: 0, findings: [] });
   });
+
+  test("--fix on a stale index entry of an acquired lease also revokes the etcd lease it leaves bare", async () => {
+    const prefix = freshPrefix();
+    await putConfig("etcd-v3", prefix, '{"Network":"10.5.0.0/16"}');
+    const before = etcdLeaseIds(etcd);
+    await withRegistry("etcd-v3", prefix, (registry) => registry.createLease(v4("10.5.3.0/24"), host(3), 600));
+    const granted = [...etcdLeaseIds(etcd)].filter((id) => !before.has(id));
+    expect(granted).toHaveLength(1);
+    // The lease key goes by hand; its index entry stays on the same etcd lease.
+    etcd.etcdctl(["del", `${prefix}/subnets/10.5.3.0-24`]);
+    const fixed = await doctor(["--fix", ...flags("etcd-v3", prefix)]);
+    expect({ code: fixed.code, findings: problems(fixed.findings) })
+      .toEqual({ code: 0, findings: [["stale index entry", [`${prefix}/sublease/holders/192.0.2.3/10.5.3.0-24`], true]] });
+    expect(etcdLeaseIds(etcd).has(granted[0]!)).toBe(false);
+    expect(v3Keys(`${prefix}/sublease/holders/`)).toEqual([]);
+  });
 });
 
 describe("--fix never hurts a host writing at the same time", () => {
@@ -242,7 +263,7 @@ describe("--fix never hurts a host writing at the same time", () => {
       await idleFor(abandoned, 2);
       const { leftovers } = await registry.inspect!({ keylessAfterSeconds: 2, maxLeaseChecks: 1000 });
       const stale = leftovers.find((leftover) => leftover.kind === "stale index entry")!;
-      const keyless = leftovers.find((leftover) => leftover.name === abandoned)!;
+      const keyless = leftovers.find((leftover) => leftover.name === BigInt(abandoned).toString(16))!;
       expect([stale.name, keyless.mendable]).toEqual([`${prefix}/sublease/holders/192.0.2.1/10.5.1.0-24`, true]);
       // Meanwhile host 1 acquires the subnet again, and someone refreshes the etcd lease.
       expect(await registry.createLease(v4("10.5.1.0/24"), host(1), 600)).toBeDefined();
@@ -300,7 +321,7 @@ describe("doctor on the file registry", () => {
         ["expired entry", ["10.5.1.0-24"], false],
       ],
     });
-    expect(found.findings[0]!.mend).toStartWith(`remove the "not-a-subnet" entry from ${file}`);
+    expect(found.findings[0]!.mend).toBe(`stop sublease on every host using it, then remove the "not-a-subnet" entry from ${file}`);
     const fixed = await doctor(["--fix", ...fileFlags(file)]);
     expect({ code: fixed.code, findings: problems(fixed.findings) }).toEqual({
       code: 8,
