@@ -38,7 +38,8 @@ export const session = (options: Options) => {
  * would have changed what the command deletes or writes: its being ignored is said.
  */
 export const operatorSession = (options: Options, warnIfSet: readonly string[] = []) => {
-  const { log, settings, choice } = session(options);
+  const log = loggerFrom(options);
+  const settings = settingSource(options);
   const flags = settingSource(options, {});
   for (const flag of warnIfSet) {
     const variable = settings.label(flag);
@@ -46,7 +47,8 @@ export const operatorSession = (options: Options, warnIfSet: readonly string[] =
       log.warn(`${variable} is ignored: this command reads --${flag} only when typed on its command line`);
     }
   }
-  return { log, flags, choice };
+  // Asked for only when the command reads the registry: parse-config FILE needs none.
+  return { log, flags, registryChoice: () => registryChoice(settings, log) };
 };
 
 export const registryFlags = (command: Command) =>

@@ -3,8 +3,7 @@
  * network config, the lease listing, reservations and doctor.
  */
 import type { CommandName, Options, Registration } from "./cli-commands.ts";
-import { loggerFrom, operatorSession, outputFormat, registryFlags } from "./cli-flags.ts";
-import { settingSource } from "./settings.ts";
+import { operatorSession, outputFormat, registryFlags } from "./cli-flags.ts";
 import type { DataFormat } from "./output.ts";
 
 export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Registration) => void>> = {
@@ -14,18 +13,18 @@ export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Regis
     .example("echo '{\"Network\":\"10.5.0.0/16\"}' | sublease parse-config -")
     .example("sublease parse-config --etcd-endpoints http://10.0.0.5:2379   # the config stored in etcd")
     .action(async (file: string | undefined, options: Options) => {
-      // A file given needs no registry: its settings are not looked at.
-      const log = loggerFrom(options);
-      const format = outputFormat(settingSource(options, {}), ["json", "yaml"]) as DataFormat;
+      const { log, flags, registryChoice } = operatorSession(options);
+      const format = outputFormat(flags, ["json", "yaml"]) as DataFormat;
       const { parseConfigCommand, parseStoredConfigCommand } = await import("./commands/parse-config.ts");
-      write(file !== undefined ? await parseConfigCommand(file, format, log) : await parseStoredConfigCommand(operatorSession(options).choice, format, log));
+      write(file !== undefined ? await parseConfigCommand(file, format, log) : await parseStoredConfigCommand(registryChoice(), format, log));
     }),
 
   "config": ({ command, write }) => void registryFlags(command("config"))
     .example("sublease config put net.json --registry-file /var/lib/sublease/registry.json")
     .example("sublease config get --etcd-endpoints http://10.0.0.5:2379")
     .action(async (action: string, file: string | undefined, options: Options) => {
-      const { log, choice } = operatorSession(options);
+      const { log, registryChoice } = operatorSession(options);
+      const choice = registryChoice();
       const { configCommand } = await import("./commands/config.ts");
       write(await configCommand(action, file, choice, log));
     }),
@@ -39,7 +38,8 @@ export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Regis
     .example("sublease leases --wide --public-ip 192.0.2.7")
     .action(async (options: Options) => {
       // A FLANNELD_PUBLIC_IP or a host's SUBLEASE_OUTPUT=env in the environment is not read (see operatorSession).
-      const { log, flags, choice } = operatorSession(options);
+      const { log, flags, registryChoice } = operatorSession(options);
+      const choice = registryChoice();
       const output = outputFormat(flags, ["table", "json"]);
       const { leasesCommand, formatLeasesReport } = await import("./commands/leases.ts");
       const filter = { publicIP: flags.string("public-ip"), publicIPv6: flags.string("public-ipv6") };
@@ -57,7 +57,8 @@ export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Regis
     .example("sublease reserve 10.5.3.0/24 --public-ip 192.0.2.7 --etcd-endpoints http://10.0.0.5:2379")
     .example("sublease reserve 10.5.3.0/24,fc00:0:0:3::/64 --public-ip 192.0.2.7 --public-ipv6 2001:db8::7")
     .action(async (subnet: string, options: Options) => {
-      const { log, flags, choice } = operatorSession(options);
+      const { log, flags, registryChoice } = operatorSession(options);
+      const choice = registryChoice();
       const output = outputFormat(flags, ["text", "json"]);
       const vtepMac = flags.string("vtep-mac");
       const { parseVtepMac } = await import("../backends/network/vxlan.ts");
@@ -78,7 +79,8 @@ export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Regis
     .example("sublease unreserve 10.5.3.0/24 --keep-as-lease   # the host keeps it while it renews")
     .action(async (subnet: string, options: Options) => {
       // A host's SUBLEASE_TTL is about its own acquires, not this reservation: not read, as set for every host.
-      const { log, flags, choice } = operatorSession(options, ["keep-as-lease"]);
+      const { log, flags, registryChoice } = operatorSession(options, ["keep-as-lease"]);
+      const choice = registryChoice();
       const output = outputFormat(flags, ["text", "json"]);
       const { keepAsLeaseTtl, unreserveCommand, formatUnreserveReport } = await import("./commands/reserve.ts");
       write(formatUnreserveReport(await unreserveCommand(subnet, keepAsLeaseTtl(flags), choice, log), output));
@@ -90,7 +92,8 @@ export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Regis
     .example("sublease doctor --etcd-endpoints http://10.0.0.5:2379")
     .example("sublease doctor --fix --output json --registry-file /var/lib/sublease/registry.json")
     .action(async (options: Options) => {
-      const { log, flags, choice } = operatorSession(options, ["fix"]);
+      const { log, flags, registryChoice } = operatorSession(options, ["fix"]);
+      const choice = registryChoice();
       const output = outputFormat(flags, ["table", "json"]);
       const { doctorCommand, formatDoctorReport, problemsLeft } = await import("./commands/doctor.ts");
       const report = await doctorCommand({ fix: flags.boolean("fix") }, choice, log);
