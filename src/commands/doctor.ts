@@ -60,15 +60,23 @@ export async function doctorCommand(flags: DoctorFlags, choice: RegistryChoice, 
       })),
       ...leaseFindings(leases, config, inspection.deleteCommand, occupiedBy(inspection.unreadable)),
     ];
+    // A mend that fails (a registry file nobody may write, etcd gone mid-run) leaves the rest
+    // unmended with the same reason: the report still comes out, and says why.
+    let cannotMend: string | undefined;
     for (const leftover of inspection.leftovers) {
       const finding = leftoverFinding(leftover);
-      if (flags.fix && leftover.mendable && registry.mend) {
-        const outcome = await registry.mend(leftover);
-        finding.fixed = outcome !== "kept";
-        findings.push({ ...finding, detail: `${finding.detail} (${MENDED[outcome]})` });
-      } else {
-        findings.push(finding);
+      if (flags.fix && leftover.mendable && registry.mend && cannotMend === undefined) {
+        try {
+          const outcome = await registry.mend(leftover);
+          finding.fixed = outcome !== "kept";
+          findings.push({ ...finding, detail: `${finding.detail} (${MENDED[outcome]})` });
+          continue;
+        } catch (error) {
+          if (!(error instanceof SubleaseError)) throw error;
+          cannotMend = error.message.replace(/^sublease: /, "");
+        }
       }
+      findings.push(cannotMend !== undefined && flags.fix && leftover.mendable ? { ...finding, detail: `${finding.detail} (not fixed: ${cannotMend})` } : finding);
     }
     return { findings, leases: leases.length, pools: poolUse(leases, config, occupiedBy(inspection.unreadable)) };
   }, { readOnly: !flags.fix });

@@ -3,7 +3,7 @@
  * seeded the way it arises, then the report, the exit code and what --fix changed.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli.ts";
@@ -332,6 +332,27 @@ describe("doctor on the file registry", () => {
       ],
     });
     expect(Object.keys(JSON.parse(readFileSync(file, "utf8")).leases).sort()).toEqual(["10.5.2.0-24", "10.5.3.0-24", "not-a-subnet"]);
+  });
+
+  test("--fix on a registry file nobody may write: the full report, the leftover not fixed with why, exit 8", async () => {
+    const file = join(dir, "read-only.json");
+    const text = JSON.stringify({
+      format: "sublease-registry/v1", revision: 3, config: { Network: "10.5.0.0/16" },
+      leases: {
+        "10.5.1.0-24": { value: { PublicIP: "192.0.2.1", PublicIPv6: null }, expires: new Date(Date.now() - 3600_000).toISOString(), revision: 1 },
+        "10.5.2.0-24": { value: { PublicIP: "192.0.2.2", PublicIPv6: null }, expires: null, revision: 2 },
+        "10.5.3.0-24": { value: { PublicIP: "192.0.2.2", PublicIPv6: null }, expires: null, revision: 3 },
+      },
+    });
+    writeFileSync(file, text);
+    chmodSync(file, 0o444);
+    const fixed = await doctor(["--fix", ...fileFlags(file)]);
+    expect({ code: fixed.code, findings: problems(fixed.findings) }).toEqual({
+      code: 8,
+      findings: [["several leases", ["10.5.2.0-24", "10.5.3.0-24"], false], ["expired entry", ["10.5.1.0-24"], false]],
+    });
+    expect(fixed.findings[1]!.detail).toContain(`(not fixed: cannot write the registry ${file}`);
+    expect(readFileSync(file, "utf8")).toBe(text);
   });
 
   test("a pool at 90%: exit 8 with the free count; no registry file: exit 4", async () => {
