@@ -97,6 +97,19 @@ describe("doctor findings", () => {
     expect(found[1]!.detail).toEndWith("its acquire uses 10.7.2.0-24");
   });
 
+  test("an overlap with the lease a host uses, beside its extra lease: the host keeps the extra, and no mend says otherwise", () => {
+    const found = leaseFindings([
+      lease("10.5.1.0-24", "192.0.2.1", { created: 2n }),
+      lease("10.5.7.0-24", "192.0.2.1", { created: 3n }),
+      lease("10.5.1.7-24", "192.0.2.9", { expiresAt: null, created: 1n }),
+    ], config, del);
+    expect(found.map((f) => [f.problem, f.mend])).toEqual([
+      ["overlap", "del 10.5.1.0-24 (it overlaps 10.5.1.7-24, which stays; 192.0.2.1 gets another of its leases at its next acquire)"],
+      ["several leases", "del 10.5.1.0-24 (it overlaps 10.5.1.7-24, which stays; 192.0.2.1 gets another of its leases at its next acquire)"],
+    ]);
+    expect(found[1]!.detail).toBe("one host holds 2 leases; its acquire uses 10.5.1.0-24, and 10.5.7.0-24 once the mends delete it");
+  });
+
   test("several leases, none fitting: acquire uses none of them", () => {
     const narrowed = checkConfig({ Network: "10.5.0.0/16", SubnetMax: "10.5.100.0" });
     const found = leaseFindings([lease("10.5.200.0-24", "192.0.2.1"), lease("10.5.231.0-24", "192.0.2.1")], narrowed, del);

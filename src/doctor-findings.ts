@@ -66,23 +66,29 @@ export function overlappingPairs(leases: readonly Lease[]): [Lease, Lease][] {
 
 /**
  * Which keys the mends delete, decided once for the whole run so no two findings disagree,
- * each with why: a lease that does not fit the config goes; of a holder's several leases,
- * the one its acquire uses stays (the manager's rule) and the others go; of two overlapping
- * leases neither of which already goes, a reservation stays before a lease, then the oldest.
+ * each with why. A lease that does not fit the config goes. Of two overlapping leases
+ * neither of which goes already, one its host would not use anyway (it holds an older one
+ * that fits) goes first, else a lease before a reservation, else the younger. Then of each
+ * holder's leases left, the one its acquire would use stays and the others go.
  */
 export function removals(leases: readonly Lease[], config: NetworkConfig): Map<string, string> {
   const removed = new Map<string, string>();
   for (const lease of leases) if (!fitsConfig(lease.subnet, config)) removed.set(lease.key, "it does not fit the network config");
-  for (const held of byHolder(leases).values()) {
-    const kept = usedByAcquire(held, config);
-    for (const lease of held) if (kept && lease !== kept && !removed.has(lease.key)) removed.set(lease.key, `its host keeps ${kept.key}`);
-  }
+  const holders = byHolder(leases);
+  const remaining = (lease: Lease) => (holders.get(leaseHolder(lease.attrs) ?? "") ?? [lease]).filter((other) => !removed.has(other.key));
+  const isExtra = (lease: Lease) => usedByAcquire(remaining(lease), config) !== lease;
   for (const [a, b] of overlappingPairs(leases)) {
     if (removed.has(a.key) || removed.has(b.key)) continue;
+    const extras = [a, b].filter(isExtra);
     const reservations = [a, b].filter(isReservation);
-    const kept = oldest(reservations.length === 1 ? reservations : [a, b])!;
-    const other = kept === a ? b : a;
-    removed.set(other.key, `it overlaps ${kept.key}, which stays; ${holderOf(other)} gets a new subnet at its next acquire`);
+    const other = extras.length === 1 ? extras[0]! : reservations.length === 1 ? (reservations[0] === a ? b : a) : (oldest([a, b]) === a ? b : a);
+    const kept = other === a ? b : a;
+    removed.set(other.key, extras.length === 1 ? `its host keeps ${usedByAcquire(remaining(other), config)!.key}`
+      : `it overlaps ${kept.key}, which stays; ${holderOf(other)} gets ${remaining(other).length > 1 ? "another of its leases" : "a new subnet"} at its next acquire`);
+  }
+  for (const held of holders.values()) {
+    const kept = usedByAcquire(held.filter((lease) => !removed.has(lease.key)), config);
+    for (const lease of held) if (kept && lease !== kept && !removed.has(lease.key)) removed.set(lease.key, `its host keeps ${kept.key}`);
   }
   return removed;
 }
@@ -125,14 +131,16 @@ function duplicates(leases: readonly Lease[], config: NetworkConfig, removed: Ma
   const findings: Finding[] = [];
   for (const [holder, held] of byHolder(leases)) {
     if (held.length < 2) continue;
-    const kept = usedByAcquire(held, config);
+    const used = usedByAcquire(held, config);
+    const kept = held.find((lease) => !removed.has(lease.key));
     const reserved = held.filter(isReservation).length;
     findings.push({
       problem: "several leases",
       keys: held.map((lease) => lease.key),
       holders: [holder],
       detail: `one host holds ${held.length} leases${reserved ? ` (${reserved} a reservation)` : ""}; ` +
-        (kept ? `its acquire uses ${kept.key}` : "none fits the network config, so its acquire uses none of them and takes a new subnet"),
+        (used ? `its acquire uses ${used.key}` : "none fits the network config, so its acquire uses none of them and takes a new subnet") +
+        (used && kept !== used ? `, and ${kept ? kept.key : "a new subnet"} once the mends delete it` : ""),
       mend: deletions(held.filter((lease) => removed.has(lease.key)).map((lease) => lease.key), removed, deleteCommand),
     });
   }
