@@ -46,6 +46,17 @@ export function managerContract(name: string, fixture: RegistryFixture): void {
       await fixture.cleanup?.();
     });
 
+    test("registry primitives: leases carry their creation order, kept when they are rewritten", async () => {
+      const first = (await registry.createLease(v4("10.9.1.0/24"), host(1), 600))!;
+      const second = (await registry.createLease(v4("10.9.2.0/24"), host(2), 600))!;
+      expect(first.created! < second.created!).toBe(true);
+      const renewed = (await registry.updateLease(first, host(1), 600))!;
+      expect(renewed.created).toBe(first.created!);
+      const listed = new Map((await registry.listLeases()).leases.map((lease) => [lease.key, lease.created]));
+      expect(listed.get("10.9.1.0-24")).toBe(first.created!);
+      expect(listed.get("10.9.2.0-24")).toBe(second.created!);
+    });
+
     test("registry primitives: create-if-absent, compare-and-swap update and delete", async () => {
       const subnet = v4("10.5.7.0/24");
       const created = await registry.createLease(subnet, host(1), 600);

@@ -136,18 +136,6 @@ describe("etcd v2 registry", () => {
     expect(await (await open()).listLeases()).toEqual({ leases: [], occupied: [] });
   });
 
-  test("leases carry their creation order, kept when they are rewritten", async () => {
-    const registry = await open();
-    const first = (await registry.createLease(v4("10.9.1.0/24"), host(1), 600))!;
-    const second = (await registry.createLease(v4("10.9.2.0/24"), host(1), 600))!;
-    expect(first.created! < second.created!).toBe(true);
-    const renewed = (await registry.updateLease(first, host(1), 600))!;
-    expect(renewed.created).toBe(first.created!);
-    const listed = new Map((await registry.listLeases()).leases.map((lease) => [lease.key, lease.created]));
-    expect(listed.get("10.9.1.0-24")).toBe(first.created!);
-    expect(listed.get("10.9.2.0-24")).toBe(second.created!);
-  });
-
   test("update resets the TTL only if the lease is unchanged; delete likewise", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
