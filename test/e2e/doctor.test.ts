@@ -3,10 +3,10 @@
  * and the requests one run costs, counted in etcd's own metrics, against the README.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeTempDir, REPO_ROOT, runSublease } from "../helpers/binary.ts";
+import { makeTempDir, runSublease } from "../helpers/binary.ts";
 import { callDelta, grpcCalls, etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { statedInReadme } from "../helpers/readme.ts";
 
 let etcd: EtcdCluster;
 
@@ -25,17 +25,11 @@ async function v2Requests(): Promise<Record<string, number>> {
 
 /** The figures the README's "Operating a cluster" section states, by the words it states them in. */
 function readmeNumbers() {
-  const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8").replace(/\s+/g, " ");
-  const stated = (pattern: RegExp) => {
-    const match = pattern.exec(readme);
-    expect(match, `README states ${pattern}`).not.toBeNull();
-    return Number(match![1]);
-  };
   return {
-    v3: stated(/a `doctor` run with etcd v3 makes (\d+) requests/),
-    v3PerLease: stated(/plus (\d+) for each etcd lease that carries no key under the prefix/),
-    v3PerStaleEntry: stated(/`--fix` adds (\d+) per stale index entry/),
-    v2: stated(/With etcd v2 a run makes (\d+) requests/),
+    v3: statedInReadme(/a `doctor` run with etcd v3 makes (\d+) requests/),
+    v3PerLease: statedInReadme(/plus (\d+) for each etcd lease that carries no key under the prefix/),
+    v3PerStaleEntry: statedInReadme(/`--fix` adds (\d+) per stale index entry/),
+    v2: statedInReadme(/With etcd v2 a run makes (\d+) requests/),
   };
 }
 

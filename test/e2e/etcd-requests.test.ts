@@ -3,11 +3,12 @@
  * against what test/helpers/etcd-v3-requests.ts expects and what the README states.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { makeTempDir, REPO_ROOT, runSublease } from "../helpers/binary.ts";
+import { makeTempDir, runSublease } from "../helpers/binary.ts";
 import { etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
 import { ACQUIRE, CONFIG_READ, plus, total, type Requests } from "../helpers/etcd-v3-requests.ts";
+import { statedInReadme } from "../helpers/readme.ts";
 
 let etcd: EtcdCluster;
 
@@ -52,17 +53,11 @@ async function measureAcquires(api: "etcd-v3" | "etcd-v2"): Promise<Record<keyof
 
 /** The numbers the README's "How acquire scales" states, by the words it states them in. */
 function readmeNumbers(): { v3NewHost: number; v3ReuseWithSubnetEnv: number; v3ReuseAfterReboot: number; v2NewHost: number } {
-  const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8").replace(/\s+/g, " ");
-  const stated = (pattern: RegExp) => {
-    const match = pattern.exec(readme);
-    expect(match, `README states ${pattern}`).not.toBeNull();
-    return Number(match![1]);
-  };
   return {
-    v3NewHost: stated(/with etcd v3 makes (\d+) requests for a new host/),
-    v3ReuseWithSubnetEnv: stated(/, (\d+) when subnet\.env names its lease/),
-    v3ReuseAfterReboot: stated(/and (\d+) after a reboot without subnet\.env/),
-    v2NewHost: stated(/With etcd v2 it makes (\d+) requests for a new host/),
+    v3NewHost: statedInReadme(/with etcd v3 makes (\d+) requests for a new host/),
+    v3ReuseWithSubnetEnv: statedInReadme(/, (\d+) when subnet\.env names its lease/),
+    v3ReuseAfterReboot: statedInReadme(/and (\d+) after a reboot without subnet\.env/),
+    v2NewHost: statedInReadme(/With etcd v2 it makes (\d+) requests for a new host/),
   };
 }
 
