@@ -52,6 +52,12 @@ export interface LeaseSurvey {
  */
 export interface RecordsWanted {
   records?: boolean;
+  /**
+   * For a survey: `held` needs only the leases sublease itself created or rewrote, as for
+   * the read after a create (what it settles are races between sublease runs), so a registry
+   * that indexes exactly those may answer from its index while it cannot vouch for the rest.
+   */
+  ownWritesOnly?: boolean;
 }
 
 export interface Registry {

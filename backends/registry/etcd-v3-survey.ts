@@ -5,7 +5,8 @@
  * leases, with the subnet records of the holder (their holder entries) and of the area
  * (see etcd-v3-history.ts), plus one fetch of the holder's leases and records outside the
  * area, if any. Otherwise every lease and record is read, as flanneld reads every lease,
- * but only those that can matter are decoded.
+ * but only those that can matter are decoded; the read after a create, which needs only the
+ * leases sublease wrote, reads the index all the same.
  */
 import { Buffer } from "node:buffer";
 import type { IKeyValue, IRequestOp, KVClient } from "etcd3";
@@ -74,8 +75,12 @@ export class V3Survey {
     return { leases, occupied };
   }
 
-  async survey(holder: string, area: Prefix | undefined, callOptions: CallBudget): Promise<LeaseSurvey> {
-    if (this.unproven) return this.readEverything(holder, area, callOptions);
+  /**
+   * With `ownWritesOnly` the index is read even while unproven: every lease sublease writes
+   * has its entry from the same transaction, and only those are wanted in `held`.
+   */
+  async survey(holder: string, area: Prefix | undefined, callOptions: CallBudget, ownWritesOnly = false): Promise<LeaseSurvey> {
+    if (this.unproven && !ownWritesOnly) return this.readEverything(holder, area, callOptions);
     const holderStart = `${this.keys.holders}${holder}/`;
     // One read at one revision: the proof, the holder's index entries, its subnet records' entries, the area's records and leases.
     const response = await this.kv.txn({
@@ -88,7 +93,7 @@ export class V3Survey {
     }, callOptions);
     const ranges = response.responses.map((op) => op.response_range);
     this.unproven = !this.index.proven(response.header.revision, ranges.splice(0, 2));
-    if (this.unproven) {
+    if (this.unproven && !ownWritesOnly) {
       this.log.debug(`the holder index under ${this.keys.holders} is not proven complete: reading every lease`);
       return this.readEverything(holder, area, callOptions);
     }

@@ -45,7 +45,8 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
 
     listLeases: () => call(`listing leases under ${keys.subnets}`, (callOptions) => surveys.listWithRecords(callOptions)),
 
-    survey: (holder, area) => call(`reading the leases of ${holder}`, (callOptions) => surveys.survey(holder, area, callOptions)),
+    survey: (holder, area, wanted) => call(`reading the leases of ${holder}`, (callOptions) =>
+      surveys.survey(holder, area, callOptions, wanted?.ownWritesOnly)),
 
     createLease: (subnet, attrs, ttlSeconds, replaced) => call(`creating ${formatSubnet(subnet)}`, (callOptions) =>
       leaseStore.create(subnet, attrs, ttlSeconds, callOptions, options.timeoutMs, replaced)),

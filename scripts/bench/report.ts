@@ -137,13 +137,14 @@ compared with are measured in this run, in the tables above.
   by design. At 5,000 leases flanneld wrote, about 40% of an acquire's CPU profile is
   etcd3's generated decoder: \`KeyValue$toObject\` turning each key into an object with its
   four 64-bit fields as decimal strings, which etcd3's API hands out; skipping it would
-  mean a second, hand-written decoding path beside etcd3. And a new host reads every lease
-  twice, for the survey and again after its create (the read that keeps one lease per
-  host, which cannot trust an unproven index): built just before and just after that check
-  was added, an acquire at 20,000 leases flanneld wrote took 125-130 ms and 194-197 ms
-  (7 interleaved runs each, by hand). On etcd v2 the two reads of the \`subnets\`
-  directory are, at 5,000 leases, about 40% and 12% of the profile, each mostly receiving
-  and \`JSON.parse\` of the whole directory.
+  mean a second, hand-written decoding path beside etcd3. A new host reads every lease once
+  on etcd v3: the read after its create (the one that keeps one lease per host) reads this
+  host's index entries and the leases they name, which hold every lease a racing sublease
+  run created even while the index is unproven; reading every lease there too, an acquire
+  at 20,000 leases flanneld wrote took 198 ms against 131 ms (medians of 11 interleaved
+  runs each, by hand). On etcd v2 a new host reads every lease twice; the two reads of the
+  \`subnets\` directory are, at 5,000 leases, about 40% and 12% of the profile, each mostly
+  receiving and \`JSON.parse\` of the whole directory.
 - **File registry against CNI host-local.** host-local writes its address file in place
   with no fsync; sublease replaces the registry file and subnet.env crash-safely, and the
   two replacements alone cost what the CNI section shows on this disk. The rest of its
