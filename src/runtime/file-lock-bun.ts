@@ -3,7 +3,7 @@ import { closeSync, fstatSync, openSync, statSync } from "node:fs";
 import { SubleaseError } from "../errors.ts";
 import { describeFsError } from "../read-input.ts";
 import { retry } from "../retry.ts";
-import { lockTimeoutError, type FileLocker } from "./file-locker.ts";
+import { lockTimeoutError, stillNamed, type FileLocker } from "./file-locker.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -34,17 +34,6 @@ async function loadFlock(): Promise<(fd: number, operation: number) => number> {
 /** Thrown by one try while another process holds the lock. */
 const BUSY = Symbol("lock held elsewhere");
 
-/** Whether `path` still names the file open as `fd`: a holder that removes the lock file unlinks it first. */
-function stillNamed(fd: number, path: string): boolean {
-  try {
-    const open = fstatSync(fd);
-    const named = statSync(path);
-    return open.ino === named.ino && open.dev === named.dev;
-  } catch {
-    return false;
-  }
-}
-
 function openLockFile(path: string, shownAs: string): number {
   try {
     return openSync(path, "a", 0o644);
@@ -62,7 +51,7 @@ export const bunFileLocker: FileLocker = {
       await retry(async () => {
         if (tryLock(fd, LOCK_EX | LOCK_NB) !== 0) throw BUSY;
         // Locked a file its holder removed before letting go: the lock is on the file the path names now.
-        if (!stillNamed(fd, path)) {
+        if (!stillNamed(() => fstatSync(fd), () => statSync(path))) {
           closeSync(fd);
           fd = -1;
           fd = openLockFile(path, shownAs);

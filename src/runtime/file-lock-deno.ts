@@ -1,6 +1,6 @@
 /** flock(2) for Deno through Deno.FsFile.lock, bounded by a timer since the call itself cannot time out. */
 import { SubleaseError } from "../errors.ts";
-import { lockTimeoutError, type FileLocker } from "./file-locker.ts";
+import { lockTimeoutError, stillNamed, type FileLocker } from "./file-locker.ts";
 
 interface DenoFileInfo {
   dev: number;
@@ -13,17 +13,6 @@ interface DenoFile {
   close(): void;
 }
 declare const Deno: { open(path: string, options: Record<string, unknown>): Promise<DenoFile>; statSync(path: string): DenoFileInfo };
-
-/** Whether `path` still names the open file: a holder that removes the lock file unlinks it first. */
-function stillNamed(file: DenoFile, path: string): boolean {
-  try {
-    const open = file.statSync();
-    const named = Deno.statSync(path);
-    return open.ino === named.ino && open.dev === named.dev;
-  } catch {
-    return false;
-  }
-}
 
 export const denoFileLocker: FileLocker = {
   async lock(path, timeoutMs, shownAs = path) {
@@ -45,7 +34,7 @@ export const denoFileLocker: FileLocker = {
           file.close();
           throw error;
         }
-        if (stillNamed(file, path)) {
+        if (stillNamed(() => file.statSync(), () => Deno.statSync(path))) {
           return {
             release() {
               file.unlockSync();
