@@ -6,7 +6,7 @@
  */
 import { freeSubnets } from "./allocator.ts";
 import { subnetCount, type FamilyConfig, type NetworkConfig } from "./config.ts";
-import { fitsConfig, isReservation, oldest } from "./host-leases.ts";
+import { fitsConfig, isReservation, leaseInUse, oldest } from "./host-leases.ts";
 import { neverAHostAddress } from "./host.ts";
 import { blockSize, formatAddress, formatPrefix, parseAddress, type Prefix } from "./ip.ts";
 import { leaseHolder, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
@@ -76,18 +76,18 @@ export function removals(leases: readonly Lease[], config: NetworkConfig): Map<s
   for (const lease of leases) if (!fitsConfig(lease.subnet, config)) removed.set(lease.key, "it does not fit the network config");
   const holders = byHolder(leases);
   const remaining = (lease: Lease) => (holders.get(leaseHolder(lease.attrs) ?? "") ?? [lease]).filter((other) => !removed.has(other.key));
-  const isExtra = (lease: Lease) => usedByAcquire(remaining(lease), config) !== lease;
+  const isExtra = (lease: Lease) => leaseInUse(remaining(lease), config) !== lease;
   for (const [a, b] of overlappingPairs(leases)) {
     if (removed.has(a.key) || removed.has(b.key)) continue;
     const extras = [a, b].filter(isExtra);
     const reservations = [a, b].filter(isReservation);
     const other = extras.length === 1 ? extras[0]! : reservations.length === 1 ? (reservations[0] === a ? b : a) : (oldest([a, b]) === a ? b : a);
     const kept = other === a ? b : a;
-    removed.set(other.key, extras.length === 1 ? `its host keeps ${usedByAcquire(remaining(other), config)!.key}`
+    removed.set(other.key, extras.length === 1 ? `its host keeps ${leaseInUse(remaining(other), config)!.key}`
       : `it overlaps ${kept.key}, which stays; ${holderOf(other)} gets ${remaining(other).length > 1 ? "another of its leases" : "a new subnet"} at its next acquire`);
   }
   for (const held of holders.values()) {
-    const kept = usedByAcquire(held.filter((lease) => !removed.has(lease.key)), config);
+    const kept = leaseInUse(held.filter((lease) => !removed.has(lease.key)), config);
     for (const lease of held) if (kept && lease !== kept && !removed.has(lease.key)) removed.set(lease.key, `its host keeps ${kept.key}`);
   }
   return removed;
@@ -102,10 +102,6 @@ function byHolder(leases: readonly Lease[]): Map<string, Lease[]> {
   }
   return held;
 }
-
-/** The manager's rule: the oldest of a host's leases that fit the config; none when none fits. */
-const usedByAcquire = (held: readonly Lease[], config: NetworkConfig): Lease | undefined =>
-  oldest(held.filter((lease) => fitsConfig(lease.subnet, config)));
 
 /** The delete commands for `keys`, each with why it is the one to go. */
 const deletions = (keys: readonly string[], removed: Map<string, string>, deleteCommand: (key: string) => string): string =>
@@ -131,7 +127,7 @@ function duplicates(leases: readonly Lease[], config: NetworkConfig, removed: Ma
   const findings: Finding[] = [];
   for (const [holder, held] of byHolder(leases)) {
     if (held.length < 2) continue;
-    const used = usedByAcquire(held, config);
+    const used = leaseInUse(held, config);
     const kept = held.find((lease) => !removed.has(lease.key));
     const reserved = held.filter(isReservation).length;
     findings.push({

@@ -5,7 +5,7 @@
  */
 import { overlapsAny } from "./allocator.ts";
 import { fitsFamily, type NetworkConfig } from "./config.ts";
-import { formatSubnetKey, leaseHolder, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
+import { formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 
 /** Whether the lease was written for this host: flannel matches on the public address. */
 export function isOurs(lease: Lease, attrs: LeaseAttrs): boolean {
@@ -47,6 +47,10 @@ export function oldest(leases: readonly Lease[]): Lease | undefined {
   return leases.reduce<Lease | undefined>((best, lease) => (!best || older(lease, best) ? lease : best), undefined);
 }
 
+/** The lease a host's acquire uses of the leases it holds: the oldest that fits the config; none when none fits. */
+export const leaseInUse = (held: readonly Lease[], config: NetworkConfig): Lease | undefined =>
+  oldest(held.filter((lease) => fitsConfig(lease.subnet, config)));
+
 export const overlapsLeases = (subnet: SubnetKey, leases: readonly Lease[]): boolean =>
   (!!subnet.ipv4 && overlapsAny(subnet.ipv4, leases.map((lease) => lease.subnet.ipv4))) ||
   (!!subnet.ipv6 && overlapsAny(subnet.ipv6, leases.map((lease) => lease.subnet.ipv6)));
@@ -62,11 +66,10 @@ export function afterCreate(created: Lease, leases: readonly Lease[], attrs: Lea
   "keep" | "clash" | "gone" | { survivor: Lease; ownListed: boolean } {
   const { subnet, key } = created;
   const clash = subnet.ipv4 && subnet.ipv6 &&
-    leases.find((lease) => formatSubnetKey(lease.subnet) !== formatSubnetKey(subnet) && overlapsLeases(subnet, [lease]));
+    leases.find((lease) => !sameSubnet(lease.subnet, subnet) && overlapsLeases(subnet, [lease]));
   if (clash && formatSubnetKey(clash.subnet) < formatSubnetKey(subnet)) return "clash";
-  const ours = leases.filter((lease) => isOurs(lease, attrs) && fitsConfig(lease.subnet, config));
-  const survivor = oldest(ours);
+  const survivor = leaseInUse(leases.filter((lease) => isOurs(lease, attrs)), config);
   if (!survivor) return "gone";
   if (survivor.key === key) return "keep";
-  return { survivor, ownListed: ours.some((lease) => lease.key === key) };
+  return { survivor, ownListed: leases.some((lease) => lease.key === key && isOurs(lease, attrs)) };
 }

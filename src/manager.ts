@@ -12,7 +12,7 @@ import { cryptoRandomBelow, type RandomBelow } from "./allocator.ts";
 import type { NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
 import { containsAddress, type Prefix } from "./ip.ts";
-import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, oldest, overlapsLeases } from "./host-leases.ts";
+import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, leaseInUse, oldest, overlapsLeases } from "./host-leases.ts";
 import { chooseFreeSubnet } from "./free-subnet.ts";
 import { formatSubnet, formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
@@ -213,7 +213,7 @@ export class LeaseManager {
       }
       if (atSubnet) return atSubnet;
     }
-    return oldest(leases.filter((lease) => isOurs(lease, attrs) && fitsConfig(lease.subnet, config)));
+    return leaseInUse(leases.filter((lease) => isOurs(lease, attrs)), config);
   }
 
   /**
