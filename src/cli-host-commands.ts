@@ -4,6 +4,8 @@
  */
 import type { CommandName, Options, Registration } from "./cli-commands.ts";
 import { ACQUIRE_READS, hostFlags, hostFlagValues, outputFormat, registryFlags, RENEW_READS, session } from "./cli-flags.ts";
+// Small, and loads nothing the CLI has not loaded already: imported at once.
+import { ttlSeconds } from "./commands/ttl.ts";
 
 export const HOST_COMMANDS: Partial<Record<CommandName, (registration: Registration) => void>> = {
   "acquire": ({ command, write }) => void hostFlags(registryFlags(command("acquire")), "subnet.env to write", ACQUIRE_READS)
@@ -15,7 +17,6 @@ export const HOST_COMMANDS: Partial<Record<CommandName, (registration: Registrat
     .action(async (options: Options) => {
       const { log, settings, choice } = session(options);
       const output = outputFormat(settings, ["env", "json"]);
-      const { ttlSeconds } = await import("./commands/ttl.ts");
       const flags = { ...(await hostFlagValues(settings, ACQUIRE_READS)), ipMasq: settings.boolean("ip-masq"), ttlSeconds: ttlSeconds(settings) };
       const { acquireCommand, formatAcquireReport } = await import("./commands/acquire.ts");
       write(formatAcquireReport(await acquireCommand(flags, choice, log), output));
@@ -30,7 +31,6 @@ export const HOST_COMMANDS: Partial<Record<CommandName, (registration: Registrat
       const { log, settings, choice } = session(options);
       const output = outputFormat(settings, ["text", "json"]);
       const margin = settings.integer("renew-margin", 0, 1_000_000) ?? settings.integer("subnet-lease-renew-margin", 0, 1_000_000);
-      const { ttlSeconds } = await import("./commands/ttl.ts");
       const flags = { ...(await hostFlagValues(settings, RENEW_READS)), ttlSeconds: ttlSeconds(settings), renewMarginMs: margin === undefined ? undefined : margin * 60_000 };
       const { renewCommand, formatRenewReport } = await import("./commands/renew.ts");
       write(formatRenewReport(await renewCommand(flags, choice, log), output));
