@@ -17,8 +17,6 @@ import { TYPED_AS } from "./settings.ts";
 import { VERSION, COMMIT } from "./version.ts";
 import { isBrokenPipe, writeStdout } from "./runtime/stdout.ts";
 
-export { COMMAND_NAMES };
-
 const REGISTER = { ...REGISTRY_COMMANDS, ...HOST_COMMANDS, ...LOCAL_COMMANDS };
 
 /**
@@ -27,7 +25,7 @@ const REGISTER = { ...REGISTRY_COMMANDS, ...HOST_COMMANDS, ...LOCAL_COMMANDS };
  * for all commands cost more start-up time than parse-config's own work. Output is
  * pushed to `out`, which main() prints once at the end.
  */
-export function buildCli(only: CommandName | "all" | undefined, out: string[]) {
+function buildCli(only: CommandName | "all" | undefined, out: string[]) {
   const cli = cac("sublease");
   const command = (name: CommandName) => cli.command(COMMANDS[name].usage, COMMANDS[name].summary);
   const registration: Registration = { command, write: (text) => void out.push(text) };
