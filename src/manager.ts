@@ -12,7 +12,7 @@ import { cryptoRandomBelow, type RandomBelow } from "./allocator.ts";
 import type { NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
 import { containsAddress, type Prefix } from "./ip.ts";
-import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, leaseInUse, oldest, overlapsLeases } from "./host-leases.ts";
+import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, leaseInUse, needsCheckAfterCreate, oldest, overlapsLeases } from "./host-leases.ts";
 import { chooseFreeSubnet } from "./free-subnet.ts";
 import { formatSubnet, formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
@@ -179,8 +179,7 @@ export class LeaseManager {
       refused.push(subnet);
       return undefined;
     }
-    const dualStack = !!(subnet.ipv4 && subnet.ipv6);
-    if (this.registry.createRefusesSecondLease && !dualStack) return { lease: created, outcome, expiresAt: expiryAfterWrite(created, ttlSeconds) };
+    if (!needsCheckAfterCreate(this.registry, subnet)) return { lease: created, outcome, expiresAt: expiryAfterWrite(created, ttlSeconds) };
     let leases: Lease[];
     try {
       // The narrowest area holding the new lease: enough to see it; the host's other leases come with it.

@@ -7,7 +7,7 @@
  */
 import { fitsFamily, type FamilyConfig, type NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
-import { afterCreate, expiryAfterWrite, isOurs, isReservation, overlapsLeases } from "./host-leases.ts";
+import { afterCreate, expiryAfterWrite, isOurs, isReservation, needsCheckAfterCreate, overlapsLeases } from "./host-leases.ts";
 import { formatAddress, formatPrefix, type Prefix } from "./ip.ts";
 import { formatSubnet, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
@@ -110,7 +110,7 @@ export class Reservations {
    * the reservation is taken back (compare-and-delete) and the operator told.
    */
   private async settleCreate(created: Lease, { config, host }: ReserveRequest): Promise<void> {
-    if (this.registry.createRefusesSecondLease && !(created.subnet.ipv4 && created.subnet.ipv6)) return;
+    if (!needsCheckAfterCreate(this.registry, created.subnet)) return;
     const { leases } = await this.registry.listLeases();
     const found = afterCreate(created, leases, host, config);
     if (found === "keep") return;
