@@ -215,7 +215,7 @@ function fromCanReach(text: string, system: HostSystem): ExternalInterface {
 }
 
 /** The external interface the flags choose; undefined only when none is asked for and there is no default route. */
-export function chooseInterface(input: InterfaceFlags, want: { ipv4: boolean; ipv6: boolean }, system: HostSystem): ExternalInterface | undefined {
+function chooseInterface(input: InterfaceFlags, want: { ipv4: boolean; ipv6: boolean }, system: HostSystem): ExternalInterface | undefined {
   const needed: Family[] = [];
   if (want.ipv4 && input.publicIP === undefined) needed.push(4);
   if (want.ipv6 && input.publicIPv6 === undefined) needed.push(6);

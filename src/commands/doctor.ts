@@ -26,7 +26,7 @@ export interface DoctorReport {
  * An etcd lease with no key is left over after a minute unrefreshed, far longer than any
  * acquire takes from granting it to writing its key; at most 1000 are asked about a run.
  */
-export const DOCTOR_SETTINGS: InspectSettings = { keylessAfterSeconds: 60, maxLeaseChecks: 1000 };
+const DOCTOR_SETTINGS: InspectSettings = { keylessAfterSeconds: 60, maxLeaseChecks: 1000 };
 
 const leftoverFinding = (leftover: Leftover): Finding => ({
   problem: leftover.kind,
@@ -83,7 +83,7 @@ export async function doctorCommand(flags: DoctorFlags, choice: RegistryChoice, 
 }
 
 /** The problems `--fix` did not mend: what decides the exit code. */
-export const unmended = (report: DoctorReport) => report.findings.filter((finding) => !finding.fixed);
+const unmended = (report: DoctorReport) => report.findings.filter((finding) => !finding.fixed);
 
 const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
 

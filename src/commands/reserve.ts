@@ -101,7 +101,7 @@ async function reservationValue(config: NetworkConfig, identity: LeaseAttrs, fla
   }
 }
 
-export function checkReserveFlags(flags: ReserveFlags): void {
+function checkReserveFlags(flags: ReserveFlags): void {
   // The same rule as acquire's: an address no host can have (0.0.0.0, broadcast, multicast) is refused.
   checkHostFlags({ publicIP: flags.publicIP, publicIPv6: flags.publicIPv6 });
   if (flags.wireguardPublicKey !== undefined && !isWireguardKey(flags.wireguardPublicKey)) {

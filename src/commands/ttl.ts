@@ -3,7 +3,7 @@ import { usageError } from "../errors.ts";
 import type { SettingSource } from "../settings.ts";
 
 /** etcd's MaxLeaseTTL; the file registry keeps to it too, so a TTL means the same everywhere. */
-export const MAX_TTL_SECONDS = 9_000_000_000;
+const MAX_TTL_SECONDS = 9_000_000_000;
 
 const DEFAULT_TTL_MS = 24 * 3_600_000;
 
