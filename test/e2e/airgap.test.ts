@@ -7,12 +7,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeTempDir, REPO_ROOT, collectOutput } from "../helpers/binary.ts";
+import { makeTempDir, REPO_ROOT } from "../helpers/binary.ts";
 import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { buildRelease, runBare } from "../helpers/release.ts";
 
 const NAME = `sublease-linux-${process.arch === "arm64" ? "arm64" : "x64"}`;
-// No PATH that leads anywhere and no HOME: the binary may rely on neither.
-const BARE_ENV = { PATH: "/nonexistent" };
 
 let releaseDir: string;
 let airgap: string;
@@ -24,12 +23,7 @@ beforeAll(() => {
   releaseDir = makeTempDir("release");
   airgap = makeTempDir("airgap");
   state = makeTempDir("airgap-state");
-  const release = Bun.spawnSync([process.execPath, "scripts/release.ts", "--outdir", releaseDir, "--target", `bun-${NAME.slice("sublease-".length)}`, "--skip-deb"], {
-    cwd: REPO_ROOT,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (release.exitCode !== 0) throw new Error(`scripts/release.ts failed:\n${release.stderr.toString()}`);
+  buildRelease(releaseDir, `bun-${NAME.slice("sublease-".length)}`);
   const sums = readFileSync(join(releaseDir, "SHA256SUMS"), "utf8");
   sumsLine = sums.split("\n").find((line) => line.endsWith(`  ${NAME}`))!;
   expect(sums).toBe(`${sumsLine}\n`);
@@ -41,16 +35,7 @@ afterAll(() => {
   for (const dir of [releaseDir, airgap, state]) rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[], stdin?: string) {
-  const child = Bun.spawn([binary, ...args], {
-    cwd: airgap,
-    env: BARE_ENV,
-    stdin: stdin === undefined ? "ignore" : new Blob([stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  return collectOutput(child);
-}
+const run = (args: string[], stdin?: string) => runBare([binary], airgap, args, stdin);
 
 const host = (ip: string, subnetFile: string) => ["--public-ip", ip, "--subnet-file", join(state, subnetFile), "--iface-mtu", "1500"];
 

@@ -8,8 +8,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { collectOutput, makeTempDir, REPO_ROOT } from "../helpers/binary.ts";
+import { makeTempDir, REPO_ROOT } from "../helpers/binary.ts";
 import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { buildRelease, runBare } from "../helpers/release.ts";
 
 const NAME = "sublease-linux-arm64";
 const SYSROOT = "/usr/aarch64-linux-gnu";
@@ -21,12 +22,7 @@ let command: string[];
 beforeAll(() => {
   releaseDir = makeTempDir("arm64-release");
   state = makeTempDir("arm64-state");
-  const release = Bun.spawnSync([process.execPath, "scripts/release.ts", "--outdir", releaseDir, "--target", "bun-linux-arm64", "--skip-deb"], {
-    cwd: REPO_ROOT,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (release.exitCode !== 0) throw new Error(`scripts/release.ts failed:\n${release.stderr.toString()}`);
+  buildRelease(releaseDir, "bun-linux-arm64");
   const binary = join(releaseDir, NAME);
   if (process.arch === "arm64") {
     command = [binary];
@@ -40,16 +36,7 @@ afterAll(() => {
   for (const dir of [releaseDir, state]) rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[], stdin?: string) {
-  const child = Bun.spawn([...command, ...args], {
-    cwd: state,
-    env: { PATH: "/nonexistent" },
-    stdin: stdin === undefined ? "ignore" : new Blob([stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  return collectOutput(child);
-}
+const run = (args: string[], stdin?: string) => runBare(command, state, args, stdin);
 
 const host = (ip: string, subnetFile: string) => ["--public-ip", ip, "--subnet-file", join(state, subnetFile), "--iface-mtu", "1500"];
 
