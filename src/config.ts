@@ -33,7 +33,7 @@ export interface NetworkConfig {
 }
 
 /** Configs are a few hundred bytes; anything this large is a mistake, not a config. */
-export const MAX_CONFIG_BYTES = 1 << 20;
+const MAX_CONFIG_BYTES = 1 << 20;
 
 const KNOWN_FIELDS = [
   "Network", "SubnetLen", "SubnetMin", "SubnetMax", "EnableIPv4", "EnableIPv6", "IPv6Network",
@@ -56,7 +56,7 @@ export type ConfigSource = "file" | "json-file" | "registry";
 const firstLine = (error: unknown) => String((error as Error).message).split("\n")[0]!.replace(/:\s*$/, "");
 
 /** Decodes JSON (tried first: flannel's own format) or, from a file, YAML into a plain object. */
-export async function decodeConfigText(text: string, source: ConfigSource = "file"): Promise<Record<string, unknown>> {
+async function decodeConfigText(text: string, source: ConfigSource = "file"): Promise<Record<string, unknown>> {
   if (text.length > MAX_CONFIG_BYTES) throw invalid(`larger than ${MAX_CONFIG_BYTES} bytes`);
   if (text.includes("\u0000")) throw invalid("contains NUL bytes: not a text file");
   if (text.trim() === "") throw invalid("empty");

@@ -27,7 +27,7 @@ export interface Finding {
 }
 
 /** A pool at or above this share of its subnets in use is reported. */
-export const POOL_FULL_SHARE = 0.9;
+const POOL_FULL_SHARE = 0.9;
 
 export interface PoolUse {
   readonly family: "IPv4" | "IPv6";
@@ -71,7 +71,7 @@ export function overlappingPairs(leases: readonly Lease[]): [Lease, Lease][] {
  * that fits) goes first, else a lease before a reservation, else the younger. Then of each
  * holder's leases left, the one its acquire would use stays and the others go.
  */
-export function removals(leases: readonly Lease[], config: NetworkConfig): Map<string, string> {
+function removals(leases: readonly Lease[], config: NetworkConfig): Map<string, string> {
   const removed = new Map<string, string>();
   for (const lease of leases) if (!fitsConfig(lease.subnet, config)) removed.set(lease.key, "it does not fit the network config");
   const holders = byHolder(leases);
@@ -211,7 +211,7 @@ export function poolUse(leases: readonly Lease[], config: NetworkConfig, occupie
 export const nearlyFull = ({ total, free }: PoolUse): boolean => (total - free) * 10n >= total * BigInt(POOL_FULL_SHARE * 10);
 
 /** The share in use, in whole percent, rounded down. */
-export const percentUsed = ({ total, free }: PoolUse): string => (total === 0n ? "0" : (((total - free) * 100n) / total).toString());
+const percentUsed = ({ total, free }: PoolUse): string => (total === 0n ? "0" : (((total - free) * 100n) / total).toString());
 
 /** What bounds a family's pool: SubnetMin/SubnetMax when set narrower than the network, else the Network itself. */
 function poolLimit(family: FamilyConfig): string {
