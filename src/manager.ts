@@ -115,7 +115,7 @@ export class LeaseManager {
     // one, and another run may be giving a younger one back this very moment (see create).
     const reusable = oldest(fitting);
     for (const lease of ours) {
-      if (lease === reusable || fitting.includes(lease)) continue;
+      if (fitting.includes(lease)) continue;
       if (isReservation(lease)) {
         this.log.warn(`reservation ${formatSubnet(lease.subnet)} for this host does not fit the network config; leaving it alone`);
         continue;
