@@ -42,12 +42,17 @@ export function readString(fields: FieldReader, field: string, fallback: string)
   return value;
 }
 
-/** The smallest underlay MTU that still leaves containers IPv4's minimum of 68 bytes. */
-export const minUnderlayMtu = (overhead: number) => 68 + overhead;
-
 /** `Backend.MTU` as vxlan and wireguard read it: 0 means the interface's own. */
 export function readUnderlayMtu(fields: FieldReader, overhead: number): number {
-  const least = minUnderlayMtu(overhead);
+  // The smallest underlay MTU that still leaves containers IPv4's minimum of 68 bytes.
+  const least = 68 + overhead;
   return readInteger(fields, "MTU", 0, (n) => n === 0 || (n >= least && n <= 65535),
     `0 (use the interface MTU) or a whole number from ${least} to 65535`);
 }
+
+/**
+ * The containers' MTU under a `Backend.MTU` read by readUnderlayMtu: flanneld subtracts the
+ * overhead from that underlay MTU, or from the interface's when it is 0.
+ */
+export const mtuUnderUnderlay = (underlayMtu: number, ifaceMtu: number, overhead: number) =>
+  (underlayMtu > 0 ? underlayMtu : ifaceMtu) - overhead;

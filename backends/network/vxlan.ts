@@ -6,7 +6,7 @@
 import type { BackendLeaseData, BackendPlugin, HostFacts } from "../../src/backend.ts";
 import { readFields } from "../../src/case-insensitive.ts";
 import { usageError } from "../../src/errors.ts";
-import { readBoolean, readInteger, readUnderlayMtu, shown } from "./options.ts";
+import { mtuUnderUnderlay, readBoolean, readInteger, readUnderlayMtu, shown } from "./options.ts";
 
 export interface VxlanOptions extends Record<string, unknown> {
   Type: "vxlan";
@@ -90,7 +90,5 @@ export const vxlanBackend = {
   // flannel's vxlan config also has MacPrefix (the VTEP MAC prefix on Windows hosts).
   unusedFlannelFields: ["MacPrefix"],
   leaseData: vxlanLeaseData,
-  // flanneld reads Backend.MTU as the underlay MTU and subtracts the overhead from it, as
-  // it does from the interface MTU by default.
-  mtu: (options, ifaceMtu) => (options.MTU > 0 ? options.MTU : ifaceMtu) - ENCAP_OVERHEAD,
+  mtu: (options, ifaceMtu) => mtuUnderUnderlay(options.MTU, ifaceMtu, ENCAP_OVERHEAD),
 } satisfies BackendPlugin<VxlanOptions>;

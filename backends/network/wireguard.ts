@@ -7,7 +7,7 @@
 import type { BackendLeaseData, BackendPlugin } from "../../src/backend.ts";
 import { readFields } from "../../src/case-insensitive.ts";
 import { usageError } from "../../src/errors.ts";
-import { invalidField, readInteger, readString, readUnderlayMtu } from "./options.ts";
+import { invalidField, mtuUnderUnderlay, readInteger, readString, readUnderlayMtu } from "./options.ts";
 import { isWireguardKey, loadOrCreateWireguardKey, wireguardKeyFile } from "./wireguard-key.ts";
 
 const MODES = ["separate", "auto", "ipv4", "ipv6"] as const;
@@ -71,7 +71,7 @@ export function wireguardBackendWith(keyFile: () => string): BackendPlugin<Wireg
       }
       return data;
     },
-    mtu: (options, ifaceMtu) => (options.MTU > 0 ? options.MTU : ifaceMtu) - ENCAP_OVERHEAD,
+    mtu: (options, ifaceMtu) => mtuUnderUnderlay(options.MTU, ifaceMtu, ENCAP_OVERHEAD),
   };
 }
 
