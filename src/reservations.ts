@@ -17,7 +17,7 @@ import type { Registry } from "./registry.ts";
 export const subnetArgument = formatSubnet;
 
 /** Why `subnet` is not one the config hands out, or undefined when it is. */
-export function misfit(subnet: SubnetKey, config: NetworkConfig): string | undefined {
+function misfit(subnet: SubnetKey, config: NetworkConfig): string | undefined {
   const family = (name: "IPv4" | "IPv6", prefix: Prefix | undefined, rules: FamilyConfig | undefined, field: string): string | undefined => {
     if (!rules) return prefix ? `the network config has no ${name} network, so ${formatPrefix(prefix)} cannot be leased` : undefined;
     if (!prefix) return `the network config has an ${name} network, so the ${name} subnet must be given${config.ipv4 && config.ipv6 ? " too (IPV4/LEN,IPV6/LEN)" : ""}`;
