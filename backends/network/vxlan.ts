@@ -51,8 +51,10 @@ export function stableVtepMac(seed: string): string {
   return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
 }
 
-/** Checks an explicit VTEP MAC and returns it in the lowercase form Go's net.HardwareAddr prints. */
-/** `label` names where the text came from: the flag as typed, or its variable. */
+/**
+ * Checks an explicit VTEP MAC and returns it in the lowercase form Go's net.HardwareAddr prints.
+ * `label` names where the text came from: the flag as typed, or its variable.
+ */
 export function parseVtepMac(text: string, label = "--vtep-mac"): string {
   const rule = "six hex pairs separated by colons, like 0a:58:0a:f4:00:01";
   if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(text)) throw usageError(`${label} must be ${rule}, got ${shown(text)}`);
