@@ -14,6 +14,7 @@ import { etcdConnection } from "./etcd-connection.ts";
 import { V2History } from "./etcd-v2-history.ts";
 import { etcdError, EtcdHttpError, type EtcdTarget } from "./etcd-errors.ts";
 import { COMPARE_FAILED, KEY_NOT_FOUND, NODE_EXISTS, v2Requester, type V2Answer, type V2Node } from "./etcd-v2-http.ts";
+import { skipWarner, VALUE_NOT_A_LEASE } from "./skip-warning.ts";
 import { httpClient } from "./tls-fetch.ts";
 
 /**
@@ -36,13 +37,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
   const keyOf = (subnet: SubnetKey) => `${subnetsDir}/${formatSubnetKey(subnet)}`;
   const keyOfLease = (lease: Lease) => `${subnetsDir}/${lease.key}`;
   let closed = false;
-  /** Keys already warned about: each is reported once per run, however many looks see it. */
-  const warned = new Set<string>();
-  const warnOnce = (key: string, problem: string) => {
-    if (warned.has(key)) return;
-    warned.add(key);
-    options.log.warn(`skipping ${key}: ${problem}`);
-  };
+  const warnOnce = skipWarner(options.log);
   const request = v2Requester(options, endpoints, client, target, () => closed);
   // quorum on reads: linearizable, as the leases' listing is; recursive only matters to the GET.
   const history = new V2History(options.prefix, (action, method, key, value) =>
@@ -122,7 +117,7 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       const attrs = decodeLeaseAttrs(node.value ?? "");
       if (!attrs) {
         if (skipped) skipped(node.key, "its value is not a flannel lease");
-        else warnOnce(node.key, "its value is not a flannel lease, so its subnet counts as taken until it is repaired or removed");
+        else warnOnce(node.key, VALUE_NOT_A_LEASE);
         occupied?.push({ key: name, subnet });
         continue;
       }

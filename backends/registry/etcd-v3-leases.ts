@@ -17,6 +17,7 @@ import type { CallBudget } from "./etcd-v3-client.ts";
 import { V3History } from "./etcd-v3-history.ts";
 import type { HolderIndex } from "./etcd-v3-index.ts";
 import { NO_LEASE, parseVersion, versionOf, type V3Keys } from "./etcd-v3-keys.ts";
+import { skipWarner, VALUE_NOT_A_LEASE } from "./skip-warning.ts";
 
 /** A keep-alive stream that closed before answering (its member went away). */
 class KeepAliveEnded extends Error {
@@ -43,6 +44,8 @@ export class V3Leases {
   private readonly ttlAnswers = new Map<string, Promise<TtlAnswer>>();
   /** Subnet records, written and deleted in each lease write's own transaction. */
   private readonly history: V3History;
+  /** Skipped keys are each warned about once per run, however many looks see them. */
+  private readonly warnOnce: (key: string, problem: string) => void;
 
   constructor(
     private readonly keys: V3Keys,
@@ -53,14 +56,7 @@ export class V3Leases {
     private readonly isLeaseGone: (error: unknown) => boolean,
   ) {
     this.history = new V3History(keys.prefix);
-  }
-
-  /** Keys already warned about: each is reported once per run, however many looks see it. */
-  private readonly warned = new Set<string>();
-
-  private warnOnce(key: string, problem: string): void {
-    if (!this.warned.has(key)) this.log.warn(`skipping ${key}: ${problem}`);
-    this.warned.add(key);
+    this.warnOnce = skipWarner(log);
   }
 
   /** A listed key as a Lease; undefined (with a warning) for keys that are not flannel leases. */
@@ -83,7 +79,7 @@ export class V3Leases {
     }
     const attrs = decodeLeaseAttrs(entry.value.toString());
     if (!attrs) {
-      this.warnOnce(key, "its value is not a flannel lease, so its subnet counts as taken until it is repaired or removed");
+      this.warnOnce(key, VALUE_NOT_A_LEASE);
       return { key: leaseKey, subnet };
     }
     // The listing names each key's etcd lease but not its TTL; expiry() asks for one.
