@@ -114,6 +114,9 @@ function interfaceNames(system: HostSystem): string[] {
   return names;
 }
 
+/** A name that stays one entry under sysfs's interface folder when joined to it: no "/", ".", "..". */
+const isSysfsName = (name: string) => !name.includes("/") && name !== "." && name !== "..";
+
 /** IFF_UP and IFF_RUNNING, as sysfs's `flags` shows them. */
 const IFF_UP = 0x1;
 const IFF_RUNNING = 0x40;
@@ -124,7 +127,7 @@ const IFF_RUNNING = 0x40;
  * sees them all. Undefined when it is up and running, or sysfs cannot tell.
  */
 function notRunning(system: HostSystem, name: string): string | undefined {
-  if (name.includes("/") || name === "." || name === "..") return undefined;
+  if (!isSysfsName(name)) return undefined;
   let flags: number;
   try {
     flags = parseInt(readFileSync(join(system.sysfs, name, "flags"), "utf8").trim(), 16);
@@ -146,7 +149,7 @@ function hiddenNote(system: HostSystem): string {
 }
 
 const interfaceExists = (system: HostSystem, name: string) =>
-  system.interfaces[name] !== undefined || (!name.includes("/") && name !== "." && name !== ".." && existsSync(join(system.sysfs, name)));
+  system.interfaces[name] !== undefined || (isSysfsName(name) && existsSync(join(system.sysfs, name)));
 
 /**
  * The families whose address must come from the interface: an interface without one is
