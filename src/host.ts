@@ -30,8 +30,11 @@ export const liveSystem = (interfaces: InterfaceTable): HostSystem =>
 export interface InterfaceFlags {
   publicIP?: string;
   publicIPv6?: string;
+  /** --iface: interface names or local addresses, tried in order; empty when not given. */
   iface: string[];
+  /** --iface-regex: patterns matched against interface names and addresses; empty when not given. */
   ifaceRegex: string[];
+  /** --iface-can-reach: the interface the kernel would route this address through. */
   ifaceCanReach?: string;
 }
 

@@ -1,21 +1,14 @@
 /** The lease value and MTU this host publishes, from the config's backend and the host's addresses. */
 import { findBackend } from "../../backends/network/index.ts";
 import type { NetworkConfig } from "../config.ts";
-import { interfaceMtu, liveSystem, resolvePublicAddresses } from "../host.ts";
+import { interfaceMtu, liveSystem, resolvePublicAddresses, type InterfaceFlags } from "../host.ts";
 import type { LeaseAttrs } from "../lease.ts";
 import { usageError } from "../errors.ts";
 
 const MIN_IPV4_MTU = 68;
 
-export interface HostFlags {
-  publicIP?: string;
-  publicIPv6?: string;
-  /** --iface: interface names or local addresses, tried in order; empty when not given. */
-  iface: string[];
-  /** --iface-regex: patterns matched against interface names and addresses; empty when not given. */
-  ifaceRegex: string[];
-  /** --iface-can-reach: the interface the kernel would route this address through. */
-  ifaceCanReach?: string;
+/** The interface flags, and what only some host commands read: --iface-mtu, --vtep-mac. */
+export interface HostFlags extends InterfaceFlags {
   ifaceMtu?: number;
   vtepMac?: string;
 }
