@@ -13,9 +13,6 @@ import { formatSubnet, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, typ
 import type { Logger } from "./log.ts";
 import type { Registry } from "./registry.ts";
 
-/** The subnet as reserve and unreserve take it on a command line: "10.5.3.0/24", "10.5.3.0/24,fc00:0:0:3::/64". */
-export const subnetArgument = formatSubnet;
-
 /** Why `subnet` is not one the config hands out, or undefined when it is. */
 function misfit(subnet: SubnetKey, config: NetworkConfig): string | undefined {
   const family = (name: "IPv4" | "IPv6", prefix: Prefix | undefined, rules: FamilyConfig | undefined, field: string): string | undefined => {
@@ -71,7 +68,7 @@ export class Reservations {
     const { config, subnet, host } = request;
     const reason = misfit(subnet, config);
     if (reason) throw notFits(reason);
-    const shown = subnetArgument(subnet);
+    const shown = formatSubnet(subnet);
     const who = leaseHolder(host) ?? "this host";
     // The records too: a reservation drops its subnet's record, so the create must be told of it.
     const { leases, records } = await this.registry.listLeases({ records: true });
@@ -131,7 +128,7 @@ export class Reservations {
   async unreserve(request: UnreserveRequest): Promise<{ lease: Lease; expiresAt: number | null }> {
     const { config, subnet, keepAsLeaseTtlSeconds } = request;
     const reason = misfit(subnet, config);
-    const shown = subnetArgument(subnet);
+    const shown = formatSubnet(subnet);
     const { leases } = await this.registry.listLeases();
     const lease = leases.find((candidate) => sameSubnet(candidate.subnet, subnet));
     if (!lease) {

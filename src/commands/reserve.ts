@@ -10,11 +10,11 @@ import { checkHostFlags } from "../host.ts";
 import type { NetworkConfig } from "../config.ts";
 import { SubleaseError, usageError } from "../errors.ts";
 import { formatPrefix, isAligned, parseAddress, parsePrefix, type Family, type Prefix } from "../ip.ts";
-import { leaseHolder, parseSubnetKey, type LeaseAttrs, type SubnetKey } from "../lease.ts";
+import { formatSubnet, leaseHolder, parseSubnetKey, type LeaseAttrs, type SubnetKey } from "../lease.ts";
 import type { Logger } from "../log.ts";
 import type { RegistryChoice } from "../registry-settings.ts";
 import type { SettingSource } from "../settings.ts";
-import { Reservations, subnetArgument, type ReserveOutcome } from "../reservations.ts";
+import { Reservations, type ReserveOutcome } from "../reservations.ts";
 import { viewLease, type LeaseView } from "./lease-view.ts";
 import { loadNetworkConfig, withRegistry } from "./session.ts";
 import { ttlSeconds } from "./ttl.ts";
@@ -83,7 +83,7 @@ function namedHost(config: NetworkConfig, flags: ReserveFlags): LeaseAttrs {
  * the operator's machine would publish a key the host does not have).
  */
 async function reservationValue(config: NetworkConfig, identity: LeaseAttrs, flags: ReserveFlags, subnet: SubnetKey): Promise<LeaseAttrs> {
-  const shown = subnetArgument(subnet);
+  const shown = formatSubnet(subnet);
   if (config.backendType === "wireguard" && flags.wireguardPublicKey === undefined) {
     throw usageError(`the wireguard backend publishes the host's public key, which only the host has: give it with --wireguard-public-key ` +
       `(on the host: wg pubkey < /run/flannel/wgkey), or reserve ${shown} after the host has leased it, which keeps its value`);
