@@ -53,10 +53,13 @@ mkdirSync(outdir, { recursive: true });
 // Until this run writes a new one, no SHA256SUMS: a failed release must not look complete.
 rmSync(join(outdir, "SHA256SUMS"), { force: true });
 
+/** Where a target's binary goes: `bun-linux-arm64` -> OUTDIR/sublease-linux-arm64. */
+const binaryFor = (target: string) => join(outdir, `sublease-${target.replace(/^bun-/, "")}`);
+
 const built: string[] = [];
 const skipped: string[] = [];
 for (const target of targets) {
-  const outfile = join(outdir, `sublease-${target.replace(/^bun-/, "")}`);
+  const outfile = binaryFor(target);
   // A binary left from an earlier release must not sit next to this one unchecked.
   rmSync(outfile, { force: true });
   // Output is captured to tell a failed download from a failed build; say what is under way.
@@ -89,7 +92,7 @@ for (const target of targets) {
 const debs: string[] = [];
 for (const target of targets) {
   const arch = DEB_ARCHITECTURES[target as keyof typeof DEB_ARCHITECTURES];
-  const binary = join(outdir, `sublease-${target.replace(/^bun-/, "")}`);
+  const binary = binaryFor(target);
   if (values["skip-deb"] || !arch || !built.includes(binary)) continue;
   console.error(`release: packaging ${basename(binary)} as a Debian package (${arch})`);
   try {
