@@ -35,7 +35,7 @@ const PACKAGE_BINARY = "/usr/bin/sublease";
  * before its release, which in Debian takes "~" ("1.2.0~rc.1"); a "-" would read as a
  * Debian revision.
  */
-export function debianVersion(version: string): string {
+function debianVersion(version: string): string {
   if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/.test(version)) throw new Error(`package.json version ${JSON.stringify(version)} is not x.y.z[-pre]`);
   return version.replace("-", "~");
 }
@@ -45,7 +45,7 @@ export function debianVersion(version: string): string {
  * .dynstr section: the package's `Depends: libc6 (>= ...)`. Bun's glibc builds need
  * nothing else (libpthread, libdl and libm are part of libc6).
  */
-export function glibcFloor(binary: string): string {
+function glibcFloor(binary: string): string {
   const elf = readFileSync(binary);
   if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1) throw new Error(`${binary} is not a 64-bit little-endian ELF file`);
   const sectionHeaders = Number(elf.readBigUInt64LE(0x28));
