@@ -18,7 +18,7 @@ const BACKENDS: Record<string, BackendPlugin<any>> = Object.fromEntries(
   [...PUBLISHABLE, ...flanneldOnlyBackends(PUBLISHABLE.map((plugin) => plugin.type))].map((plugin) => [plugin.type, plugin]),
 );
 
-export const knownBackendTypes = (): string[] => Object.keys(BACKENDS).sort();
+const knownBackendTypes = (): string[] => Object.keys(BACKENDS).sort();
 
 /** The plugin for `type`, in any case: flanneld lower-cases Backend.Type before looking it up. */
 export function findBackend(type: string): BackendPlugin {

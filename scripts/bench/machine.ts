@@ -12,7 +12,7 @@ function firstLine(argv: string[]): string {
 }
 
 /** 1, 5 and 15 minute load averages: others using the machine widen every range. */
-export const loadNow = (): string => loadavg().map((n) => n.toFixed(2)).join(", ");
+const loadNow = (): string => loadavg().map((n) => n.toFixed(2)).join(", ");
 
 export interface Machine {
   cpu: string;
