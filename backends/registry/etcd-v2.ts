@@ -9,12 +9,13 @@ import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnet, formatSubnetKey, leas
 import type { OccupiedSubnet, Registry, RegistryOptions } from "../../src/registry.ts";
 import { shellWord, type UnreadableEntry } from "../../src/inspection.ts";
 import type { SubnetRecord } from "../../src/subnet-history.ts";
-import { keyAreaOf, keyAroundArea, valueMayName } from "../../src/survey-area.ts";
+import { valueMayName } from "../../src/survey-area.ts";
 import { etcdConnection } from "./etcd-connection.ts";
 import { V2History } from "./etcd-v2-history.ts";
 import { etcdError, EtcdHttpError, type EtcdTarget } from "./etcd-errors.ts";
 import { COMPARE_FAILED, KEY_NOT_FOUND, NODE_EXISTS, v2Requester, type V2Answer, type V2Node } from "./etcd-v2-http.ts";
 import { skipWarner, VALUE_NOT_A_LEASE } from "./skip-warning.ts";
+import { surveyReach } from "./survey-reach.ts";
 import { httpClient } from "./tls-fetch.ts";
 
 /**
@@ -158,15 +159,8 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
     // The v2 API has no range reads or counts to find one holder's or one area's leases
     // with, so the survey reads every lease too, but decodes only those that can matter.
     async survey(holder, area, wanted) {
-      const inArea = area ? keyAroundArea(area) : () => false;
-      // The leases around this holder's records come along: they tell whether its old subnets are free.
       const records: SubnetRecord[] | undefined = wanted?.records ? [] : undefined;
-      let aroundOwn: ((key: string) => boolean)[] | undefined;
-      const around = (key: string) => {
-        aroundOwn ??= (records ?? []).filter((record) => record.holder === holder && record.subnet.ipv4)
-          .map((record) => keyAroundArea(keyAreaOf(record.subnet.ipv4!)));
-        return inArea(key) || aroundOwn.some((test) => test(key));
-      };
+      const { inArea, around } = surveyReach(holder, area, records);
       const held: Lease[] = [];
       const near: Lease[] = [];
       const mayName = valueMayName(holder);

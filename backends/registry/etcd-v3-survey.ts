@@ -15,11 +15,12 @@ import { leaseHolder, parseSubnetKey, type Lease } from "../../src/lease.ts";
 import type { Logger } from "../../src/log.ts";
 import type { LeaseListing, LeaseSurvey, OccupiedSubnet } from "../../src/registry.ts";
 import type { SubnetRecord } from "../../src/subnet-history.ts";
-import { areaKeyPrefix, enclosingKeys, keyAreaOf, keyAroundArea, valueMayName } from "../../src/survey-area.ts";
+import { areaKeyPrefix, enclosingKeys, keyAreaOf, valueMayName } from "../../src/survey-area.ts";
 import type { CallBudget } from "./etcd-v3-client.ts";
 import { V3History } from "./etcd-v3-history.ts";
 import type { HolderIndex } from "./etcd-v3-index.ts";
 import { keyAndDualStack, prefixRange, type V3Keys } from "./etcd-v3-keys.ts";
+import { surveyReach } from "./survey-reach.ts";
 
 /** Fewer reads than etcd's limit of 128 operations per transaction. */
 const MAX_READS_PER_TXN = 100;
@@ -142,12 +143,9 @@ export class V3Survey {
     }, callOptions);
     const [all = [], indexEntries = [], writes = [], , recordEntries = []] = response.responses.map((op) => op.response_range?.kvs ?? []);
     const subnetsLength = Buffer.byteLength(this.keys.subnets);
-    const inArea = area ? keyAroundArea(area) : () => false;
-    const records: SubnetRecord[] = this.history.decode(recordEntries).filter((record) => record.holder === holder || inArea(record.key));
-    // The leases around this holder's records come along: they tell whether its old subnets are free.
-    const aroundOwn = records.filter((record) => record.holder === holder && record.subnet.ipv4)
-      .map((record) => keyAroundArea(keyAreaOf(record.subnet.ipv4!)));
-    const around = (key: string) => inArea(key) || aroundOwn.some((test) => test(key));
+    const records: SubnetRecord[] = [];
+    const { inArea, around } = surveyReach(holder, area, records);
+    records.push(...this.history.decode(recordEntries).filter((record) => record.holder === holder || inArea(record.key)));
     const mayName = valueMayName(holder);
     const held: Lease[] = [];
     const near: Lease[] = [];

@@ -7,13 +7,13 @@
 import type { Prefix } from "../../src/ip.ts";
 import { formatSubnetKey, leaseHolder, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import type { LeaseListing, LeaseSurvey, OccupiedSubnet, Registry, RegistryOptions } from "../../src/registry.ts";
-import { storedRecord, type StoredRecord } from "../../src/subnet-history.ts";
-import { keyAreaOf, keyAroundArea } from "../../src/survey-area.ts";
+import { storedRecord, type StoredRecord, type SubnetRecord } from "../../src/subnet-history.ts";
 import {
   hasExpired, mayBeHeldBy, readEntry, readRecords, storedAt, storedLease, type Entry, type RegistryFile, type StoredLease,
 } from "./file-format.ts";
 import { inspectFile, mendExpired } from "./file-inspect.ts";
 import { RegistryFileStore } from "./file-store.ts";
+import { surveyReach } from "./survey-reach.ts";
 import type { Inspection, Leftover, MendOutcome } from "../../src/inspection.ts";
 
 export async function openFileRegistry(options: RegistryOptions): Promise<Registry> {
@@ -115,12 +115,9 @@ class FileRegistry implements Registry {
     const held: Lease[] = [];
     const near: Lease[] = [];
     const snapshot = this.store.readExisting();
-    const inArea = area ? keyAroundArea(area) : () => false;
-    const records = readRecords(snapshot.file, (key, recordHolder) => recordHolder === holder || inArea(key));
-    // The leases around this holder's records come along: they tell whether its old subnets are free.
-    const aroundOwn = records.filter((record) => record.holder === holder && record.subnet.ipv4)
-      .map((record) => keyAroundArea(keyAreaOf(record.subnet.ipv4!)));
-    const around = (key: string) => inArea(key) || aroundOwn.some((test) => test(key));
+    const records: SubnetRecord[] = [];
+    const { inArea, around } = surveyReach(holder, area, records);
+    records.push(...readRecords(snapshot.file, (key, recordHolder) => recordHolder === holder || inArea(key)));
     const named = snapshot.mayName(holder);
     const wanted = (key: string, stored: unknown) => around(key) || (named && mayBeHeldBy(stored, holder));
     const occupied: OccupiedSubnet[] = [];
