@@ -14,8 +14,8 @@ import type { CallBudget, EtcdV3Client } from "./etcd-v3-client.ts";
 import type { HolderIndex } from "./etcd-v3-index.ts";
 import { NO_LEASE, prefixRange, type V3Keys } from "./etcd-v3-keys.ts";
 
-export const KEYLESS_LEASE = "keyless etcd lease";
-export const STALE_INDEX_ENTRY = "stale index entry";
+const KEYLESS_LEASE = "keyless etcd lease";
+const STALE_INDEX_ENTRY = "stale index entry";
 
 /** TimeToLive requests in flight at once. */
 const PARALLEL_CHECKS = 8;

@@ -10,7 +10,7 @@ import { formatSubnetKey, type Lease, type SubnetKey } from "../../src/lease.ts"
 export const NO_LEASE = "0";
 
 /** The smallest key after every key that starts with `prefix` (etcd's "range_end" for a prefix). */
-export function prefixEnd(prefix: Buffer): Buffer {
+function prefixEnd(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix);
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i]! < 0xff) {

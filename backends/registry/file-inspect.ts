@@ -7,7 +7,7 @@ import type { Inspection, Leftover, MendOutcome, UnreadableEntry } from "../../s
 import { leaseHolder, type Lease } from "../../src/lease.ts";
 import { hasExpired, readEntry, type RegistryFile } from "./file-format.ts";
 
-export const EXPIRED_ENTRY = "expired entry";
+const EXPIRED_ENTRY = "expired entry";
 
 /** How an operator removes one entry: there is no etcdctl for a file. */
 const removeByHand = (key: string, path: string) => `stop sublease on every host using it, then remove the "${key}" entry from ${path}`;
