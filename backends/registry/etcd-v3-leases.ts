@@ -178,27 +178,36 @@ export class V3Leases {
     return { response, current: response.succeeded ? undefined : response.responses[0]?.response_range?.kvs[0] };
   }
 
-  async create(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number, replaced?: SubnetRecord): Promise<Lease | undefined> {
-    this.ttlAnswers.clear();
-    const leaseKey = formatSubnetKey(subnet);
-    const value = encodeLeaseAttrs(attrs);
+  /**
+   * putIf on an etcd lease granted for this write (none when `ttlSeconds` is 0: a
+   * reservation), which must not outlive a put that fails or loses. The key as written,
+   * or undefined when the put lost. `alongside` gives the ops that go with the put.
+   */
+  private async putOnNewLease(key: Buffer, expected: "absent" | string, value: string, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number,
+    alongside: (leaseId: string, expiresAt: number | null) => IRequestOp[]): Promise<{ leaseId: string; expiresAt: number | null; modRevision: string; createRevision: string } | undefined> {
     const sentAt = Date.now();
     const leaseId = ttlSeconds > 0 ? await this.grant(ttlSeconds, callOptions) : NO_LEASE;
     const expiresAt = ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null;
     let outcome: Awaited<ReturnType<V3Leases["putIf"]>>;
     try {
-      outcome = await this.putIf(this.keys.subnet(subnet), "absent", value, leaseId, callOptions,
-        [...this.index.put(attrs, leaseKey, leaseId), ...this.history.written(attrs, leaseKey, expiresAt, replaced?.holder)]);
+      outcome = await this.putIf(key, expected, value, leaseId, callOptions, alongside(leaseId, expiresAt));
     } catch (error) {
       await this.revokeQuietly(leaseId, timeoutMs);
       throw error;
     }
     const { response, current } = outcome;
-    if (response.succeeded) return leaseAt(leaseKey, subnet, attrs, response.header.revision, leaseId, expiresAt, response.header.revision);
-    if (wroteIt(current, leaseId, value)) return leaseAt(leaseKey, subnet, attrs, current!.mod_revision, leaseId, expiresAt, current!.create_revision);
-    // Lost the race: the lease granted for it must not outlive the attempt.
+    if (response.succeeded) return { leaseId, expiresAt, modRevision: response.header.revision, createRevision: response.header.revision };
+    if (wroteIt(current, leaseId, value)) return { leaseId, expiresAt, modRevision: current!.mod_revision, createRevision: current!.create_revision };
     await this.revoke(leaseId, callOptions);
     return undefined;
+  }
+
+  async create(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number, replaced?: SubnetRecord): Promise<Lease | undefined> {
+    this.ttlAnswers.clear();
+    const leaseKey = formatSubnetKey(subnet);
+    const written = await this.putOnNewLease(this.keys.subnet(subnet), "absent", encodeLeaseAttrs(attrs), ttlSeconds, callOptions, timeoutMs, (leaseId, expiresAt) =>
+      [...this.index.put(attrs, leaseKey, leaseId), ...this.history.written(attrs, leaseKey, expiresAt, replaced?.holder)]);
+    return written && leaseAt(leaseKey, subnet, attrs, written.modRevision, written.leaseId, written.expiresAt, written.createRevision);
   }
 
   async update(current: Lease, attrs: LeaseAttrs, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number): Promise<Lease | undefined> {
@@ -235,25 +244,17 @@ export class V3Leases {
 
     // A reservation stays without a lease; otherwise a fresh etcd lease with the new TTL,
     // and the old one revoked only once the key has moved off it.
-    const sentAt = Date.now();
-    const newLease = ttlSeconds > 0 ? await this.grant(ttlSeconds, callOptions) : NO_LEASE;
-    let outcome: Awaited<ReturnType<V3Leases["putIf"]>>;
+    let written: Awaited<ReturnType<V3Leases["putOnNewLease"]>>;
     try {
-      outcome = await this.putIf(key, modRevision, value, newLease, callOptions, [...this.index.move(current, attrs, newLease),
-        ...this.history.written(attrs, current.key, ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null, leaseHolder(current.attrs))]);
+      written = await this.putOnNewLease(key, modRevision, value, ttlSeconds, callOptions, timeoutMs, (newLease, expiresAt) =>
+        [...this.index.move(current, attrs, newLease), ...this.history.written(attrs, current.key, expiresAt, leaseHolder(current.attrs))]);
     } catch (error) {
-      await this.revokeQuietly(newLease, timeoutMs);
       if (this.isLeaseGone(error)) return undefined;
       throw error;
     }
-    const revision = outcome.response.succeeded ? outcome.response.header.revision
-      : wroteIt(outcome.current, newLease, value) ? outcome.current!.mod_revision : undefined;
-    if (revision === undefined) {
-      await this.revoke(newLease, callOptions);
-      return undefined;
-    }
+    if (!written) return undefined;
     await this.revokeIfUnused(oldLease, callOptions);
-    return updated(revision, newLease, ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null);
+    return updated(written.modRevision, written.leaseId, written.expiresAt);
   }
 
   private timeToLive(leaseId: string, callOptions: CallBudget): Promise<TtlAnswer> {
