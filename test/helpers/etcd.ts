@@ -429,34 +429,32 @@ export function registryOpener(api: "etcd-v3" | "etcd-v2", endpoints: () => stri
 }
 
 /**
- * One etcd for the calling test file: started before its tests, stopped after them.
- * `started` receives it (e.g. `etcdPerFile((cluster) => (etcd = cluster))`).
+ * One etcd for the calling test file: started before its tests, stopped after them
+ * (`beforeStop` first, when given). `started` receives it
+ * (e.g. `etcdPerFile((cluster) => (etcd = cluster))`).
  */
-export function etcdPerFile(started: (cluster: EtcdCluster) => void, options: StartOptions = {}): void {
+export function etcdPerFile(started: (cluster: EtcdCluster) => void, options: StartOptions = {}, beforeStop?: () => Promise<unknown>): void {
   let cluster: EtcdCluster | undefined;
   beforeAll(async () => {
     cluster = await startEtcd(options);
     started(cluster);
   }, 60_000);
   afterAll(async () => {
+    await beforeStop?.();
     await cluster?.stop();
   });
 }
 
 /**
- * One etcd for the calling test file: started before its tests (`started` receives it),
- * stopped after them, with a registry opener on it whose registries are closed first.
+ * One etcd for the calling test file, as etcdPerFile, with a registry opener on it whose
+ * registries are closed before the etcd stops.
  */
 export function etcdForThisFile(api: "etcd-v3" | "etcd-v2", started: (cluster: EtcdCluster) => void) {
   let cluster: EtcdCluster | undefined;
   const opener = registryOpener(api, () => [cluster!.endpoint]);
-  beforeAll(async () => {
-    cluster = await startEtcd();
-    started(cluster);
-  }, 60_000);
-  afterAll(async () => {
-    await opener.closeAll();
-    await cluster?.stop();
-  });
+  etcdPerFile((running) => {
+    cluster = running;
+    started(running);
+  }, {}, () => opener.closeAll());
   return opener;
 }
