@@ -6,7 +6,6 @@
 import { overlapsAny } from "./allocator.ts";
 import { fitsFamily, type NetworkConfig } from "./config.ts";
 import { formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
-import type { Registry } from "./registry.ts";
 
 /** Whether the lease was written for this host: flannel matches on the public address. */
 export function isOurs(lease: Lease, attrs: LeaseAttrs): boolean {
@@ -55,14 +54,6 @@ export const leaseInUse = (held: readonly Lease[], config: NetworkConfig): Lease
 export const overlapsLeases = (subnet: SubnetKey, leases: readonly Lease[]): boolean =>
   (!!subnet.ipv4 && overlapsAny(subnet.ipv4, leases.map((lease) => lease.subnet.ipv4))) ||
   (!!subnet.ipv6 && overlapsAny(subnet.ipv6, leases.map((lease) => lease.subnet.ipv6)));
-
-/**
- * Whether a create must be followed by a read of the host's leases (see afterCreate): not
- * where the registry's create already refuses a second lease, unless the key is dual-stack,
- * whose halves another host's key may share.
- */
-export const needsCheckAfterCreate = (registry: Pick<Registry, "createRefusesSecondLease">, subnet: SubnetKey): boolean =>
-  !registry.createRefusesSecondLease || !!(subnet.ipv4 && subnet.ipv6);
 
 /**
  * What the run that has just created `created` must do, by the leases it read right after:

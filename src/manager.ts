@@ -12,7 +12,7 @@ import { cryptoRandomBelow, type RandomBelow } from "./allocator.ts";
 import type { NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
 import { containsAddress, type Prefix } from "./ip.ts";
-import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, leaseInUse, needsCheckAfterCreate, oldest, overlapsLeases } from "./host-leases.ts";
+import { afterCreate, expiryAfterWrite, fitsConfig, isOurs, isReservation, leaseInUse, oldest, overlapsLeases } from "./host-leases.ts";
 import { chooseFreeSubnet } from "./free-subnet.ts";
 import { formatSubnet, formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
@@ -165,30 +165,33 @@ export class LeaseManager {
   }
 
   /**
-   * Creates the lease, then reads this host's leases (one read, the only one a create adds;
-   * none where the registry's create already refuses a second lease) to settle two races. Other acquires of this host may have created leases meanwhile: of
-   * all of them only the oldest stays (see `oldest`), and ours, if younger, is deleted and
-   * the oldest reused. And create-if-absent is atomic per key, but a dual-stack key names
-   * two subnets, so two hosts could each create a key sharing one half: the key that sorts
-   * later yields, so exactly one of them retries.
+   * Creates the lease and looks at this host's leases as of the create, to settle two
+   * races. Other acquires of this host may have created leases meanwhile: of all of them
+   * only the oldest stays (see `oldest`), and ours, if younger, is deleted and the oldest
+   * reused. And create-if-absent is atomic per key, but a dual-stack key names two subnets,
+   * so two hosts could each create a key sharing one half: the key that sorts later
+   * yields, so exactly one of them retries. What the registry read with the create serves;
+   * else one read after it (the only request a create adds).
    */
   private async create(subnet: SubnetKey, request: LeaseRequest, outcome: AcquireOutcome, refused: SubnetKey[], replaced?: SubnetRecord): Promise<Acquired | undefined> {
     const { config, attrs, ttlSeconds } = request;
-    const created = await this.registry.createLease(subnet, attrs, ttlSeconds, replaced);
-    if (!created) {
+    const result = await this.registry.createLease(subnet, attrs, ttlSeconds, replaced);
+    if (!result) {
       refused.push(subnet);
       return undefined;
     }
-    if (!needsCheckAfterCreate(this.registry, subnet)) return { lease: created, outcome, expiresAt: expiryAfterWrite(created, ttlSeconds) };
-    let leases: Lease[];
-    try {
-      // The narrowest area holding the new lease: enough to see it; the host's other leases come with it.
-      const family = areaFamily(this.registry, config);
-      ({ leases } = await look(this.registry, config, attrs, family && subnet.ipv4 ? keyAreaOf(subnet.ipv4) : undefined, "check"));
-    } catch (error) {
-      // Unchecked, it could be this host's second lease: give it back.
-      await this.registry.deleteLease(created).catch(() => false);
-      throw error;
+    const created = result.lease;
+    let leases = result.seen;
+    if (!leases) {
+      try {
+        // The narrowest area holding the new lease: enough to see it; the host's other leases come with it.
+        const family = areaFamily(this.registry, config);
+        ({ leases } = await look(this.registry, config, attrs, family && subnet.ipv4 ? keyAreaOf(subnet.ipv4) : undefined, "check"));
+      } catch (error) {
+        // Unchecked, it could be this host's second lease: give it back.
+        await this.registry.deleteLease(created).catch(() => false);
+        throw error;
+      }
     }
     const found = afterCreate(created, leases, attrs, config);
     if (found === "keep") return { lease: created, outcome, expiresAt: expiryAfterWrite(created, ttlSeconds) };

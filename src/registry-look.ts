@@ -50,7 +50,7 @@ export function chooseArea(registry: Registry, config: NetworkConfig, previous: 
  */
 export async function look(registry: Registry, config: NetworkConfig, attrs: LeaseAttrs, area: Prefix | undefined,
   purpose: "allocate" | "check" | "find"): Promise<View> {
-  const wanted = { records: purpose === "allocate", ownWritesOnly: purpose === "check" };
+  const wanted = { records: purpose === "allocate" };
   if (areaFamily(registry, config) && (area || purpose === "find")) {
     const survey = await registry.survey!(leaseHolder(attrs) ?? "", area, wanted);
     if (survey) {

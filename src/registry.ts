@@ -52,12 +52,19 @@ export interface LeaseSurvey {
  */
 export interface RecordsWanted {
   records?: boolean;
+}
+
+/** A lease createLease wrote, and what the registry read in the same atomic step. */
+export interface CreatedLease {
+  readonly lease: Lease;
   /**
-   * For a survey: `held` needs only the leases sublease itself created or rewrote, as for
-   * the read after a create (what it settles are races between sublease runs), so a registry
-   * that indexes exactly those may answer from its index while it cannot vouch for the rest.
+   * The leases the check after a create needs (see afterCreate in src/host-leases.ts), read
+   * atomically with the create (etcd v3: in its transaction; the file registry: under its
+   * lock): every live lease of the holder, the new one included, and for a dual-stack key
+   * every lease sharing one of its halves. Absent where the registry could not read them
+   * with the create: the manager then reads them itself, one request more.
    */
-  ownWritesOnly?: boolean;
+  readonly seen?: readonly Lease[];
 }
 
 export interface Registry {
@@ -88,13 +95,7 @@ export interface Registry {
    * pinned, not remembered, so its create drops the record instead. `replaced` is the
    * record the caller saw there, for the registry to drop what it keeps for that holder.
    */
-  createLease(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number, replaced?: SubnetRecord): Promise<Lease | undefined>;
-  /**
-   * Optional: true when createLease also refuses while the holder has another live lease
-   * that is not a reservation, decided with the create itself. The manager then need not
-   * read the holder's leases again after a create to keep one lease per host.
-   */
-  readonly createRefusesSecondLease?: boolean;
+  createLease(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number, replaced?: SubnetRecord): Promise<CreatedLease | undefined>;
   /**
    * Rewrites the lease and resets its TTL, only if it is unchanged since `current` was
    * read. Returns undefined when it changed or vanished. Rewrites the subnet's record too.

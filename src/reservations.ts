@@ -7,11 +7,11 @@
  */
 import { fitsFamily, type FamilyConfig, type NetworkConfig } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
-import { afterCreate, expiryAfterWrite, isOurs, isReservation, needsCheckAfterCreate, overlapsLeases } from "./host-leases.ts";
+import { afterCreate, expiryAfterWrite, isOurs, isReservation, overlapsLeases } from "./host-leases.ts";
 import { formatAddress, formatPrefix, type Prefix } from "./ip.ts";
 import { formatSubnet, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 import type { Logger } from "./log.ts";
-import type { Registry } from "./registry.ts";
+import type { CreatedLease, Registry } from "./registry.ts";
 
 /** Why `subnet` is not one the config hands out, or undefined when it is. */
 function misfit(subnet: SubnetKey, config: NetworkConfig): string | undefined {
@@ -98,7 +98,7 @@ export class Reservations {
       throw new SubleaseError("conflict", `${shown} was taken (or ${who} acquired a lease) while reserving; nothing was written: run sublease leases and try again`);
     }
     await this.settleCreate(created, request);
-    return { lease: created, outcome: "created" };
+    return { lease: created.lease, outcome: "created" };
   }
 
   /**
@@ -106,9 +106,8 @@ export class Reservations {
    * create, the host's oldest lease is the one that stays: when it is not our reservation,
    * the reservation is taken back (compare-and-delete) and the operator told.
    */
-  private async settleCreate(created: Lease, { config, host }: ReserveRequest): Promise<void> {
-    if (!needsCheckAfterCreate(this.registry, created.subnet)) return;
-    const { leases } = await this.registry.listLeases();
+  private async settleCreate({ lease: created, seen }: CreatedLease, { config, host }: ReserveRequest): Promise<void> {
+    const leases = seen ?? (await this.registry.listLeases()).leases;
     const found = afterCreate(created, leases, host, config);
     if (found === "keep") return;
     await this.registry.deleteLease(created);

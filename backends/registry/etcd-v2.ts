@@ -199,7 +199,8 @@ export async function openEtcdV2Registry(options: RegistryOptions): Promise<Regi
       // A reservation is pinned, not remembered: a record seen at its subnet goes (one more request, only then).
       if (created && ttlSeconds > 0) await history.written(attrs, created.key, created.expiresAt ?? null);
       else if (created && replaced) await history.removed(created.key);
-      return created;
+      // No transactions in v2: the manager reads the holder's leases after the create itself.
+      return created && { lease: created };
     },
 
     async updateLease(current, attrs, ttlSeconds) {

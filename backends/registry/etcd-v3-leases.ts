@@ -6,7 +6,7 @@
  * write carries its holder index entry and counts itself (see etcd-v3-index.ts).
  */
 import { Buffer } from "node:buffer";
-import type { IKeyValue, IRequestOp, ITxnResponse, KVClient, LeaseClient } from "etcd3";
+import type { IKeyValue, IRequestOp, IResponseOp, ITxnResponse, KVClient, LeaseClient } from "etcd3";
 import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, leaseHolder, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import type { Logger } from "../../src/log.ts";
 import type { OccupiedSubnet } from "../../src/registry.ts";
@@ -166,48 +166,58 @@ export class V3Leases {
    * back on failure so a transaction that the client retried after it had already been
    * applied is recognised as ours.
    */
-  private async putIf(key: Buffer, expected: "absent" | string, value: string, leaseId: string, callOptions: CallBudget, alongside: IRequestOp[]): Promise<{ response: ITxnResponse; current?: IKeyValue }> {
+  private async putIf(key: Buffer, expected: "absent" | string, value: string, leaseId: string, callOptions: CallBudget, alongside: IRequestOp[],
+    reads: IRequestOp[] = []): Promise<{ response: ITxnResponse; current?: IKeyValue; answers?: IResponseOp[] }> {
     const condition = expected === "absent"
       ? { key, target: "Version" as const, result: "Equal" as const, version: 0 }
       : { key, target: "Mod" as const, result: "Equal" as const, mod_revision: expected };
     const response = await this.kv.txn({
       compare: [condition],
-      success: [{ request_put: { key, value: Buffer.from(value), lease: leaseId } }, ...alongside, this.index.countWrite()],
+      success: [{ request_put: { key, value: Buffer.from(value), lease: leaseId } }, ...alongside, this.index.countWrite(), ...reads],
       failure: [{ request_range: { key } }],
     }, callOptions);
-    return { response, current: response.succeeded ? undefined : response.responses[0]?.response_range?.kvs[0] };
+    if (!response.succeeded) return { response, current: response.responses[0]?.response_range?.kvs[0] };
+    return { response, answers: response.responses.slice(response.responses.length - reads.length) };
   }
 
   /**
    * putIf on an etcd lease granted for this write (none when `ttlSeconds` is 0: a
    * reservation), which must not outlive a put that fails or loses. The key as written,
-   * or undefined when the put lost. `alongside` gives the ops that go with the put.
+   * or undefined when the put lost. `alongside` gives the ops that go with the put;
+   * `reads` are answered in `answers`, at the put's revision and seeing it (absent when a
+   * retried put turned out to be ours: its answer was lost).
    */
   private async putOnNewLease(key: Buffer, expected: "absent" | string, value: string, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number,
-    alongside: (leaseId: string, expiresAt: number | null) => IRequestOp[]): Promise<{ leaseId: string; expiresAt: number | null; modRevision: string; createRevision: string } | undefined> {
+    alongside: (leaseId: string, expiresAt: number | null) => IRequestOp[], reads: IRequestOp[] = []):
+    Promise<{ leaseId: string; expiresAt: number | null; modRevision: string; createRevision: string; answers?: IResponseOp[] } | undefined> {
     const sentAt = Date.now();
     const leaseId = ttlSeconds > 0 ? await this.grant(ttlSeconds, callOptions) : NO_LEASE;
     const expiresAt = ttlSeconds > 0 ? sentAt + ttlSeconds * 1000 : null;
     let outcome: Awaited<ReturnType<V3Leases["putIf"]>>;
     try {
-      outcome = await this.putIf(key, expected, value, leaseId, callOptions, alongside(leaseId, expiresAt));
+      outcome = await this.putIf(key, expected, value, leaseId, callOptions, alongside(leaseId, expiresAt), reads);
     } catch (error) {
       await this.revokeQuietly(leaseId, timeoutMs);
       throw error;
     }
-    const { response, current } = outcome;
-    if (response.succeeded) return { leaseId, expiresAt, modRevision: response.header.revision, createRevision: response.header.revision };
+    const { response, current, answers } = outcome;
+    if (response.succeeded) return { leaseId, expiresAt, modRevision: response.header.revision, createRevision: response.header.revision, answers };
     if (wroteIt(current, leaseId, value)) return { leaseId, expiresAt, modRevision: current!.mod_revision, createRevision: current!.create_revision };
     await this.revoke(leaseId, callOptions);
     return undefined;
   }
 
-  async create(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number, replaced?: SubnetRecord): Promise<Lease | undefined> {
+  /** The lease created, with the answers to `reads`, which ride in its transaction (see putOnNewLease). */
+  async create(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number, replaced?: SubnetRecord,
+    reads: IRequestOp[] = []): Promise<{ lease: Lease; answers?: IResponseOp[] } | undefined> {
     this.ttlAnswers.clear();
     const leaseKey = formatSubnetKey(subnet);
     const written = await this.putOnNewLease(this.keys.subnet(subnet), "absent", encodeLeaseAttrs(attrs), ttlSeconds, callOptions, timeoutMs, (leaseId, expiresAt) =>
-      [...this.index.put(attrs, leaseKey, leaseId), ...this.history.written(attrs, leaseKey, expiresAt, replaced?.holder)]);
-    return written && leaseAt(leaseKey, subnet, attrs, written.modRevision, written.leaseId, written.expiresAt, written.createRevision);
+      [...this.index.put(attrs, leaseKey, leaseId), ...this.history.written(attrs, leaseKey, expiresAt, replaced?.holder)], reads);
+    return written && {
+      lease: leaseAt(leaseKey, subnet, attrs, written.modRevision, written.leaseId, written.expiresAt, written.createRevision),
+      answers: written.answers,
+    };
   }
 
   async update(current: Lease, attrs: LeaseAttrs, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number): Promise<Lease | undefined> {

@@ -5,13 +5,13 @@
  * leases, with the subnet records of the holder (their holder entries) and of the area
  * (see etcd-v3-history.ts), plus one fetch of the holder's leases and records outside the
  * area, if any. Otherwise every lease and record is read, as flanneld reads every lease,
- * but only those that can matter are decoded; the read after a create, which needs only the
- * leases sublease wrote, reads the index all the same.
+ * but only those that can matter are decoded. The check after a create reads the index with
+ * the create itself (checkReads).
  */
 import { Buffer } from "node:buffer";
-import type { IKeyValue, IRequestOp, KVClient } from "etcd3";
+import type { IKeyValue, IRangeResponse, IRequestOp, IResponseOp, KVClient } from "etcd3";
 import type { Prefix } from "../../src/ip.ts";
-import { leaseHolder, parseSubnetKey, type Lease } from "../../src/lease.ts";
+import { leaseHolder, parseSubnetKey, type Lease, type SubnetKey } from "../../src/lease.ts";
 import type { Logger } from "../../src/log.ts";
 import type { LeaseListing, LeaseSurvey, OccupiedSubnet } from "../../src/registry.ts";
 import type { SubnetRecord } from "../../src/subnet-history.ts";
@@ -76,32 +76,69 @@ export class V3Survey {
     return { leases, occupied };
   }
 
-  /**
-   * With `ownWritesOnly` the index is read even while unproven: every lease sublease writes
-   * has its entry from the same transaction, and only those are wanted in `held`.
-   */
-  async survey(holder: string, area: Prefix | undefined, callOptions: CallBudget, ownWritesOnly = false): Promise<LeaseSurvey> {
-    if (this.unproven && !ownWritesOnly) return this.readEverything(holder, area, callOptions);
+  /** The holder's index entries: the keys of the leases sublease wrote for it. */
+  private holderRead(holder: string): IRequestOp {
+    return { request_range: { ...prefixRange(`${this.keys.holders}${holder}/`), keys_only: true } };
+  }
+
+  /** The lease keys named by the answer to holderRead. */
+  private heldKeys(holder: string, answer: IRangeResponse | undefined): Set<string> {
     const holderStart = `${this.keys.holders}${holder}/`;
+    return new Set((answer?.kvs ?? []).map((entry) => entry.key.toString().slice(holderStart.length)));
+  }
+
+  /** Single keys fetched, in as few transactions as etcd's limit allows. */
+  private async fetch(reads: IRequestOp[], callOptions: CallBudget): Promise<IKeyValue[]> {
+    const entries: IKeyValue[] = [];
+    for (let first = 0; first < reads.length; first += MAX_READS_PER_TXN) {
+      const fetched = await this.kv.txn({ success: reads.slice(first, first + MAX_READS_PER_TXN) }, callOptions);
+      entries.push(...fetched.responses.flatMap((op) => op.response_range?.kvs ?? []));
+    }
+    return entries;
+  }
+
+  /**
+   * The reads that ride in a create's transaction, after its writes, so the check after a
+   * create needs no request of its own (see CreatedLease.seen): the holder's index entries
+   * and the leases around the new key. The index is read even while unproven: a racing
+   * sublease run always writes its entry with its lease, and those races are what the
+   * check settles. Only for an IPv4-only key, whose area the leases around it lie in.
+   */
+  checkReads(holder: string, subnet: SubnetKey): IRequestOp[] | undefined {
+    if (!subnet.ipv4 || subnet.ipv6) return undefined;
+    return [this.holderRead(holder), ...this.nearRanges(keyAreaOf(subnet.ipv4))];
+  }
+
+  /** What checkReads found: the leases around the new key and the holder's leases, those elsewhere fetched. */
+  async seenWithCreate(holder: string, answers: IResponseOp[], callOptions: CallBudget): Promise<Lease[]> {
+    const [heldIndex, ...nearAnswers] = answers.map((op) => op.response_range);
+    const { leases } = this.decodeAll(nearAnswers.flatMap((range) => range?.kvs ?? []));
+    const elsewhere = [...this.heldKeys(holder, heldIndex)].filter((key) => !leases.some((lease) => lease.key === key));
+    const fetched = await this.fetch(elsewhere.map((key) => ({ request_range: { key: Buffer.from(this.keys.subnets + key) } })), callOptions);
+    return [...leases, ...this.decodeAll(fetched).leases];
+  }
+
+  async survey(holder: string, area: Prefix | undefined, callOptions: CallBudget): Promise<LeaseSurvey> {
+    if (this.unproven) return this.readEverything(holder, area, callOptions);
     // One read at one revision: the proof, the holder's index entries, its subnet records' entries, the area's records and leases.
     const response = await this.kv.txn({
       success: [
         ...this.index.proofReads(),
-        { request_range: { ...prefixRange(holderStart), keys_only: true } },
+        this.holderRead(holder),
         ...this.history.surveyReads(holder, area),
         ...(area ? this.nearRanges(area) : []),
       ],
     }, callOptions);
     const ranges = response.responses.map((op) => op.response_range);
     this.unproven = !this.index.proven(response.header.revision, ranges.splice(0, 2));
-    if (this.unproven && !ownWritesOnly) {
+    if (this.unproven) {
       this.log.debug(`the holder index under ${this.keys.holders} is not proven complete: reading every lease`);
       return this.readEverything(holder, area, callOptions);
     }
     const [heldIndex, ownRecordEntries, areaRecords, ...nearResponses] = ranges;
     const { leases: near, occupied } = this.decodeAll(nearResponses.flatMap((range) => range?.kvs ?? []));
     const records = this.history.decode(areaRecords?.kvs ?? []);
-    const heldKeys = new Set((heldIndex?.kvs ?? []).map((entry) => entry.key.toString().slice(holderStart.length)));
+    const heldKeys = this.heldKeys(holder, heldIndex);
     const isHeld = (lease: Lease) => heldKeys.has(lease.key) && leaseHolder(lease.attrs) === holder;
     const held = near.filter(isHeld);
     // This holder's records outside the area, with the leases around each (is it free?), and
@@ -114,16 +151,13 @@ export class V3Survey {
       const fetchedAround = ownRecordKeys.includes(key);
       if (!fetchedAround && !near.some((lease) => lease.key === key)) reads.push({ request_range: { key: Buffer.from(this.keys.subnets + key) } });
     }
-    for (let first = 0; first < reads.length; first += MAX_READS_PER_TXN) {
-      const fetched = await this.kv.txn({ success: reads.slice(first, first + MAX_READS_PER_TXN) }, callOptions);
-      const entries = fetched.responses.flatMap((op) => op.response_range?.kvs ?? []);
-      const isRecord = (entry: IKeyValue) => entry.key.toString().startsWith(this.history.records);
-      const { leases, occupied: occupiedThere } = this.decodeAll(entries.filter((entry) => !isRecord(entry)));
-      near.push(...leases);
-      occupied.push(...occupiedThere);
-      held.push(...leases.filter(isHeld));
-      records.push(...this.history.decode(entries.filter(isRecord)));
-    }
+    const entries = await this.fetch(reads, callOptions);
+    const isRecord = (entry: IKeyValue) => entry.key.toString().startsWith(this.history.records);
+    const { leases, occupied: occupiedThere } = this.decodeAll(entries.filter((entry) => !isRecord(entry)));
+    near.push(...leases);
+    occupied.push(...occupiedThere);
+    held.push(...leases.filter(isHeld));
+    records.push(...this.history.decode(entries.filter(isRecord)));
     return { held, near, occupied, records: [...new Map(records.map((record) => [record.key, record])).values()] };
   }
 

@@ -8,7 +8,7 @@
  * request is visible here: each registry call costs a known number of round trips.
  */
 import { Buffer } from "node:buffer";
-import { formatSubnet } from "../../src/lease.ts";
+import { formatSubnet, leaseHolder } from "../../src/lease.ts";
 import type { Registry, RegistryOptions } from "../../src/registry.ts";
 import { openEtcdV3Client } from "./etcd-v3-client.ts";
 import { HolderIndex } from "./etcd-v3-index.ts";
@@ -45,11 +45,17 @@ export async function openEtcdV3Registry(options: RegistryOptions): Promise<Regi
 
     listLeases: () => call(`listing leases under ${keys.subnets}`, (callOptions) => surveys.listWithRecords(callOptions)),
 
-    survey: (holder, area, wanted) => call(`reading the leases of ${holder}`, (callOptions) =>
-      surveys.survey(holder, area, callOptions, wanted?.ownWritesOnly)),
+    survey: (holder, area) => call(`reading the leases of ${holder}`, (callOptions) => surveys.survey(holder, area, callOptions)),
 
-    createLease: (subnet, attrs, ttlSeconds, replaced) => call(`creating ${formatSubnet(subnet)}`, (callOptions) =>
-      leaseStore.create(subnet, attrs, ttlSeconds, callOptions, options.timeoutMs, replaced)),
+    createLease: (subnet, attrs, ttlSeconds, replaced) => call(`creating ${formatSubnet(subnet)}`, async (callOptions) => {
+      const holder = leaseHolder(attrs) ?? "";
+      const reads = surveys.checkReads(holder, subnet);
+      const created = await leaseStore.create(subnet, attrs, ttlSeconds, callOptions, options.timeoutMs, replaced, reads);
+      if (!created?.answers || !reads) return created && { lease: created.lease };
+      // The lease exists now: a failed fetch must not lose it, so the manager reads instead.
+      const seen = await surveys.seenWithCreate(holder, created.answers, callOptions).catch(() => undefined);
+      return { lease: created.lease, seen };
+    }),
 
     updateLease: (current, attrs, ttlSeconds) => call(`updating ${formatSubnet(current.subnet)}`, (callOptions) =>
       leaseStore.update(current, attrs, ttlSeconds, callOptions, options.timeoutMs)),

@@ -27,7 +27,7 @@ test("a file written before the history section reads as before, and gains the s
   const old = '{\n  "format": "sublease-registry/v1",\n  "revision": 1,\n  "config": {"Network":"10.5.0.0/16"},\n  "leases": {}\n}\n';
   const { registry, stored } = await registryWith(old);
   expect(await registry.listLeases()).toEqual({ leases: [], records: [], occupied: [] });
-  const lease = (await registry.createLease(v4("10.5.1.0/24"), host(1), 600))!;
+  const lease = (await registry.createLease(v4("10.5.1.0/24"), host(1), 600))!.lease;
   const file = stored();
   expect(Object.keys(file)).toEqual(["format", "revision", "config", "leases", "history"]);
   expect(file.history).toEqual({ "10.5.1.0-24": { holder: "192.0.2.1", until: file.leases["10.5.1.0-24"]!.expires! } });
@@ -40,8 +40,8 @@ test("a file written before the history section reads as before, and gains the s
 test("a reservation leaves no record; an expired lease's record outlives it; release removes it", async () => {
   const { registry, stored } = await registryWith();
   await registry.createLease(v4("10.5.9.0/24"), host(9), 0);
-  const expiring = (await registry.createLease(v4("10.5.1.0/24"), host(1), 1))!;
-  const kept = (await registry.createLease(v4("10.5.2.0/24"), host(2), 600))!;
+  const expiring = (await registry.createLease(v4("10.5.1.0/24"), host(1), 1))!.lease;
+  const kept = (await registry.createLease(v4("10.5.2.0/24"), host(2), 600))!.lease;
   expect(Object.keys(stored().history ?? {}).sort()).toEqual(["10.5.1.0-24", "10.5.2.0-24"]);
   await Bun.sleep(1100);
   // The next write drops the expired lease, not its record.

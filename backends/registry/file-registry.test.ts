@@ -88,7 +88,7 @@ describe("survey on the file registry", () => {
       const survey = (await registry.survey!("192.0.2.1", area))!;
       expect(survey.held).toEqual([]);
       expect(keysOf(survey.near)).toEqual(["10.37.3.0-24"]);
-      const created = await registry.createLease(v4("10.37.1.0/24"), attrs("192.0.2.5"), 600);
+      const created = (await registry.createLease(v4("10.37.1.0/24"), attrs("192.0.2.5"), 600))?.lease;
       expect(created?.attrs.PublicIP).toBe("192.0.2.5");
       const written = JSON.parse(readFileSync(path, "utf8")) as RegistryFile;
       expect(Object.keys(written.leases).filter((key) => key.startsWith("10.37.") || key.startsWith("10.99.")).sort())
@@ -173,7 +173,7 @@ describe("entries the file registry cannot decode", () => {
     expect(log.warnings.some((warning) => warning.includes("next tuesday"))).toBe(true);
     expect(readFileSync(path, "utf8")).toBe(text);
     // A free subnet beside them is still created, and that write keeps them all, the expired one too.
-    expect((await registry.createLease(v4("10.37.5.0/24"), attrs("192.0.2.9"), 600))?.key).toBe("10.37.5.0-24");
+    expect((await registry.createLease(v4("10.37.5.0/24"), attrs("192.0.2.9"), 600))?.lease.key).toBe("10.37.5.0-24");
     const after = leasesIn(path);
     for (const key of oddKeys) expect(after[key]).toEqual(odd[key]!);
     expect(Object.keys(after).sort()).toEqual([...oddKeys, "10.37.4.0-24", "10.37.5.0-24"]);
@@ -391,8 +391,8 @@ describe("one host, one lease", () => {
 describe("creation order", () => {
   test("a lease created later has a larger stamp; a rewrite keeps it", async () => {
     const { registry, path } = await registryWith(serializeRegistry(file({})));
-    const first = (await registry.createLease(v4("10.37.1.0/24"), attrs("192.0.2.1"), 600))!;
-    const second = (await registry.createLease(v4("10.37.2.0/24"), attrs("192.0.2.2"), 600))!;
+    const first = (await registry.createLease(v4("10.37.1.0/24"), attrs("192.0.2.1"), 600))!.lease;
+    const second = (await registry.createLease(v4("10.37.2.0/24"), attrs("192.0.2.2"), 600))!.lease;
     expect(first.created).toBe(1001n);
     expect(second.created! > first.created!).toBe(true);
     const renewed = (await registry.updateLease(first, attrs("192.0.2.1"), 900))!;

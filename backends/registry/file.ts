@@ -6,7 +6,7 @@
  */
 import type { Prefix } from "../../src/ip.ts";
 import { formatSubnetKey, leaseHolder, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
-import type { LeaseListing, LeaseSurvey, OccupiedSubnet, Registry, RegistryOptions } from "../../src/registry.ts";
+import type { CreatedLease, LeaseListing, LeaseSurvey, OccupiedSubnet, Registry, RegistryOptions } from "../../src/registry.ts";
 import { storedRecord, type StoredRecord, type SubnetRecord } from "../../src/subnet-history.ts";
 import {
   hasExpired, mayBeHeldBy, readEntry, readRecords, storedAt, storedLease, type Entry, type RegistryFile, type StoredLease,
@@ -35,8 +35,6 @@ const leaseOf = (key: string, stored: StoredLease): Lease => (readEntry(key, sto
 
 class FileRegistry implements Registry {
   readonly description: string;
-  /** See createLease: two leases of one holder are never created. */
-  readonly createRefusesSecondLease = true;
   /** Entries already warned about: each is reported once per run. */
   private readonly warned = new Set<string>();
   /** The file's versions: read, and written under the lock. */
@@ -132,9 +130,11 @@ class FileRegistry implements Registry {
    * Also refused while the holder has another live lease that is not a reservation: two
    * acquires of one host that race each create one, and the one that loses finds the
    * other's lease and reuses it. A reservation does not count, since the manager leaves
-   * one that no longer fits the config in place and allocates beside it.
+   * one that no longer fits the config in place and allocates beside it. The holder's
+   * leases read under the lock are `seen`, except for a dual-stack key, whose check also
+   * needs every lease sharing one of its halves.
    */
-  async createLease(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number): Promise<Lease | undefined> {
+  async createLease(subnet: SubnetKey, attrs: LeaseAttrs, ttlSeconds: number): Promise<CreatedLease | undefined> {
     const key = formatSubnetKey(subnet);
     const holder = leaseHolder(attrs);
     return this.store.locked(({ file, mayName }, now) => {
@@ -143,13 +143,14 @@ class FileRegistry implements Registry {
       if (existing !== undefined && (this.entry(key, existing).kind === "foreign" || this.liveLease(key, existing, now))) {
         return { result: undefined };
       }
-      if (holder && mayName(holder)) {
-        for (const lease of this.live(file, now, (_, stored) => mayBeHeldBy(stored, holder))) {
-          if (lease.expiresAt !== null && leaseHolder(lease.attrs) === holder) return { result: undefined };
-        }
-      }
+      const held = holder && mayName(holder)
+        ? this.live(file, now, (_, stored) => mayBeHeldBy(stored, holder)).filter((lease) => leaseHolder(lease.attrs) === holder)
+        : [];
+      if (held.some((lease) => lease.expiresAt !== null)) return { result: undefined };
       const stored = storedLease(attrs, ttlSeconds, file.revision + 1, now);
-      return { result: leaseOf(key, stored), change: { key, stored, record: recordFor(attrs, ttlSeconds, now) } };
+      const lease = leaseOf(key, stored);
+      const seen = subnet.ipv4 && subnet.ipv6 ? undefined : [...held, lease];
+      return { result: { lease, seen }, change: { key, stored, record: recordFor(attrs, ttlSeconds, now) } };
     });
   }
 

@@ -47,8 +47,8 @@ export function managerContract(name: string, fixture: RegistryFixture): void {
     });
 
     test("registry primitives: leases carry their creation order, kept when they are rewritten", async () => {
-      const first = (await registry.createLease(v4("10.9.1.0/24"), host(1), 600))!;
-      const second = (await registry.createLease(v4("10.9.2.0/24"), host(2), 600))!;
+      const first = (await registry.createLease(v4("10.9.1.0/24"), host(1), 600))!.lease;
+      const second = (await registry.createLease(v4("10.9.2.0/24"), host(2), 600))!.lease;
       expect(first.created! < second.created!).toBe(true);
       const renewed = (await registry.updateLease(first, host(1), 600))!;
       expect(renewed.created).toBe(first.created!);
@@ -57,9 +57,21 @@ export function managerContract(name: string, fixture: RegistryFixture): void {
       expect(listed.get("10.9.2.0-24")).toBe(second.created!);
     });
 
+    test("registry primitives: what a create says it saw holds the new lease and the holder's others, as listed", async () => {
+      await registry.createLease(v4("10.5.20.0/24"), host(1), 0);
+      await registry.createLease(v4("10.5.21.0/24"), host(2), 600);
+      const created = (await registry.createLease(v4("10.5.22.0/24"), host(1), 600))!;
+      // Registries that cannot read with the create leave it to the manager.
+      if (!created.seen) return;
+      const holderLeases = (leases: readonly { key: string; attrs: LeaseAttrs; version: string }[]) =>
+        leases.filter((lease) => lease.attrs.PublicIP === host(1).PublicIP).map((lease) => [lease.key, lease.version]).sort();
+      expect(holderLeases(created.seen)).toEqual([["10.5.20.0-24", expect.any(String)], ["10.5.22.0-24", created.lease.version]]);
+      expect(holderLeases(created.seen)).toEqual(holderLeases((await registry.listLeases()).leases));
+    });
+
     test("registry primitives: create-if-absent, compare-and-swap update and delete", async () => {
       const subnet = v4("10.5.7.0/24");
-      const created = await registry.createLease(subnet, host(1), 600);
+      const created = (await registry.createLease(subnet, host(1), 600))?.lease;
       expect(created).toBeDefined();
       expect(await registry.createLease(subnet, host(2), 600)).toBeUndefined();
       const updated = await registry.updateLease(created!, host(1, { BackendType: "host-gw" }), 600);
@@ -204,7 +216,7 @@ export function managerContract(name: string, fixture: RegistryFixture): void {
       await pastExpiry(fixture.shortTtlSeconds);
       const [record] = (await registry.listLeases({ records: true })).records ?? [];
       expect(record?.holder).toBe("192.0.2.1");
-      const reservation = await registry.createLease(v4("10.5.1.0/24"), host(2), 0, record);
+      const reservation = (await registry.createLease(v4("10.5.1.0/24"), host(2), 0, record))?.lease;
       expect((await registry.listLeases({ records: true })).records).toEqual([]);
       expect(await registry.deleteLease(reservation!)).toBe(true);
       // Host 1 gets the subnet as any host would, not as its own.

@@ -10,8 +10,8 @@ export const CONFIG_READ: Requests = { Txn: 1 };
 
 /** The registry calls of one acquire (LeaseManager.acquire), without the config read. */
 export const ACQUIRE = {
-  /** The survey, a lease grant, the create, and the read of the host's leases after it. */
-  newHost: { Txn: 3, LeaseGrant: 1 },
+  /** The survey, a lease grant, and the create, whose transaction also reads the host's leases. */
+  newHost: { Txn: 2, LeaseGrant: 1 },
   /** subnet.env names the lease: the survey of its area finds it, then the rewrite and one keep-alive. */
   reuseWithSubnetEnv: { Txn: 2, LeaseKeepAlive: 1 },
   /** After a reboot (no subnet.env): the lease lies outside the surveyed area and is fetched. */

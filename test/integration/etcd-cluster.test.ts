@@ -41,7 +41,7 @@ for (const name of ["etcd-v3", "etcd-v2"] as const) {
     /** Creates, renews, lists and deletes leases n..n+count-1 through `registry`. */
     async function exercise(registry: Registry, first: number, count: number): Promise<void> {
       for (let n = first; n < first + count; n++) {
-        const created = await registry.createLease(v4(n), host(n), 600);
+        const created = (await registry.createLease(v4(n), host(n), 600))?.lease;
         expect(created).toBeDefined();
         const renewed = await registry.updateLease(created!, host(n), 600);
         expect(renewed).toBeDefined();

@@ -38,7 +38,7 @@ describe("etcd v2 endpoints that are not etcd", () => {
       const registry = await open({ endpoints: [endpointOf(name), etcd.endpoint] });
       await registry.putNetworkConfig('{"Network":"10.5.0.0/16"}');
       expect(await registry.getNetworkConfig()).toBe('{"Network":"10.5.0.0/16"}');
-      const lease = await registry.createLease(v4("10.5.1.0/24"), host(1), 600);
+      const lease = (await registry.createLease(v4("10.5.1.0/24"), host(1), 600))?.lease;
       expect(lease?.key).toBe("10.5.1.0-24");
       expect((await registry.listLeases()).leases.map((listed) => listed.key)).toEqual(["10.5.1.0-24"]);
       expect(await registry.deleteLease(lease!)).toBe(true);

@@ -103,7 +103,7 @@ describe("etcd v2 registry", () => {
   test("create-if-absent with a key TTL; a taken subnet returns undefined", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
-    const created = (await registry.createLease(v4("10.5.7.0/24"), host(1), 600))!;
+    const created = (await registry.createLease(v4("10.5.7.0/24"), host(1), 600))!.lease;
     expect(created.expiresAt! - Date.now()).toBeGreaterThan(595_000);
     expect(created.expiresAt! - Date.now()).toBeLessThanOrEqual(601_000);
     const node = (await rawNode(`${prefix}/subnets/10.5.7.0-24`))!;
@@ -139,7 +139,7 @@ describe("etcd v2 registry", () => {
   test("update resets the TTL only if the lease is unchanged; delete likewise", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
-    const created = (await registry.createLease(v4("10.5.16.0/24"), host(1), 60))!;
+    const created = (await registry.createLease(v4("10.5.16.0/24"), host(1), 60))!.lease;
     const updated = (await registry.updateLease(created, host(1, { BackendType: "host-gw" }), 900))!;
     expect((await rawNode(`${prefix}/subnets/10.5.16.0-24`))!.ttl).toBeGreaterThan(895);
     expect(updated.expiresAt! - Date.now()).toBeGreaterThan(895_000);
@@ -158,7 +158,7 @@ describe("etcd v2 registry", () => {
   test("a reservation has no TTL and keeps none when updated", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
-    const reserved = (await registry.createLease(v4("10.5.14.0/24"), host(1), 0))!;
+    const reserved = (await registry.createLease(v4("10.5.14.0/24"), host(1), 0))!.lease;
     expect(reserved.expiresAt).toBeNull();
     expect((await rawNode(`${prefix}/subnets/10.5.14.0-24`))!.expiration).toBeUndefined();
     const updated = (await registry.updateLease(reserved, host(1, { BackendType: "udp" }), 0))!;
@@ -172,9 +172,9 @@ describe("etcd v2 registry", () => {
   test("leaseExpiry is undefined once the key was re-created by someone else", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
-    const mine = (await registry.createLease(v4("10.5.17.0/24"), host(1), 600))!;
+    const mine = (await registry.createLease(v4("10.5.17.0/24"), host(1), 600))!.lease;
     expect(await registry.deleteLease(mine)).toBe(true);
-    const theirs = (await registry.createLease(v4("10.5.17.0/24"), host(2), 600))!;
+    const theirs = (await registry.createLease(v4("10.5.17.0/24"), host(2), 600))!.lease;
     expect(await registry.leaseExpiry(mine)).toBeUndefined();
     expect(Math.abs((await registry.leaseExpiry(theirs))! - theirs.expiresAt!)).toBeLessThanOrEqual(2000);
   });
@@ -257,7 +257,7 @@ describe("etcd v2 registry", () => {
         const endpoints = order === "hung endpoint first" ? [hole.endpoint, etcd.endpoint] : [etcd.endpoint, hole.endpoint];
         const registry = await open({ prefix, endpoints, timeoutMs: 2000 });
         expect(await registry.getNetworkConfig()).toBe('{"Network":"10.5.0.0/16"}');
-        const created = (await registry.createLease(v4("10.5.3.0/24"), host(1), 600))!;
+        const created = (await registry.createLease(v4("10.5.3.0/24"), host(1), 600))!.lease;
         expect(created).toBeDefined();
         const renewed = (await registry.updateLease(created, host(1), 900))!;
         expect((await rawNode(`${prefix}/subnets/10.5.3.0-24`))!.ttl).toBeGreaterThan(895);
@@ -274,7 +274,7 @@ describe("etcd v2 registry", () => {
     const proxy = await startProxy(etcd.endpoint);
     try {
       const registry = await open({ endpoints: [proxy.endpoint, etcd.endpoint], timeoutMs: 2000 });
-      const created = (await registry.createLease(v4("10.5.4.0/24"), host(1), 600))!;
+      const created = (await registry.createLease(v4("10.5.4.0/24"), host(1), 600))!.lease;
       proxy.mode = "hang";
       const renewed = (await registry.updateLease(created, host(1), 600))!;
       expect(renewed).toBeDefined();
@@ -297,7 +297,7 @@ describe("etcd v2 registry", () => {
       // A fresh registry for each write, so the swallowing proxy is asked first every time.
       const viaProxy = () => open({ prefix, endpoints: [proxy.endpoint, etcd.endpoint], timeoutMs: 2000 });
       proxy.mode = "swallow";
-      const created = (await (await viaProxy()).createLease(v4("10.5.5.0/24"), host(1), 600))!;
+      const created = (await (await viaProxy()).createLease(v4("10.5.5.0/24"), host(1), 600))!.lease;
       expect(proxy.requestsHeld).toBeGreaterThan(0);
       expect(created).toBeDefined();
       expect(created.version).toBe(String((await rawNode(key))!.modifiedIndex));
@@ -308,7 +308,7 @@ describe("etcd v2 registry", () => {
       expect(await (await viaProxy()).deleteLease(renewed)).toBe(true);
       expect(await rawNode(key)).toBeUndefined();
       // A reservation (no TTL) likewise.
-      expect((await (await viaProxy()).createLease(v4("10.5.6.0/24"), host(1), 0))?.expiresAt).toBeNull();
+      expect((await (await viaProxy()).createLease(v4("10.5.6.0/24"), host(1), 0))?.lease.expiresAt).toBeNull();
     } finally {
       await proxy.close();
     }
@@ -319,8 +319,8 @@ describe("etcd v2 registry", () => {
     try {
       const prefix = freshPrefix();
       const direct = await open({ prefix });
-      const theirs = (await direct.createLease(v4("10.5.7.0/24"), host(2), 600))!;
-      const mine = (await direct.createLease(v4("10.5.8.0/24"), host(1), 600))!;
+      const theirs = (await direct.createLease(v4("10.5.7.0/24"), host(2), 600))!.lease;
+      const mine = (await direct.createLease(v4("10.5.8.0/24"), host(1), 600))!.lease;
       const changed = (await direct.updateLease(mine, host(1, { BackendType: "vxlan" }), 600))!;
       const viaProxy = () => open({ prefix, endpoints: [proxy.endpoint, etcd.endpoint], timeoutMs: 2000 });
       proxy.mode = "hang";

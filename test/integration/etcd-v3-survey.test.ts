@@ -56,7 +56,7 @@ describe("etcd v3 holder index", () => {
   test("a reservation's index entry has no etcd lease and goes with it", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
-    const reserved = (await registry.createLease(v4("10.5.9.0/24"), host(9), 0))!;
+    const reserved = (await registry.createLease(v4("10.5.9.0/24"), host(9), 0))!.lease;
     const indexKey = `${prefix}/sublease/holders/192.0.2.9/10.5.9.0-24`;
     expect(keyLeaseId(etcd, indexKey)).toBe("0");
     expect(await registry.deleteLease(reserved)).toBe(true);

@@ -43,7 +43,7 @@ describe("etcd v3 registry", () => {
     const registry = await open({ prefix });
     const subnet = v4("10.5.7.0/24");
     const before = etcdLeaseIds(etcd);
-    const created = await registry.createLease(subnet, host(1), 600);
+    const created = (await registry.createLease(subnet, host(1), 600))?.lease;
     expect(created).toBeDefined();
     expect(created!.expiresAt! - Date.now()).toBeGreaterThan(590_000);
     const attached = keyLeaseId(etcd, `${prefix}/subnets/10.5.7.0-24`);
@@ -67,7 +67,7 @@ describe("etcd v3 registry", () => {
     expect(results.filter(Boolean)).toHaveLength(1);
     const after = etcdLeaseIds(etcd);
     expect(after.size).toBe(before.size + 1);
-    const winner = results.find(Boolean)!;
+    const winner = results.find(Boolean)!.lease;
     expect(after.has(leaseIdOf(winner.version))).toBe(true);
   });
 
@@ -106,7 +106,7 @@ describe("etcd v3 registry", () => {
   test("renewing with the same TTL keeps the key's own etcd lease and refreshes it (no lease per renewal)", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
-    let lease = (await registry.createLease(v4("10.5.11.0/24"), host(1), 30))!;
+    let lease = (await registry.createLease(v4("10.5.11.0/24"), host(1), 30))!.lease;
     const leaseId = leaseIdOf(lease.version);
     const leasesBefore = etcdLeaseIds(etcd);
     await Bun.sleep(2100);
@@ -128,7 +128,7 @@ describe("etcd v3 registry", () => {
 
   test("renew costs one keep-alive + Txn; leaseExpiry is one TimeToLive", async () => {
     const registry = await open();
-    const lease = (await registry.createLease(v4("10.5.12.0/24"), host(1), 600))!;
+    const lease = (await registry.createLease(v4("10.5.12.0/24"), host(1), 600))!.lease;
     let before = await grpcCalls(etcd);
     const renewed = await registry.updateLease(lease, host(1), 600);
     expect(renewed).toBeDefined();
@@ -142,7 +142,7 @@ describe("etcd v3 registry", () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
     const key = `${prefix}/subnets/10.5.16.0-24`;
-    const lease = (await registry.createLease(v4("10.5.16.0/24"), host(1), 600))!;
+    const lease = (await registry.createLease(v4("10.5.16.0/24"), host(1), 600))!.lease;
     const ours = BigInt(leaseIdOf(lease.version)).toString(16);
     // Someone else rewrites the key onto an etcd lease of their own after it was read.
     const theirs = /lease ([0-9a-f]+) granted/.exec(etcd.etcdctl(["lease", "grant", "900"]))![1]!;
@@ -163,7 +163,7 @@ describe("etcd v3 registry", () => {
   test("a different TTL moves the key to a new etcd lease and revokes the old one afterwards", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
-    const lease = (await registry.createLease(v4("10.5.13.0/24"), host(1), 600))!;
+    const lease = (await registry.createLease(v4("10.5.13.0/24"), host(1), 600))!.lease;
     const others = etcdLeaseIds(etcd);
     others.delete(leaseIdOf(lease.version));
     const updated = (await registry.updateLease(lease, host(1), 900))!;
@@ -178,7 +178,7 @@ describe("etcd v3 registry", () => {
     const registry = await open({ prefix });
     const key = `${prefix}/subnets/10.5.14.0-24`;
     const before = etcdLeaseIds(etcd);
-    const reserved = (await registry.createLease(v4("10.5.14.0/24"), host(1), 0))!;
+    const reserved = (await registry.createLease(v4("10.5.14.0/24"), host(1), 0))!.lease;
     expect(reserved.expiresAt).toBeNull();
     expect(keyLeaseId(etcd, key)).toBe("0");
     const updated = (await registry.updateLease(reserved, host(1, { BackendType: "udp" }), 0))!;
@@ -194,7 +194,7 @@ describe("etcd v3 registry", () => {
   test("turning a lease into a reservation drops and revokes its etcd lease", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
-    const lease = (await registry.createLease(v4("10.5.15.0/24"), host(1), 600))!;
+    const lease = (await registry.createLease(v4("10.5.15.0/24"), host(1), 600))!.lease;
     const reserved = (await registry.updateLease(lease, host(1), 0))!;
     expect(reserved.expiresAt).toBeNull();
     expect(keyLeaseId(etcd, `${prefix}/subnets/10.5.15.0-24`)).toBe("0");
@@ -204,7 +204,7 @@ describe("etcd v3 registry", () => {
   test("update and delete act only on the version that was read", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
-    const created = (await registry.createLease(v4("10.5.16.0/24"), host(1), 600))!;
+    const created = (await registry.createLease(v4("10.5.16.0/24"), host(1), 600))!.lease;
     const updated = (await registry.updateLease(created, host(1, { BackendType: "host-gw" }), 600))!;
     expect(await registry.updateLease(created, host(3), 600)).toBeUndefined();
     expect(await registry.deleteLease(created)).toBe(false);
@@ -223,14 +223,14 @@ describe("etcd v3 registry", () => {
   test("leaseExpiry is undefined once the key belongs to someone else", async () => {
     const prefix = freshPrefix();
     const registry = await open({ prefix });
-    const mine = (await registry.createLease(v4("10.5.17.0/24"), host(1), 600))!;
+    const mine = (await registry.createLease(v4("10.5.17.0/24"), host(1), 600))!.lease;
     const other = await open({ prefix });
     const [listed] = (await other.listLeases()).leases;
     expect(await other.deleteLease(listed!)).toBe(true);
-    const theirs = (await other.createLease(v4("10.5.17.0/24"), host(2), 600))!;
+    const theirs = (await other.createLease(v4("10.5.17.0/24"), host(2), 600))!.lease;
     expect(await registry.leaseExpiry(mine)).toBeUndefined();
     expect(await registry.leaseExpiry(theirs)).toBeGreaterThan(Date.now());
-    const reserved = (await registry.createLease(v4("10.5.18.0/24"), host(1), 0))!;
+    const reserved = (await registry.createLease(v4("10.5.18.0/24"), host(1), 0))!.lease;
     etcd.etcdctl(["del", `${prefix}/subnets/10.5.18.0-24`]);
     expect(await registry.leaseExpiry(reserved)).toBeUndefined();
   });
@@ -339,7 +339,7 @@ describe("etcd v3 registry", () => {
         const registry = await open({ endpoints, timeoutMs: 2000 });
         expect(await registry.getNetworkConfig()).toBeUndefined();
         const created: Lease[] = [];
-        for (let i = 1; i <= 4; i++) created.push((await registry.createLease(v4(`10.5.${i}.0/24`), host(i), 600))!);
+        for (let i = 1; i <= 4; i++) created.push((await registry.createLease(v4(`10.5.${i}.0/24`), host(i), 600))!.lease);
         expect(created.every(Boolean)).toBe(true);
         const renewed = (await registry.updateLease(created[0]!, host(1), 600))!;
         expect(renewed).toBeDefined();
@@ -380,7 +380,7 @@ describe("etcd v3 registry", () => {
       import { parsePrefix } from ${JSON.stringify(`${import.meta.dir}/../../src/ip.ts`)};
       const registry = await openRegistry("etcd-v3", { prefix: "/one-connection", endpoints: [${JSON.stringify(etcd.endpoint)}], tls: {}, timeoutMs: 5000, registryFile: "", log: silentLogger });
       await registry.listLeases();
-      const lease = await registry.createLease({ ipv4: parsePrefix("10.5.1.0/24", 4) }, { PublicIP: "192.0.2.1", PublicIPv6: null }, 600);
+      const { lease } = await registry.createLease({ ipv4: parsePrefix("10.5.1.0/24", 4) }, { PublicIP: "192.0.2.1", PublicIPv6: null }, 600);
       await registry.leaseExpiry(lease);
       await registry.deleteLease(lease);
       const inodes = new Set();
