@@ -102,32 +102,37 @@ compared with are measured in this run, in the tables above.
 
 - **etcd v3, a new host or a holder, against one put through etcd3.** The floor rows
   under the etcd-v3 table measure the same program making as many puts as the acquire
-  makes requests: a new host makes 5 (the config with the holder index proof, the survey,
-  the etcd lease grant, the create, and the read-back that keeps one lease per host), a
-  holder 4 or 5, and that many puts alone come to about 1.2x of one put. What is left
-  beyond them (about 12 ms on a quiet run) is sublease's own; strace timestamps of both
-  programs put about a third of it before the connection opens (the CLI and the subnet.env
-  lock), half between connecting and the last response (the config check, host facts, the
-  manager's choices, and each request being a different RPC, whose code in grpc-js and
-  protobufjs runs cold once) and the rest after it (the crash-safe subnet.env write: temp
-  file, fsync, rename, directory fsync; and closing the client). Loading etcd3 and grpc-js (about 7 ms, most of it grpc-js's
-  use of \`node:tls\`, \`node:net\`, \`node:stream\` and \`node:http2\`) is in the floor
-  already. Starting the connection earlier buys nothing on loopback: module loading is CPU
-  work that cannot overlap it, and the local reads before the first request take well
-  under a millisecond. 1.25x and 1.15x would need at most about two requests and next to
-  no start-up of sublease's own; the requests each guard a rule (one lease per host,
-  create-if-absent, the index proof). One round trip could go: the lease grant does not
-  depend on the survey and could be sent beside it (every path that writes needs a fresh
-  etcd lease), about one put's round trip (the difference between the floor rows).
+  makes requests: a new host makes 4 (the config with the holder index proof, the survey,
+  the etcd lease grant, and the create, whose transaction also reads what keeps one lease
+  per host), a holder 4 or 5, and that many puts alone come to about 1.2x of one put.
+  What is left beyond them (about 14 ms) is sublease's own. Timestamps inside the
+  compiled binary (one new host, quiet machine) against the one-put program: its first
+  line runs about 2 ms later (a larger entry to load), the CLI takes about 4 ms more
+  (cac's setup and parsing about 2 ms, reading the host flags, which loads the interface
+  code, about 1 ms, the subnet.env lock and loading the command about 1 ms); loading etcd3
+  and the first request (connecting included) take what they take in the floor, about
+  10 and 9 ms. Then the survey takes 3-5 ms (its decode 0.3-0.6 ms), the grant 2.3-3 ms,
+  the create 2.4-3.8 ms, each a different RPC whose code in grpc-js and protobufjs runs
+  cold once, where the floor's later puts take 1.2-2 ms; the host facts, the manager's
+  choice and the crash-safe subnet.env write (temp file, fsync, rename, directory fsync)
+  about 2.5 ms. Sending the lease grant beside the survey, so that it costs no round trip
+  of its own, measured 43.8 against 44.3 ms (30 interleaved runs, within noise), not worth
+  an etcd lease granted before anyone knows it is needed; folding the read after a create
+  into the create's transaction (5 requests to 4) measured 48.2 against 41.1 ms by hand
+  and is built. 1.25x and 1.15x would need at most about two requests and next to no
+  start-up of sublease's own; the requests each guard a rule (one lease per host,
+  create-if-absent, the index proof).
 - **Memory.** The one-put program alone peaks at the figure shown beside the memory goal;
   that leaves about 1 MiB for the rest of sublease against 45 MiB. Peak RSS by
-  \`/usr/bin/time -f %M\`, median of three, compiled like sublease: the empty program 11 MB;
-  importing grpc-js alone 27 MB; etcd3 with its generated protobuf code 35 MB; one put
-  39 MB; \`sublease --help\` 18 MB, \`parse-config\` 22 MB, an etcd v3 acquire 48 MB. So
-  what takes it is loaded code, grpc-js first: sublease's own modules add about what
-  \`parse-config\` adds to the empty program, and 5,000 leases sublease wrote add nothing,
-  since the survey reads one area (response buffers and decoded leases grow only where
-  every lease is read, as the flanneld-written table shows).
+  \`/usr/bin/time -f %M\`, compiled like sublease: the empty program 18 MB, \`sublease
+  version\` 19 MB, one put through etcd3 39 MB, five puts 40 MB, \`sublease config get\`
+  (one request) 42 MB, an etcd v3 acquire 51 MB. Resident size read inside one acquire:
+  17 MB when \`main()\` starts, 24.5 MB once the CLI has parsed and loaded the command,
+  41 MB after loading etcd3 and grpc-js, 48 MB after the first answer, 52 MB at exit, with
+  a JavaScript heap of about 6 MB: what takes it is loaded and compiled code, grpc-js's
+  first. \`BUN_OPTIONS=--smol\` saves about 2 MB; turning the JIT off
+  (\`BUN_JSC_useJIT=0\`) halves it but breaks \`bun:ffi\`, which the file lock needs.
+  5,000 leases sublease wrote add nothing, since the survey reads one area.
 - **Start-up.** \`--help\` is judged against the empty program, and cac alone printing one
   command's help takes most of the budget (its row in "Startup"). \`parse-config\` beyond
   its libraries' floor: building the CLI (cac's option setup and parsing), the lazily
@@ -138,11 +143,11 @@ compared with are measured in this run, in the tables above.
   etcd3's generated decoder: \`KeyValue$toObject\` turning each key into an object with its
   four 64-bit fields as decimal strings, which etcd3's API hands out; skipping it would
   mean a second, hand-written decoding path beside etcd3. A new host reads every lease once
-  on etcd v3: the read after its create (the one that keeps one lease per host) reads this
-  host's index entries and the leases they name, which hold every lease a racing sublease
-  run created even while the index is unproven; reading every lease there too, an acquire
-  at 20,000 leases flanneld wrote took 198 ms against 131 ms (medians of 11 interleaved
-  runs each, by hand). On etcd v2 a new host reads every lease twice; the two reads of the
+  on etcd v3: the check after its create (the one that keeps one lease per host) reads, in
+  the create's transaction, this host's index entries and the leases around the new key,
+  which hold every lease a racing sublease run created even while the index is unproven;
+  reading every lease there too, an acquire at 20,000 leases flanneld wrote took 198 ms
+  against 131 ms (medians of 11 interleaved runs each, by hand). On etcd v2 a new host reads every lease twice; the two reads of the
   \`subnets\` directory are, at 5,000 leases, about 40% and 12% of the profile, each mostly
   receiving and \`JSON.parse\` of the whole directory.
 - **File registry against CNI host-local.** host-local writes its address file in place
