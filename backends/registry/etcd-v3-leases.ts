@@ -10,21 +10,13 @@ import type { IKeyValue, IRequestOp, IResponseOp, ITxnResponse, KVClient, LeaseC
 import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, leaseHolder, parseSubnetKey, type Lease, type LeaseAttrs, type SubnetKey } from "../../src/lease.ts";
 import type { Logger } from "../../src/log.ts";
 import type { OccupiedSubnet } from "../../src/registry.ts";
-import { retry } from "../../src/retry.ts";
 import type { SubnetRecord } from "../../src/subnet-history.ts";
-import { LEADER_WAIT_PAUSES } from "./etcd-connection.ts";
 import type { CallBudget } from "./etcd-v3-client.ts";
 import { V3History } from "./etcd-v3-history.ts";
 import type { HolderIndex } from "./etcd-v3-index.ts";
+import { keepAliveOnce } from "./etcd-v3-keepalive.ts";
 import { NO_LEASE, parseVersion, versionOf, type V3Keys } from "./etcd-v3-keys.ts";
 import { skipWarner, VALUE_NOT_A_LEASE } from "./skip-warning.ts";
-
-/** A keep-alive stream that closed before answering (its member went away). */
-class KeepAliveEnded extends Error {
-  constructor() {
-    super("the lease keep-alive stream ended without an answer");
-  }
-}
 
 const leaseAt = (key: string, subnet: SubnetKey, attrs: LeaseAttrs, modRevision: string, leaseId: string, expiresAt: number | null | undefined, created: string | bigint | undefined): Lease =>
   ({ key, subnet, attrs, expiresAt, version: versionOf(modRevision, leaseId), created: created === undefined ? undefined : BigInt(created) });
@@ -129,38 +121,6 @@ export class V3Leases {
     }
   }
 
-  /** One keep-alive round trip on a stream to whichever host etcd3 picks. */
-  private async keepAliveAttempt(leaseId: string, callOptions: CallBudget): Promise<number> {
-    const stream = await this.leases.leaseKeepAlive(callOptions);
-    try {
-      const reply = await new Promise<{ TTL: string }>((resolve, reject) => {
-        stream.on("data", resolve);
-        stream.on("error", reject);
-        stream.on("end", () => reject(new KeepAliveEnded()));
-        stream.write({ ID: leaseId });
-      });
-      return Number(reply.TTL);
-    } finally {
-      // The server answers the half-close by ending the call; the listeners above stay
-      // attached so a late error lands on a settled promise instead of going unhandled.
-      stream.end();
-    }
-  }
-
-  /**
-   * Refreshes an etcd lease to its full TTL and returns that TTL (the one it was granted
-   * with); 0 or less when the lease no longer exists. Streams get no retry or failover
-   * from etcd3, so a member that is down or between leaders is skipped here, within the
-   * call's deadline.
-   */
-  private keepAliveOnce(leaseId: string, callOptions: CallBudget): Promise<number> {
-    return retry(() => this.keepAliveAttempt(leaseId, callOptions), {
-      deadline: callOptions.end,
-      ...LEADER_WAIT_PAUSES,
-      retriable: (error) => error instanceof KeepAliveEnded || [1, 13, 14].includes((error as { code?: number }).code ?? -1),
-    });
-  }
-
   /**
    * `if the key is absent (or at mod_revision `expected`) then put`, with the key read
    * back on failure so a transaction that the client retried after it had already been
@@ -244,7 +204,7 @@ export class V3Leases {
         throw error;
       }
       if (!outcome.response.succeeded) return undefined;
-      const grantedTtl = await this.keepAliveOnce(oldLease, callOptions);
+      const grantedTtl = await keepAliveOnce(this.leases, oldLease, callOptions);
       if (grantedTtl <= 0) return undefined;
       if (grantedTtl === ttlSeconds) return updated(outcome.response.header.revision, oldLease, sentAt + ttlSeconds * 1000);
       // Another TTL: the key moves to a new etcd lease below, from what was just written.
