@@ -6,7 +6,6 @@
  * etcd), as it would be silently ignored while the command reads or writes a registry
  * the user did not mean.
  */
-import { readFileSync } from "node:fs";
 import { posix } from "node:path";
 import { knownRegistries } from "../backends/registry/index.ts";
 import { MAX_TIMER_MS } from "./duration.ts";
@@ -42,8 +41,8 @@ export function registryChoice(settings: SettingSource, log: Logger): RegistryCh
     const [given, missing] = certFile ? ["etcd-certfile", "etcd-keyfile"] : ["etcd-keyfile", "etcd-certfile"];
     throw usageError(`${settings.label(given)} needs --${missing} (or its variable) too: a client certificate and its key go together`);
   }
-  const tls = { caFile: settings.string("etcd-cafile"), certFile, keyFile };
-  if (endpoints.some((endpoint) => endpoint.startsWith("https://"))) checkPemFiles(settings);
+  const shownAs = { caFile: settings.label("etcd-cafile"), certFile: settings.label("etcd-certfile"), keyFile: settings.label("etcd-keyfile") };
+  const tls = { caFile: settings.string("etcd-cafile"), certFile, keyFile, shownAs };
   const waitMs = settings.duration("wait", "s") ?? 0;
   if (waitMs > MAX_TIMER_MS) throw usageError(`${settings.label("wait")} must be at most 24d, got "${settings.string("wait")}"`);
   const waitUntil = Date.now() + waitMs;
@@ -120,29 +119,6 @@ function etcdPrefix(settings: SettingSource): string {
   if (!typed.startsWith("/")) throw usageError(`${settings.label("etcd-prefix")} "${typed}" must start with "/"`);
   return posix.normalize(typed).replace(/\/+$/, "");
 }
-
-/** The TLS files hold what their flags promise: PEM certificates, a PEM private key. */
-function checkPemFiles(settings: SettingSource): void {
-  const expected = [
-    ["etcd-cafile", /-----BEGIN CERTIFICATE-----/, "PEM certificate (-----BEGIN CERTIFICATE-----)"],
-    ["etcd-certfile", /-----BEGIN CERTIFICATE-----/, "PEM certificate (-----BEGIN CERTIFICATE-----)"],
-    ["etcd-keyfile", /-----BEGIN [A-Z ]*PRIVATE KEY-----/, "PEM private key (-----BEGIN ... PRIVATE KEY-----)"],
-  ] as const;
-  for (const [flag, marker, what] of expected) {
-    const path = settings.string(flag);
-    if (path === undefined) continue;
-    let text: string;
-    try {
-      text = readFileSync(path, "latin1");
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a directory" : code ?? String(error);
-      throw usageError(`cannot read ${settings.label(flag)} ${path}: ${reason}`);
-    }
-    if (!marker.test(text)) throw usageError(`${settings.label(flag)} ${path} holds no ${what}`);
-  }
-}
-
 
 const DEFAULT_TIMEOUT_MS = 5000;
 

@@ -119,6 +119,8 @@ export interface TlsOptions {
   caFile?: string;
   certFile?: string;
   keyFile?: string;
+  /** How each file was given (its flag as typed, or its variable), for messages; default the flag. */
+  shownAs?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
 export interface RegistryOptions {

@@ -21,14 +21,22 @@ export interface EtcdConnection {
   tls?: TlsFiles;
 }
 
-function readTlsFile(path: string | undefined, flag: string): Buffer | undefined {
+const PEM_CERTIFICATE = { marker: /-----BEGIN CERTIFICATE-----/, what: "PEM certificate (-----BEGIN CERTIFICATE-----)" };
+const PEM_KEY = { marker: /-----BEGIN [A-Z ]*PRIVATE KEY-----/, what: "PEM private key (-----BEGIN ... PRIVATE KEY-----)" };
+
+/** A TLS file, read once and checked to hold what its flag promises; a usage error naming it as given otherwise. */
+function readTlsFile(path: string | undefined, shownAs: string, expected: typeof PEM_CERTIFICATE): Buffer | undefined {
   if (!path) return undefined;
+  let contents: Buffer;
   try {
-    return readFileSync(path);
+    contents = readFileSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw usageError(`cannot read ${flag} ${path}: ${code === "ENOENT" ? "no such file" : code ?? String(error)}`);
+    const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a directory" : code ?? String(error);
+    throw usageError(`cannot read ${shownAs} ${path}: ${reason}`);
   }
+  if (!expected.marker.test(contents.toString("latin1"))) throw usageError(`${shownAs} ${path} holds no ${expected.what}`);
+  return contents;
 }
 
 export function etcdConnection(options: RegistryOptions): EtcdConnection {
@@ -46,12 +54,13 @@ export function etcdConnection(options: RegistryOptions): EtcdConnection {
     }
     return { endpoints };
   }
+  const shownAs = options.tls.shownAs ?? {};
   return {
     endpoints,
     tls: {
-      ca: readTlsFile(caFile, "--etcd-cafile"),
-      cert: readTlsFile(certFile, "--etcd-certfile"),
-      key: readTlsFile(keyFile, "--etcd-keyfile"),
+      ca: readTlsFile(caFile, shownAs.caFile ?? "--etcd-cafile", PEM_CERTIFICATE),
+      cert: readTlsFile(certFile, shownAs.certFile ?? "--etcd-certfile", PEM_CERTIFICATE),
+      key: readTlsFile(keyFile, shownAs.keyFile ?? "--etcd-keyfile", PEM_KEY),
     },
   };
 }

@@ -119,6 +119,9 @@ describe("TLS files and credentials", () => {
     expect(await runSublease([...https, "--etcd-cafile", "/nonexist.pem"])).toEqual({
       code: 2, stdout: "", stderr: "sublease: cannot read --etcd-cafile /nonexist.pem: no such file\n",
     });
+    expect(await runSublease([...https], { env: { FLANNELD_ETCD_CAFILE: dir } })).toEqual({
+      code: 2, stdout: "", stderr: `sublease: cannot read FLANNELD_ETCD_CAFILE ${dir}: it is a directory\n`,
+    });
     const key = await runSublease([...https], { env: { FLANNELD_ETCD_CERTFILE: notPem, FLANNELD_ETCD_KEYFILE: notPem } });
     expect(key).toEqual({ code: 2, stdout: "", stderr: `sublease: FLANNELD_ETCD_CERTFILE ${notPem} holds no PEM certificate (-----BEGIN CERTIFICATE-----)\n` });
   });
