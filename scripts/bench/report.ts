@@ -115,12 +115,14 @@ compared with are measured in this run, in the tables above.
   the create 2.4-3.8 ms, each a different RPC whose code in grpc-js and protobufjs runs
   cold once, where the floor's later puts take 1.2-2 ms; the host facts, the manager's
   choice and the crash-safe subnet.env write (temp file, fsync, rename, directory fsync)
-  about 2.5 ms. Sending the lease grant beside the survey, so that it costs no round trip
-  of its own, measured 43.8 against 44.3 ms (30 interleaved runs, within noise), not worth
-  an etcd lease granted before anyone knows it is needed; folding the read after a create
-  into the create's transaction (5 requests to 4) measured 48.2 against 41.1 ms by hand
-  and is built. 1.25x and 1.15x would need at most about two requests and next to no
-  start-up of sublease's own; the requests each guard a rule (one lease per host,
+  about 2.5 ms. A round trip saved is worth about a millisecond here: folding the read
+  after a create into the create's transaction (5 requests to 4) measured 46.2 against
+  45.4 ms (60 interleaved runs, by hand; the reads still happen, inside the transaction),
+  and is built because it also makes that check atomic with the create; sending the lease
+  grant beside the survey measured 44.3 against 43.8 ms (30 runs), within noise, and is
+  not built: it would grant an etcd lease before anyone knows it is needed, to be revoked
+  on every other path. 1.25x and 1.15x would need at most about two requests and next to
+  no start-up of sublease's own; the requests each guard a rule (one lease per host,
   create-if-absent, the index proof).
 - **Memory.** The one-put program alone peaks at the figure shown beside the memory goal;
   that leaves about 1 MiB for the rest of sublease against 45 MiB. Peak RSS by
