@@ -5,7 +5,7 @@
  */
 import { overlapsAny } from "./allocator.ts";
 import { fitsFamily, type NetworkConfig } from "./config.ts";
-import { formatSubnetKey, leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
+import { leaseHolder, sameSubnet, type Lease, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 
 /** Whether the lease was written for this host: flannel matches on the public address. */
 export function isOurs(lease: Lease, attrs: LeaseAttrs): boolean {
@@ -31,19 +31,22 @@ export const expiryAfterWrite = (lease: Lease, ttlSeconds: number): number | nul
   lease.expiresAt !== undefined ? lease.expiresAt : ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : null;
 
 /**
- * Of one host's leases, the one that stays when there are several: the oldest by the
- * registry's creation stamp, then by key. Safe because creation is ordered: an acquire that
- * creates a lease and then reads the host's leases sees every lease created before its own,
- * so every creator that yields yields to the same, oldest one, and its creator keeps it.
- * A registry that gives no stamp leaves the key alone to decide: one survivor per look,
- * but runs that look at different moments may keep different ones.
+ * Whether `a` was created before `b`: by the registry's creation stamp, then by key. When
+ * two creates conflict, the younger one yields. Safe because creation is ordered: a run
+ * that creates and then reads (or reads with its create) sees every lease created before
+ * its own, so the younger creator always sees the older lease and yields, whether or not
+ * the older one's creator ever saw it. A registry that gives no stamp leaves the key alone
+ * to decide: one survivor per look, but runs that look at different moments may keep
+ * different ones.
  */
+export function older(a: Lease, b: Lease): boolean {
+  if (a.created !== undefined && b.created !== undefined && a.created !== b.created) return a.created < b.created;
+  if ((a.created === undefined) !== (b.created === undefined)) return a.created !== undefined;
+  return a.key < b.key;
+}
+
+/** Of one host's leases, the one that stays when there are several: the oldest (see `older`). */
 export function oldest(leases: readonly Lease[]): Lease | undefined {
-  const older = (a: Lease, b: Lease): boolean => {
-    if (a.created !== undefined && b.created !== undefined && a.created !== b.created) return a.created < b.created;
-    if ((a.created === undefined) !== (b.created === undefined)) return a.created !== undefined;
-    return a.key < b.key;
-  };
   return leases.reduce<Lease | undefined>((best, lease) => (!best || older(lease, best) ? lease : best), undefined);
 }
 
@@ -56,18 +59,19 @@ export const overlapsLeases = (subnet: SubnetKey, leases: readonly Lease[]): boo
   (!!subnet.ipv6 && overlapsAny(subnet.ipv6, leases.map((lease) => lease.subnet.ipv6)));
 
 /**
- * What the run that has just created `created` must do, by the leases it read right after:
- * "keep" it; "clash": give it back and look again, since another host's dual-stack key
- * shares one half and sorts first (so exactly one of the two yields); "gone": someone
- * deleted it and the host has no other lease, look again; or yield to `survivor`, an older
- * lease of this host (`ownListed`: the read still showed ours, so there is one to delete).
+ * What the run that has just created `created` must do, by the leases it read with or right
+ * after the create: "keep" it; "clash": give it back and look again, since another key
+ * shares one of its halves (a dual-stack key names two subnets, so create-if-absent on the
+ * key cannot keep them apart) and was created first; "gone": someone deleted it and the
+ * host has no other lease, look again; or yield to `survivor`, an older lease of this host
+ * (`ownListed`: the read still showed ours, so there is one to delete).
  */
 export function afterCreate(created: Lease, leases: readonly Lease[], attrs: LeaseAttrs, config: NetworkConfig):
   "keep" | "clash" | "gone" | { survivor: Lease; ownListed: boolean } {
   const { subnet, key } = created;
-  const clash = subnet.ipv4 && subnet.ipv6 &&
-    leases.find((lease) => !sameSubnet(lease.subnet, subnet) && overlapsLeases(subnet, [lease]));
-  if (clash && formatSubnetKey(clash.subnet) < formatSubnetKey(subnet)) return "clash";
+  const clashes = subnet.ipv4 && subnet.ipv6 &&
+    leases.some((lease) => !sameSubnet(lease.subnet, subnet) && overlapsLeases(subnet, [lease]) && older(lease, created));
+  if (clashes) return "clash";
   const survivor = leaseInUse(leases.filter((lease) => isOurs(lease, attrs)), config);
   if (!survivor) return "gone";
   if (survivor.key === key) return "keep";

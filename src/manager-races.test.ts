@@ -108,13 +108,14 @@ describe("dual stack: two keys sharing one half", () => {
   // randomBelow answers: IPv4 index 1 -> 10.5.2.0/24, IPv6 index 0 -> fc00:0:0:1::/64
   const ours = dual("10.5.2.0/24", "fc00:0:0:1::/64");
 
-  test("the key that sorts later yields: it deletes its own lease and retries", async () => {
+  test("a key created just before ours that shares a half wins, even when ours sorts first: ours is deleted and retried", async () => {
     const registry = new FakeRegistry();
-    const theirs = dual("10.5.1.0/24", "fc00:0:0:1::/64");
-    expect(key(theirs) < key(ours)).toBe(true);
+    const theirs = dual("10.5.3.0/24", "fc00:0:0:1::/64");
+    expect(key(ours) < key(theirs)).toBe(true);
     let theirLease: Lease | undefined;
-    registry.afterCreate = (lease) => {
-      if (key(lease.subnet) === key(ours)) theirLease ??= registry.put(theirs, dualHost(2));
+    // Another host creates between our look and our create.
+    registry.beforeCreate = (subnet) => {
+      if (key(subnet) === key(ours)) theirLease ??= registry.put(theirs, dualHost(2));
     };
     const { manager } = managerFor(registry, { randomBelow: scripted([1n, 0n]) });
     const result = await manager.acquire({ config: await net(), attrs: dualHost(1), ttlSeconds: 600 });
@@ -126,10 +127,10 @@ describe("dual stack: two keys sharing one half", () => {
     expect(registry.leases.size).toBe(2);
   });
 
-  test("the key that sorts first keeps its lease and leaves the other to yield", async () => {
+  test("a key created after ours that shares a half leaves ours in place, even when it sorts first: its creator yields", async () => {
     const registry = new FakeRegistry();
-    const theirs = dual("10.5.3.0/24", "fc00:0:0:1::/64");
-    expect(key(theirs) > key(ours)).toBe(true);
+    const theirs = dual("10.5.1.0/24", "fc00:0:0:1::/64");
+    expect(key(theirs) < key(ours)).toBe(true);
     registry.afterCreate = (lease) => {
       if (key(lease.subnet) === key(ours) && !registry.leases.has(key(theirs))) registry.put(theirs, dualHost(2));
     };
@@ -139,7 +140,32 @@ describe("dual stack: two keys sharing one half", () => {
     expect(result.lostRaces).toBe(0);
     expect(key(result.lease.subnet)).toBe(key(ours));
     expect(registry.calls.delete).toBe(0);
-    expect([...registry.leases.keys()].sort()).toEqual([key(ours), key(theirs)].sort());
+  });
+
+  test("one host creates and checks before the other creates: the later creator yields even though its key sorts first", async () => {
+    const registry = new FakeRegistry();
+    const cfg = await net();
+    let bLooked!: () => void;
+    const bHasLooked = new Promise<void>((resolve) => (bLooked = resolve));
+    let aDone!: () => void;
+    const aHasFinished = new Promise<void>((resolve) => (aDone = resolve));
+    // B looks first, then waits at its create until A has created and checked.
+    registry.beforeCreate = async (_, attrs) => {
+      if (attrs.PublicIP !== "192.0.2.1") return;
+      bLooked();
+      await aHasFinished;
+    };
+    const a = managerFor(registry, { randomBelow: scripted([2n, 0n]) }).manager; // 10.5.3.0/24 & fc00:0:0:1::/64
+    const b = managerFor(registry, { randomBelow: scripted([1n, 0n]) }).manager; // 10.5.2.0/24 & fc00:0:0:1::/64: sorts first
+    const rb = b.acquire({ config: cfg, attrs: dualHost(1), ttlSeconds: 600 });
+    await bHasLooked;
+    const ra = await a.acquire({ config: cfg, attrs: dualHost(2), ttlSeconds: 600 });
+    aDone();
+    const resultB = await rb;
+    expect({ a: ra.lostRaces, b: resultB.lostRaces }).toEqual({ a: 0, b: 1 });
+    expect(key(ra.lease.subnet)).toBe("10.5.3.0-24&fc00:0:0:1::-64");
+    expect(overlaps(ra.lease.subnet, resultB.lease.subnet)).toBe(false);
+    expect(registry.leases.size).toBe(2);
   });
 
   test("two hosts creating clashing keys at once: exactly one of them retries, and they end up disjoint", async () => {

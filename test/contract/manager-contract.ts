@@ -305,6 +305,22 @@ export function managerContract(name: string, fixture: RegistryFixture): void {
       expect(subnetText(again.lease.subnet)).toBe(subnetText(lease.subnet));
     });
 
+    test("dual stack: hosts acquiring at once never share a half, even for the last IPv4 subnet", async () => {
+      // One IPv4 subnet and many IPv6 ones: keys of different hosts differ, but their IPv4 halves cannot.
+      const net = await config({ Network: "10.11.0.0/28", SubnetLen: 30, SubnetMin: "10.11.0.4", SubnetMax: "10.11.0.4", EnableIPv6: true, IPv6Network: "fc00:b::/48" });
+      for (let round = 0; round < 3; round++) {
+        const fresh = await fixture.open();
+        opened.push(fresh);
+        const results = await Promise.allSettled(Array.from({ length: 4 }, (_, i) =>
+          new LeaseManager(fresh, silentLogger).acquire({ config: net, attrs: host(i + 1, { PublicIPv6: `2001:db8::${i + 1}` }), ttlSeconds: 600 })));
+        expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(1);
+        for (const result of results) {
+          if (result.status === "rejected") expect((result.reason as { kind?: string }).kind).toBe("exhausted");
+        }
+        expect((await fresh.listLeases()).leases).toHaveLength(1);
+      }
+    }, 30_000);
+
     test("IPv6 only: leases are matched by PublicIPv6", async () => {
       const net = await config({ EnableIPv4: false, EnableIPv6: true, IPv6Network: "fc00::/48" });
       const attrs: LeaseAttrs = { PublicIP: "0.0.0.0", PublicIPv6: "2001:db8::7" };
