@@ -43,10 +43,14 @@ export class HolderIndex {
     return { request_put: { key: this.keys.writes, value: Buffer.alloc(0) } };
   }
 
-  /** The entry written with a lease: same etcd lease, so it expires with it. None for a value naming no holder. */
+  /**
+   * The entry written with a lease: same etcd lease, so it expires with it. None for a value
+   * naming no holder. The entry it replaces comes back (prev_kv): one left behind by a lease
+   * key deleted by hand may be the last key on its etcd lease (see V3Leases.putIf).
+   */
   put(attrs: LeaseAttrs, leaseKey: string, leaseId: string): IRequestOp[] {
     const holder = leaseHolder(attrs);
-    return holder ? [{ request_put: { key: this.keys.index(holder, leaseKey), value: Buffer.alloc(0), lease: leaseId } }] : [];
+    return holder ? [{ request_put: { key: this.keys.index(holder, leaseKey), value: Buffer.alloc(0), lease: leaseId, prev_kv: true } }] : [];
   }
 
   remove(attrs: LeaseAttrs, leaseKey: string): IRequestOp[] {

@@ -127,7 +127,7 @@ export class V3Leases {
    * applied is recognised as ours.
    */
   private async putIf(key: Buffer, expected: "absent" | string, value: string, leaseId: string, callOptions: CallBudget, alongside: IRequestOp[],
-    reads: IRequestOp[] = []): Promise<{ response: ITxnResponse; current?: IKeyValue; answers?: IResponseOp[] }> {
+    reads: IRequestOp[] = []): Promise<{ response: ITxnResponse; current?: IKeyValue; answers?: IResponseOp[]; movedOff: string[] }> {
     const condition = expected === "absent"
       ? { key, target: "Version" as const, result: "Equal" as const, version: 0 }
       : { key, target: "Mod" as const, result: "Equal" as const, mod_revision: expected };
@@ -136,8 +136,10 @@ export class V3Leases {
       success: [{ request_put: { key, value: Buffer.from(value), lease: leaseId } }, ...alongside, this.index.countWrite(), ...reads],
       failure: [{ request_range: { key } }],
     }, callOptions);
-    if (!response.succeeded) return { response, current: response.responses[0]?.response_range?.kvs[0] };
-    return { response, answers: response.responses.slice(response.responses.length - reads.length) };
+    if (!response.succeeded) return { response, current: response.responses[0]?.response_range?.kvs[0], movedOff: [] };
+    // Keys this write took over from another etcd lease, which may now carry nothing.
+    const movedOff = response.responses.map((op) => op.response_put?.prev_kv?.lease ?? NO_LEASE).filter((id) => id !== NO_LEASE && id !== leaseId);
+    return { response, answers: response.responses.slice(response.responses.length - reads.length), movedOff: [...new Set(movedOff)] };
   }
 
   /**
@@ -145,10 +147,12 @@ export class V3Leases {
    * reservation), which must not outlive a put that fails or loses. The key as written,
    * or undefined when the put lost. `alongside` gives the ops that go with the put;
    * `reads` are answered in `answers`, at the put's revision and seeing it (absent when a
-   * retried put turned out to be ours: its answer was lost).
+   * retried put turned out to be ours: its answer was lost). The etcd leases that keys were
+   * moved off (`leaving`, and any a replaced entry was on) are revoked once nothing rides
+   * on them.
    */
   private async putOnNewLease(key: Buffer, expected: "absent" | string, value: string, ttlSeconds: number, callOptions: CallBudget, timeoutMs: number,
-    alongside: (leaseId: string, expiresAt: number | null) => IRequestOp[], reads: IRequestOp[] = []):
+    alongside: (leaseId: string, expiresAt: number | null) => IRequestOp[], reads: IRequestOp[] = [], leaving = NO_LEASE):
     Promise<{ leaseId: string; expiresAt: number | null; modRevision: string; createRevision: string; answers?: IResponseOp[] } | undefined> {
     const sentAt = Date.now();
     const leaseId = ttlSeconds > 0 ? await this.grant(ttlSeconds, callOptions) : NO_LEASE;
@@ -160,8 +164,11 @@ export class V3Leases {
       await this.revokeQuietly(leaseId, timeoutMs);
       throw error;
     }
-    const { response, current, answers } = outcome;
-    if (response.succeeded) return { leaseId, expiresAt, modRevision: response.header.revision, createRevision: response.header.revision, answers };
+    const { response, current, answers, movedOff } = outcome;
+    if (response.succeeded) {
+      for (const left of new Set([leaving, ...movedOff])) await this.revokeIfUnused(left, callOptions);
+      return { leaseId, expiresAt, modRevision: response.header.revision, createRevision: response.header.revision, answers };
+    }
     if (wroteIt(current, leaseId, value)) return { leaseId, expiresAt, modRevision: current!.mod_revision, createRevision: current!.create_revision };
     await this.revoke(leaseId, callOptions);
     return undefined;
@@ -204,6 +211,7 @@ export class V3Leases {
         throw error;
       }
       if (!outcome.response.succeeded) return undefined;
+      for (const left of outcome.movedOff) await this.revokeIfUnused(left, callOptions);
       const grantedTtl = await keepAliveOnce(this.leases, oldLease, callOptions);
       if (grantedTtl <= 0) return undefined;
       if (grantedTtl === ttlSeconds) return updated(outcome.response.header.revision, oldLease, sentAt + ttlSeconds * 1000);
@@ -217,13 +225,12 @@ export class V3Leases {
     let written: Awaited<ReturnType<V3Leases["putOnNewLease"]>>;
     try {
       written = await this.putOnNewLease(key, modRevision, value, ttlSeconds, callOptions, timeoutMs, (newLease, expiresAt) =>
-        [...this.index.move(current, attrs, newLease), ...this.history.written(attrs, current.key, expiresAt, leaseHolder(current.attrs))]);
+        [...this.index.move(current, attrs, newLease), ...this.history.written(attrs, current.key, expiresAt, leaseHolder(current.attrs))], [], oldLease);
     } catch (error) {
       if (this.isLeaseGone(error)) return undefined;
       throw error;
     }
     if (!written) return undefined;
-    await this.revokeIfUnused(oldLease, callOptions);
     return updated(written.modRevision, written.leaseId, written.expiresAt);
   }
 

@@ -77,3 +77,17 @@ test("a subnet taken over from another host drops that host's holder entry in th
   ]);
   expect(JSON.parse(valueOf(`${prefix}/sublease/history/10.5.1.0-24`)).holder).toBe("192.0.2.2");
 }, 30_000);
+
+test("dual stack: a lease key deleted by hand, then taken back by its host, leaves no etcd lease behind", async () => {
+  const prefix = freshPrefix();
+  const manager = new LeaseManager(await open({ prefix }), silentLogger);
+  // Dual stack reads every lease without the index, so the deleted key's index entry is still there when the host returns.
+  const net = await parseConfigText('{"Network":"10.5.0.0/16","EnableIPv6":true,"IPv6Network":"fc00:5::/48"}');
+  const attrs = host(1, { PublicIPv6: "2001:db8::1" });
+  const first = await manager.acquire({ config: net, attrs, ttlSeconds: 600 });
+  const oldLease = first.lease.version.split("/")[1]!;
+  etcd.etcdctl(["del", `${prefix}/subnets/${first.lease.key}`]);
+  const back = await manager.acquire({ config: net, attrs, ttlSeconds: 600 });
+  expect({ outcome: back.outcome, key: back.lease.key }).toEqual({ outcome: "returned", key: first.lease.key });
+  expect(etcd.etcdctl(["lease", "timetolive", BigInt(oldLease).toString(16)])).toMatch(/already expired/);
+}, 30_000);
