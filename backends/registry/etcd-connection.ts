@@ -39,7 +39,41 @@ function readTlsFile(path: string | undefined, shownAs: string, expected: typeof
   return contents;
 }
 
-export function etcdConnection(options: RegistryOptions): EtcdConnection {
+/** Why OpenSSL refused a TLS file, in words that say what to do. */
+function tlsRefusal(error: unknown): string {
+  const code = (error as { code?: string }).code ?? "";
+  if (code.endsWith("BAD_DECRYPT")) return "the key is encrypted; give it without a passphrase (openssl pkey -in KEY -out PLAIN-KEY)";
+  if (code.includes("DECODE") || /Invalid CA/.test(String(error))) return "its PEM data does not decode";
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The files as TLS will use them: a CA, certificate or key that OpenSSL refuses, or a key
+ * that is not the certificate's, is a usage error naming its flag, found before connecting
+ * instead of as a failed handshake.
+ */
+async function checkTlsFiles(tls: TlsFiles, named: { ca: string; cert: string; key: string }): Promise<void> {
+  const { createSecureContext } = await import("node:tls");
+  const accepts = (what: string, options: Parameters<typeof createSecureContext>[0]) => {
+    try {
+      createSecureContext(options);
+    } catch (error) {
+      throw usageError(`${what}: ${tlsRefusal(error)}`);
+    }
+  };
+  if (tls.ca) accepts(`${named.ca} cannot be used as a CA`, { ca: tls.ca });
+  if (tls.cert) accepts(`${named.cert} cannot be used as a certificate`, { cert: tls.cert });
+  if (tls.key) accepts(`${named.key} cannot be used as a private key`, { key: tls.key });
+  if (tls.cert && tls.key) {
+    try {
+      createSecureContext({ cert: tls.cert, key: tls.key });
+    } catch {
+      throw usageError(`${named.key} is not the private key of ${named.cert}: give the key the certificate was made for`);
+    }
+  }
+}
+
+export async function etcdConnection(options: RegistryOptions): Promise<EtcdConnection> {
   const endpoints = options.endpoints.map((endpoint) => endpoint.replace(/\/+$/, ""));
   if (endpoints.length === 0) throw usageError("--etcd-endpoints is empty: name at least one etcd endpoint");
   const secure = endpoints.filter((endpoint) => endpoint.startsWith("https://")).length;
@@ -47,22 +81,22 @@ export function etcdConnection(options: RegistryOptions): EtcdConnection {
     throw usageError("--etcd-endpoints mixes http:// and https://: use one scheme for every endpoint");
   }
   const { caFile, certFile, keyFile } = options.tls;
+  const shown = { ca: options.tls.shownAs?.caFile ?? "--etcd-cafile", cert: options.tls.shownAs?.certFile ?? "--etcd-certfile", key: options.tls.shownAs?.keyFile ?? "--etcd-keyfile" };
   if (!secure) {
     // flanneld's environment files often set these for every host; not fatal, but worth a word.
-    if (caFile || certFile || keyFile) {
-      options.log.warn("--etcd-cafile/--etcd-certfile/--etcd-keyfile are ignored: the etcd endpoints are http://, not https://");
+    const given = [caFile && shown.ca, certFile && shown.cert, keyFile && shown.key].filter((name): name is string => !!name);
+    if (given.length > 0) {
+      options.log.warn(`${given.join(", ")} ${given.length > 1 ? "are" : "is"} ignored: the etcd endpoints are http://, not https://`);
     }
     return { endpoints };
   }
-  const shownAs = options.tls.shownAs ?? {};
-  return {
-    endpoints,
-    tls: {
-      ca: readTlsFile(caFile, shownAs.caFile ?? "--etcd-cafile", PEM_CERTIFICATE),
-      cert: readTlsFile(certFile, shownAs.certFile ?? "--etcd-certfile", PEM_CERTIFICATE),
-      key: readTlsFile(keyFile, shownAs.keyFile ?? "--etcd-keyfile", PEM_KEY),
-    },
+  const tls = {
+    ca: readTlsFile(caFile, shown.ca, PEM_CERTIFICATE),
+    cert: readTlsFile(certFile, shown.cert, PEM_CERTIFICATE),
+    key: readTlsFile(keyFile, shown.key, PEM_KEY),
   };
+  await checkTlsFiles(tls, { ca: `${shown.ca} ${caFile}`, cert: `${shown.cert} ${certFile}`, key: `${shown.key} ${keyFile}` });
+  return { endpoints, tls };
 }
 
 /**

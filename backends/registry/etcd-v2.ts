@@ -30,7 +30,7 @@ export function v2Expiry(node: { ttl?: number; expiration?: string }, receivedAt
 }
 
 export async function openEtcdV2Registry(options: RegistryOptions): Promise<Registry> {
-  const { endpoints, tls } = etcdConnection(options);
+  const { endpoints, tls } = await etcdConnection(options);
   const client = httpClient(tls && { ca: tls.ca?.toString(), cert: tls.cert?.toString(), key: tls.key?.toString() });
   const target: EtcdTarget = { api: "etcd v2", endpoints, timeoutMs: options.timeoutMs, username: options.username, prefix: options.prefix };
   const subnetsDir = `${options.prefix}/subnets`;

@@ -135,7 +135,7 @@ export interface EtcdV3Client {
 }
 
 export async function openEtcdV3Client(options: RegistryOptions): Promise<EtcdV3Client> {
-  const connection = etcdConnection(options);
+  const connection = await etcdConnection(options);
   const hosts = connection.endpoints;
   const target: EtcdTarget = { api: "etcd v3", endpoints: hosts, timeoutMs: options.timeoutMs, username: options.username, prefix: options.prefix };
   // gRPC and the protobuf definitions load only here, when an etcd v3 registry is opened.

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
-import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { createTestCertificates, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 
 let etcd: EtcdCluster;
 let dir: string;
@@ -124,6 +124,34 @@ describe("TLS files and credentials", () => {
     });
     const key = await runSublease([...https], { env: { FLANNELD_ETCD_CERTFILE: notPem, FLANNELD_ETCD_KEYFILE: notPem } });
     expect(key).toEqual({ code: 2, stdout: "", stderr: `sublease: FLANNELD_ETCD_CERTFILE ${notPem} holds no PEM certificate (-----BEGIN CERTIFICATE-----)\n` });
+  });
+
+  test("PEM files TLS cannot use: a key that is not the certificate's, an encrypted key, a CA that does not decode: exit 2 naming the flag, on both APIs", async () => {
+    const pki = createTestCertificates(join(dir, "pki"));
+    const encrypted = join(dir, "encrypted.key");
+    const converted = Bun.spawnSync(["openssl", "pkcs8", "-topk8", "-in", pki.keyFile, "-passout", "pass:secret", "-out", encrypted]);
+    expect(converted.exitCode).toBe(0);
+    const garbled = join(dir, "garbled-ca.pem");
+    writeFileSync(garbled, "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
+    for (const api of ["etcd-v3", "etcd-v2"]) {
+      // Checked before connecting: nothing listens on this port.
+      const https = ["leases", "--registry", api, "--etcd-endpoints", "https://127.0.0.1:9"];
+      expect(await runSublease([...https, "--etcd-cafile", pki.caFile, "--etcd-certfile", pki.certFile, "--etcd-keyfile", pki.wrongKeyFile])).toEqual({
+        code: 2, stdout: "", stderr: `sublease: --etcd-keyfile ${pki.wrongKeyFile} is not the private key of --etcd-certfile ${pki.certFile}: give the key the certificate was made for\n`,
+      });
+      const withEncrypted = await runSublease([...https, "--etcd-certfile", pki.certFile], { env: { FLANNELD_ETCD_KEYFILE: encrypted } });
+      expect(withEncrypted.code).toBe(2);
+      expect(withEncrypted.stderr).toStartWith(`sublease: FLANNELD_ETCD_KEYFILE ${encrypted} cannot be used as a private key: the key is encrypted`);
+      expect(await runSublease([...https, "--etcd-cafile", garbled])).toEqual({
+        code: 2, stdout: "", stderr: `sublease: --etcd-cafile ${garbled} cannot be used as a CA: its PEM data does not decode\n`,
+      });
+    }
+  });
+
+  test("TLS files given with http:// endpoints: a warning naming each one as given, and the command runs", async () => {
+    const run = await runSublease(["leases", "--etcd-endpoints", etcd.endpoint, "--etcd-cafile", "/nonexist/ca.pem"], { env: { FLANNELD_ETCD_KEYFILE: "/nonexist/k.pem", FLANNELD_ETCD_CERTFILE: "/nonexist/c.pem" } });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe("sublease: warning: --etcd-cafile, FLANNELD_ETCD_CERTFILE, FLANNELD_ETCD_KEYFILE are ignored: the etcd endpoints are http://, not https://\n");
   });
 
   // etcd v2 ignores credentials when authentication is off; v3 refuses to authenticate.
