@@ -1,5 +1,6 @@
 /** `sublease release`: give this host's lease back, only if it is still ours. */
-import { lstatSync, unlinkSync } from "node:fs";
+import { accessSync, constants, lstatSync, unlinkSync } from "node:fs";
+import { dirname } from "node:path";
 import { SubleaseError, usageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { LeaseManager } from "../manager.ts";
@@ -44,10 +45,33 @@ function removeSubnetFile(path: string, released: boolean, log: Logger): boolean
   }
 }
 
+/**
+ * Why `path` could not be removed, found before the lease is given back, so that a refusal
+ * changes nothing. A file whose mode has no write bit is kept, as acquire keeps it: an
+ * admin who froze it means it (rm asks before removing one too).
+ */
+function removalRefusal(path: string): string | undefined {
+  let info;
+  try {
+    info = lstatSync(path);
+  } catch {
+    return undefined; // nothing there: nothing to refuse
+  }
+  if (info.isFile() && (info.mode & 0o222) === 0) return "it is read-only (its mode has no write permission): make it writable (chmod u+w) if it should go";
+  try {
+    accessSync(dirname(path), constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return `${describeFsError(error)} on its directory: run as root, or as the user who owns it`;
+  }
+}
+
 export async function releaseCommand(flags: ReleaseFlags, choice: RegistryChoice, log: Logger): Promise<ReleaseReport> {
   if (flags.removeSubnetFile && flags.subnetFile === "-") {
     throw usageError("--remove-subnet-file needs a file: --subnet-file - reads standard input");
   }
+  const refusal = flags.removeSubnetFile ? removalRefusal(flags.subnetFile) : undefined;
+  if (refusal) throw new SubleaseError("failure", `cannot remove ${flags.subnetFile} (--remove-subnet-file): ${refusal}; nothing was released`);
   return withRegistry(choice, log, async (registry) => {
     const config = await loadNetworkConfig(registry, choice, log);
     const attrs = await hostIdentity(config, flags);

@@ -151,17 +151,36 @@ describe("a failed command leaves nothing behind; messages say what happened", (
     expect(listing(join(cwd, "run"))).toEqual([]);
   });
 
-  test.skipIf(!isRoot)("a second release --remove-subnet-file in a read-only directory does not claim a release", async () => {
+  test.skipIf(!isRoot)("release --remove-subnet-file in a directory this user may not write refuses first: the lease stays", async () => {
     const cwd = workdir();
     await putConfig(cwd);
-    chownSync(join(cwd, "reg.json"), 65534, 65534);
-    chmodSync(cwd, 0o777);
     mkdirSync(join(cwd, "ro"), { mode: 0o755 });
-    writeFileSync(join(cwd, "ro", "subnet.env"), "");
+    expect((await runSublease(["acquire", "--registry-file", "reg.json", ...host("192.0.2.10", "ro/subnet.env")], { cwd })).code).toBe(0);
+    chownSync(join(cwd, "reg.json"), 65534, 65534);
+    chownSync(join(cwd, "reg.json.lock"), 65534, 65534);
+    chmodSync(cwd, 0o777);
     const args = ["release", "--registry-file", "reg.json", "--public-ip", "192.0.2.10", "--subnet-file", "ro/subnet.env", "--remove-subnet-file"];
     const result = await runAsNobody(args, cwd);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toBe("sublease: no lease held by this host to release, but cannot remove ro/subnet.env: permission denied\n");
+    expect(result).toEqual({
+      code: 1, stdout: "",
+      stderr: "sublease: cannot remove ro/subnet.env (--remove-subnet-file): permission denied on its directory: run as root, or as the user who owns it; nothing was released\n",
+    });
+    const leases = await runSublease(["leases", "--registry-file", "reg.json", "--output", "json"], { cwd });
+    expect(leases.stdout).toContain('"publicIP": "192.0.2.10"');
+  });
+
+  test("release --remove-subnet-file of a subnet.env frozen with chmod 0444 refuses it, as acquire does: the lease and the file stay", async () => {
+    const cwd = workdir();
+    await putConfig(cwd);
+    expect((await runSublease(["acquire", "--registry-file", "reg.json", ...host("192.0.2.10", "run/subnet.env")], { cwd })).code).toBe(0);
+    chmodSync(join(cwd, "run", "subnet.env"), 0o444);
+    const result = await runSublease(["release", "--registry-file", "reg.json", "--public-ip", "192.0.2.10", "--subnet-file", "run/subnet.env", "--remove-subnet-file"], { cwd });
+    expect(result).toEqual({
+      code: 1, stdout: "",
+      stderr: "sublease: cannot remove run/subnet.env (--remove-subnet-file): it is read-only (its mode has no write permission): make it writable (chmod u+w) if it should go; nothing was released\n",
+    });
+    expect(listing(join(cwd, "run"))).toEqual(["subnet.env"]);
+    expect((await runSublease(["leases", "--registry-file", "reg.json", "--output", "json"], { cwd })).stdout).toContain('"publicIP": "192.0.2.10"');
   });
 });
 
