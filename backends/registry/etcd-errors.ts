@@ -13,6 +13,8 @@ export interface EtcdTarget {
   readonly timeoutMs: number;
   readonly username?: string;
   readonly prefix: string;
+  /** How the TLS files were given (flag or variable), for the fix a TLS failure names. */
+  readonly tlsShownAs?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
 }
 
 /** Raised when a registry call outlives its --timeout budget. */
@@ -123,18 +125,30 @@ function detailOf(error: unknown): string {
   return text.length > 200 ? `${text.slice(0, 200)}...` : text || "unknown error";
 }
 
+/** A connection dropped before anything was said: what an endpoint of the other scheme does. */
+const droppedEarly = (detail: string) => /socket disconnected before secure TLS|ECONNRESET|connection (reset|closed)|connection failed|socket hang ?up/i.test(detail);
+
 /** TLS failures, told from the side that gave up and with the flag that fixes each. */
-function tlsProblem(error: unknown): { reason: string; fix: string } {
+function tlsProblem(error: unknown, target: EtcdTarget): { reason: string; fix: string } {
   const detail = detailOf(error);
+  const ca = target.tlsShownAs?.caFile ?? "--etcd-cafile";
+  const cert = target.tlsShownAs?.certFile ?? "--etcd-certfile";
+  const key = target.tlsShownAs?.keyFile ?? "--etcd-keyfile";
+  if (droppedEarly(detail)) {
+    return {
+      reason: "the endpoint closed the connection before TLS was set up",
+      fix: `if etcd serves plain HTTP there, use http:// in --etcd-endpoints; else check ${cert} and ${key} (etcd may want a client certificate)`,
+    };
+  }
   if (/ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|HANDSHAKE_FAILURE|ACCESS_DENIED)|fatal alert: (BadCertificate|CertificateRequired|UnknownCA|CertificateUnknown|HandshakeFailure|AccessDenied)/i.test(detail)) {
     const alert = /ALERT_\w+|fatal alert: \w+/.exec(detail)?.[0] ?? detail;
     return {
       reason: `etcd refused our client certificate (${alert})`,
-      fix: "check --etcd-certfile and --etcd-keyfile: etcd wants a client certificate signed by a CA it trusts",
+      fix: `check ${cert} and ${key}: etcd wants a client certificate signed by a CA it trusts`,
     };
   }
   if (/verify|self[- ]signed|issuer|UNABLE_TO_|CERT_UNTRUSTED|DEPTH_ZERO/i.test(detail)) {
-    return { reason: `the server certificate is not trusted (${detail})`, fix: "check --etcd-cafile: it must name the CA that signed etcd's certificate" };
+    return { reason: `the server certificate is not trusted (${detail})`, fix: `check ${ca}: it must name the CA that signed etcd's certificate` };
   }
   if (/altname|does not match|Hostname\/IP/i.test(detail)) {
     return { reason: `the server certificate does not name this endpoint (${detail})`, fix: "use the host name or IP address listed in etcd's certificate in --etcd-endpoints" };
@@ -143,10 +157,10 @@ function tlsProblem(error: unknown): { reason: string; fix: string } {
     // Bun's fetch reports a refused client certificate only as a failed handshake.
     return {
       reason: "the TLS handshake failed",
-      fix: "check --etcd-certfile and --etcd-keyfile (etcd may want a client certificate signed by a CA it trusts) and that the endpoint speaks TLS",
+      fix: `check ${cert} and ${key} (etcd may want a client certificate signed by a CA it trusts) and that the endpoint speaks TLS`,
     };
   }
-  return { reason: detail, fix: "check --etcd-cafile, --etcd-certfile and --etcd-keyfile" };
+  return { reason: detail, fix: `check ${ca}, ${cert} and ${key}` };
 }
 
 /** Maps a failure of `action` (e.g. "listing leases") to the user-facing error. */
@@ -155,8 +169,13 @@ export function etcdError(target: EtcdTarget, action: string, error: unknown): S
   const where = `${target.api} at ${target.endpoints.join(",")}`;
   const within = formatDuration(target.timeoutMs);
   // "within" only where the time ran out: a refused connection fails at once.
+  // An endpoint that drops the connection at once often speaks the other scheme.
+  const otherScheme = target.endpoints.every((endpoint) => endpoint.startsWith("https://"))
+    ? " (if etcd serves plain HTTP there, use http://)"
+    : " (if etcd serves TLS there, use https:// with --etcd-cafile)";
   const reach = (reason: string, timedOut = false) => new SubleaseError("unavailable",
-    `cannot reach ${where}${timedOut ? ` within ${within}` : ""}: ${reason}; check --etcd-endpoints and that etcd is running`, { cause: error });
+    `cannot reach ${where}${timedOut ? ` within ${within}` : ""}: ${reason}; check --etcd-endpoints and that etcd is running` +
+    (droppedEarly(reason) ? otherScheme : ""), { cause: error });
   const user = target.username ?? "";
   switch (classify(error)) {
     case "timeout":
@@ -166,7 +185,7 @@ export function etcdError(target: EtcdTarget, action: string, error: unknown): S
     case "unreachable":
       return reach(detailOf(error));
     case "tls": {
-      const { reason, fix } = tlsProblem(error);
+      const { reason, fix } = tlsProblem(error, target);
       return new SubleaseError("unavailable", `TLS with ${where} failed: ${reason}; ${fix}`, { cause: error });
     }
     case "auth":

@@ -32,7 +32,7 @@ export function v2Expiry(node: { ttl?: number; expiration?: string }, receivedAt
 export async function openEtcdV2Registry(options: RegistryOptions): Promise<Registry> {
   const { endpoints, tls } = await etcdConnection(options);
   const client = httpClient(tls && { ca: tls.ca?.toString(), cert: tls.cert?.toString(), key: tls.key?.toString() });
-  const target: EtcdTarget = { api: "etcd v2", endpoints, timeoutMs: options.timeoutMs, username: options.username, prefix: options.prefix };
+  const target: EtcdTarget = { api: "etcd v2", endpoints, timeoutMs: options.timeoutMs, username: options.username, prefix: options.prefix, tlsShownAs: options.tls.shownAs };
   const subnetsDir = `${options.prefix}/subnets`;
   const configKey = `${options.prefix}/config`;
   const keyOf = (subnet: SubnetKey) => `${subnetsDir}/${formatSubnetKey(subnet)}`;

@@ -137,7 +137,7 @@ export interface EtcdV3Client {
 export async function openEtcdV3Client(options: RegistryOptions): Promise<EtcdV3Client> {
   const connection = await etcdConnection(options);
   const hosts = connection.endpoints;
-  const target: EtcdTarget = { api: "etcd v3", endpoints: hosts, timeoutMs: options.timeoutMs, username: options.username, prefix: options.prefix };
+  const target: EtcdTarget = { api: "etcd v3", endpoints: hosts, timeoutMs: options.timeoutMs, username: options.username, prefix: options.prefix, tlsShownAs: options.tls.shownAs };
   // gRPC and the protobuf definitions load only here, when an etcd v3 registry is opened.
   const [{ Etcd3, EtcdLeaseInvalidError, GRPCDeadlineExceededError, isRecoverableError }, { Channel }] =
     await Promise.all([import("etcd3"), import("@grpc/grpc-js")]);

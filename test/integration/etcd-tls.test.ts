@@ -16,15 +16,17 @@ import { deadEndpoint, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 let mutual: EtcdCluster;
 /** Server certificate only: a CA file is all a client needs. */
 let serverOnly: EtcdCluster;
+/** No TLS at all: what https:// must not be pointed at. */
+let plain: EtcdCluster;
 const opened: Registry[] = [];
 
 beforeAll(async () => {
-  [mutual, serverOnly] = await Promise.all([startEtcd({ tls: true }), startEtcd({ tls: { clientCertAuth: false } })]);
+  [mutual, serverOnly, plain] = await Promise.all([startEtcd({ tls: true }), startEtcd({ tls: { clientCertAuth: false } }), startEtcd()]);
 }, 60_000);
 
 afterAll(async () => {
   await Promise.all(opened.map((registry) => registry.close()));
-  await Promise.all([mutual?.stop(), serverOnly?.stop()]);
+  await Promise.all([mutual?.stop(), serverOnly?.stop(), plain?.stop()]);
 });
 
 const subnet = { ipv4: parsePrefix("10.5.1.0/24", 4)! };
@@ -102,12 +104,18 @@ for (const name of ["etcd-v3", "etcd-v2"] as const) {
         /the server certificate does not name this endpoint .*; use the host name or IP address listed in etcd's certificate/);
     });
 
-    test("http:// to a TLS port, and https:// to nothing, are 'cannot reach'", async () => {
+    test("http:// to a TLS port, and https:// to nothing, are 'cannot reach'; the first says to use https://", async () => {
       await expectUnavailable(await open(mutual, {}, { endpoints: [mutual.endpoint.replace("https:", "http:")] }),
-        new RegExp(`^cannot reach ${api} at http://127\\.0\\.0\\.1:\\d+: .+; check --etcd-endpoints`));
+        new RegExp(`^cannot reach ${api} at http://127\\.0\\.0\\.1:\\d+: .+; check --etcd-endpoints and that etcd is running \\(if etcd serves TLS there, use https:// with --etcd-cafile\\)$`));
       const { caFile, certFile, keyFile } = mutual.tls!;
       await expectUnavailable(await open(mutual, { caFile, certFile, keyFile }, { endpoints: [await deadEndpoint("https")] }),
         /^cannot reach etcd v\d at \S+: connection refused/);
+    });
+
+    test("https:// to an etcd that speaks plain HTTP says to use http://", async () => {
+      const { caFile, certFile, keyFile } = mutual.tls!;
+      await expectUnavailable(await open(plain, { caFile, certFile, keyFile }, { endpoints: [plain.endpoint.replace("http:", "https:")] }),
+        /if etcd serves plain HTTP there, use http:\/\//);
     });
 
     test("an unreadable TLS file is a usage error when the registry is opened", async () => {
