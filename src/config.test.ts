@@ -99,6 +99,19 @@ describe("JSON is strict JSON, as flanneld reads it", () => {
     }
   });
 
+  test("a byte order mark, invisible in an editor, is named rather than shown, in a file or on stdin", async () => {
+    const error = await fileRejection(file("bom.json", '\uFEFF{"Network":"10.7.0.0/16"}'));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe("invalid network config: it starts with a UTF-8 byte order mark (BOM), which flanneld's JSON reader rejects: save it without one");
+    expect((await rejection('\uFEFF{"Network":"10.7.0.0/16"}')).message).toContain("byte order mark");
+  });
+
+  test("an empty file name is a usage error that says what to give, not 'cannot read : no such file'", async () => {
+    const error = await fileRejection("");
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe("the file to read is an empty string: give a path, or - for standard input");
+  });
+
   test("YAML flow style starting with { is not taken either", async () => {
     expect((await rejection("{Network: 10.7.0.0/16}")).message).toContain("not valid JSON");
   });

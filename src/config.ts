@@ -60,6 +60,8 @@ async function decodeConfigText(text: string, source: ConfigSource = "file"): Pr
   if (text.length > MAX_CONFIG_BYTES) throw invalid(`larger than ${MAX_CONFIG_BYTES} bytes`);
   if (text.includes("\u0000")) throw invalid("contains NUL bytes: not a text file");
   if (text.trim() === "") throw invalid("empty");
+  // Invisible in an editor, and flanneld's JSON reader rejects it: named, not shown.
+  if (text.startsWith("\uFEFF")) throw invalid("it starts with a UTF-8 byte order mark (BOM), which flanneld's JSON reader rejects: save it without one");
   let value: unknown;
   try {
     value = JSON.parse(text);

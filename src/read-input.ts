@@ -6,6 +6,7 @@ const CHUNK_BYTES = 64 * 1024;
 
 export async function readSmallText(path: string, limit: number, kind: ErrorKind = "usage"): Promise<string> {
   if (path === "-") return readStdin(limit);
+  if (path === "") throw new SubleaseError("usage", "the file to read is an empty string: give a path, or - for standard input");
   let size: number;
   try {
     const info = statSync(path);

@@ -74,7 +74,8 @@ export class RegistryFileStore {
       fd = openSync(this.file, "r");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw new SubleaseError("failure", `cannot read the registry ${this.named}: ${describeFsError(error)}`);
+      const hint = (error as NodeJS.ErrnoException).code === "EACCES" ? "; run as root, or as a user who may read it" : "";
+      throw new SubleaseError("failure", `cannot read the registry ${this.named}: ${describeFsError(error)}${hint}`);
     }
     try {
       // Every write renames a new inode into place, so these tell one version from another;

@@ -169,6 +169,14 @@ describe("a failed command leaves nothing behind; messages say what happened", (
     expect(leases.stdout).toContain('"publicIP": "192.0.2.10"');
   });
 
+  test.skipIf(!isRoot)("a registry file this user may not read: exit 1 with the way out", async () => {
+    const cwd = workdir();
+    await putConfig(cwd);
+    chmodSync(join(cwd, "reg.json"), 0o600);
+    const result = await runAsNobody(["leases", "--registry-file", "reg.json"], cwd);
+    expect(result).toEqual({ code: 1, stdout: "", stderr: "sublease: cannot read the registry reg.json: permission denied; run as root, or as a user who may read it\n" });
+  });
+
   test("release --remove-subnet-file of a subnet.env frozen with chmod 0444 refuses it, as acquire does: the lease and the file stay", async () => {
     const cwd = workdir();
     await putConfig(cwd);
