@@ -85,6 +85,10 @@ export class Reservations {
         `reserve that subnet instead, or release (or unreserve) it first`);
     }
     const current = ours[0];
+    // The host's own value stays, as written by its acquire: an address typed here that differs is not applied.
+    if (current && host.PublicIPv6 && current.attrs.PublicIPv6 !== host.PublicIPv6) {
+      this.log.warn(`${formatSubnet(current.subnet)} keeps the PublicIPv6 its host wrote (${current.attrs.PublicIPv6 ?? "none"}), not ${host.PublicIPv6}: its host's next acquire writes what it detects`);
+    }
     if (current && isReservation(current)) return { lease: current, outcome: "unchanged" };
     if (current) {
       const updated = await this.registry.updateLease(current, current.attrs, 0);

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openRegistry } from "../../backends/registry/index.ts";
+import { capturingLogger } from "../../test/helpers/capture-log.ts";
 import { rejectedError, thrownError } from "../../test/helpers/expect-error.ts";
 import { formatPrefix } from "../ip.ts";
 import { silentLogger } from "../log.ts";
@@ -84,6 +85,16 @@ describe("the value a reservation publishes", () => {
     expect(report.reservation).toMatchObject({ subnet: "10.5.3.0/24", ipv6Subnet: "fc00:0:0:3::/64", backendData: { VNI: 1, VtepMAC: "0a:58:0a:05:03:00" } });
     const ended = await unreserveCommand("10.5.3.0-24&fc00:0:0:3::-64", undefined, choice, silentLogger);
     expect(ended).toMatchObject({ outcome: "deleted", lease: { subnet: "10.5.3.0/24", ipv6Subnet: "fc00:0:0:3::/64" } });
+  });
+
+  test("reserving the host's own lease keeps the IPv6 address its host wrote, and says so when another was typed", async () => {
+    const choice = await fileChoice('{"Network":"10.5.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"host-gw"}}');
+    await reserveCommand("10.5.3.0/24,fc00:0:0:3::/64", { publicIP: "192.0.2.7", publicIPv6: "2001:db8::7" }, choice, silentLogger);
+    await unreserveCommand("10.5.3.0/24,fc00:0:0:3::/64", 600, choice, silentLogger);
+    const log = capturingLogger();
+    const report = await reserveCommand("10.5.3.0/24,fc00:0:0:3::/64", { publicIP: "192.0.2.7", publicIPv6: "2001:db8::99" }, choice, log);
+    expect(report.reservation).toMatchObject({ publicIPv6: "2001:db8::7" });
+    expect(log.warnings).toEqual(["10.5.3.0/24,fc00:0:0:3::/64 keeps the PublicIPv6 its host wrote (2001:db8::7), not 2001:db8::99: its host's next acquire writes what it detects"]);
   });
 
   test("an address no host can have is refused as acquire refuses it, and nothing is written", async () => {
