@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeConfig, parseConfigFile, parseConfigText } from "./config.ts";
 import { SubleaseError } from "./errors.ts";
+import { rejectedError } from "../test/helpers/expect-error.ts";
 
 const normalized = async (config: unknown) =>
   describeConfig(await parseConfigText(typeof config === "string" ? config : JSON.stringify(config)));
@@ -196,6 +197,11 @@ describe("errors name the field and the rule", () => {
 test("unknown fields are reported, not fatal", async () => {
   const config = await parseConfigText(JSON.stringify({ Network: "10.3.0.0/16", SubnetLenght: 26 }));
   expect(config.unknownKeys).toEqual(["SubnetLenght"]);
+});
+
+test("a config refused while it has unknown fields names them: the typo is usually why", async () => {
+  const error = await rejectedError(parseConfigText(JSON.stringify({ Netwrk: "10.3.0.0/16", Backend: { Type: "vxlan" } })), "usage");
+  expect(error.message).toBe("invalid network config: Network is required when EnableIPv4 is true (e.g. 10.5.0.0/16) (the config also has a field flannel does not read: Netwrk; a typo?)");
 });
 
 test("unknown Backend fields are reported too; flannel's own ones, in any case, are not", async () => {

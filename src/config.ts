@@ -176,8 +176,21 @@ function checkFamily(fields: FieldReader, family: Family): FamilyConfig {
   return { family, network, subnetLen, subnetMin, subnetMax };
 }
 
-/** Checks a decoded config with flannel's rules and fills every default. */
+/**
+ * Checks a decoded config with flannel's rules and fills every default. A config refused
+ * while it also has fields nobody reads names them: "Netwrk" is why Network is missing.
+ */
 export function checkConfig(object: Record<string, unknown>): NetworkConfig {
+  try {
+    return checkKnownConfig(object);
+  } catch (error) {
+    const unknown = readFields(object).unknownKeys(KNOWN_FIELDS);
+    if (!(error instanceof SubleaseError) || unknown.length === 0) throw error;
+    throw new SubleaseError(error.kind, `${error.message} (the config also has ${unknown.length > 1 ? "fields" : "a field"} flannel does not read: ${unknown.join(", ")}; a typo?)`);
+  }
+}
+
+function checkKnownConfig(object: Record<string, unknown>): NetworkConfig {
   const fields = readFields(object);
   const enableIPv4 = readBoolean(fields, "EnableIPv4", true);
   const enableIPv6 = readBoolean(fields, "EnableIPv6", false);
