@@ -51,19 +51,25 @@ export const operatorSession = (options: Options, warnIfSet: readonly string[] =
   return { log, flags, registryChoice: () => registryChoice(settings, log) };
 };
 
+const REGISTRY_OPTIONS: readonly (readonly [spec: string, description: string])[] = [
+  ["--registry <name>", "where leases live: file, etcd-v3 or etcd-v2 (default: etcd-v3 when --etcd-endpoints is set, else file)"],
+  ["--registry-file <path>", `the file registry (default: ${DEFAULT_REGISTRY_FILE})`],
+  ["--etcd-endpoints <urls>", `comma-separated etcd URLs (default: ${DEFAULT_ENDPOINTS.join(",")})`],
+  ["--etcd-prefix <prefix>", `etcd key prefix (default: ${DEFAULT_PREFIX})`],
+  ["--etcd-cafile <path>", "CA certificate to verify etcd's TLS certificate"],
+  ["--etcd-certfile <path>", "client certificate for etcd (with --etcd-keyfile)"],
+  ["--etcd-keyfile <path>", "client key for etcd (with --etcd-certfile)"],
+  ["--etcd-username <name>", "etcd user"],
+  ["--etcd-password <password>", "etcd password (better: FLANNELD_ETCD_PASSWORD)"],
+  ["--timeout <duration>", "bound on each registry call, e.g. 5s (default: 5s)"],
+  ["--wait <duration>", "keep retrying an unreachable registry or a missing config this long, e.g. 5m (default: 0)"],
+];
+
+/** The registry flags' names ("registry-file"), for commands that must tell whether one was typed. */
+export const REGISTRY_FLAG_NAMES = REGISTRY_OPTIONS.map(([spec]) => spec.slice(2).split(" ")[0]!);
+
 export const registryFlags = (command: Command) =>
-  command
-    .option("--registry <name>", "where leases live: file, etcd-v3 or etcd-v2 (default: etcd-v3 when --etcd-endpoints is set, else file)")
-    .option("--registry-file <path>", `the file registry (default: ${DEFAULT_REGISTRY_FILE})`)
-    .option("--etcd-endpoints <urls>", `comma-separated etcd URLs (default: ${DEFAULT_ENDPOINTS.join(",")})`)
-    .option("--etcd-prefix <prefix>", `etcd key prefix (default: ${DEFAULT_PREFIX})`)
-    .option("--etcd-cafile <path>", "CA certificate to verify etcd's TLS certificate")
-    .option("--etcd-certfile <path>", "client certificate for etcd (with --etcd-keyfile)")
-    .option("--etcd-keyfile <path>", "client key for etcd (with --etcd-certfile)")
-    .option("--etcd-username <name>", "etcd user")
-    .option("--etcd-password <password>", "etcd password (better: FLANNELD_ETCD_PASSWORD)")
-    .option("--timeout <duration>", "bound on each registry call, e.g. 5s (default: 5s)")
-    .option("--wait <duration>", "keep retrying an unreachable registry or a missing config this long, e.g. 5m (default: 0)");
+  REGISTRY_OPTIONS.reduce((withOptions, [spec, description]) => withOptions.option(spec, description), command);
 
 /** What a host command learns about this host; `reads` adds what only some commands use. */
 export const hostFlags = (command: Command, subnetFile: string, reads: { mtu?: boolean; vtepMac?: boolean }) => {

@@ -3,7 +3,8 @@
  * network config, the lease listing, reservations and doctor.
  */
 import type { CommandName, Options, Registration } from "./cli-commands.ts";
-import { operatorSession, outputFormat, registryFlags } from "./cli-flags.ts";
+import { usageError } from "./errors.ts";
+import { operatorSession, outputFormat, REGISTRY_FLAG_NAMES, registryFlags } from "./cli-flags.ts";
 import type { DataFormat } from "./output.ts";
 
 export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Registration) => void>> = {
@@ -15,6 +16,10 @@ export const REGISTRY_COMMANDS: Partial<Record<CommandName, (registration: Regis
     .action(async (file: string | undefined, options: Options) => {
       const { log, flags, registryChoice } = operatorSession(options);
       const format = outputFormat(flags, ["json", "yaml"]) as DataFormat;
+      const stray = file === undefined ? [] : REGISTRY_FLAG_NAMES.filter((flag) => flags.typed(flag)).map((flag) => flags.label(flag));
+      if (stray.length > 0) {
+        throw usageError(`${stray.join(", ")} ${stray.length > 1 ? "are" : "is"} for the config stored in a registry, but FILE ${file} was given: drop ${stray.length > 1 ? "them" : "it"}, or drop FILE to check the stored config`);
+      }
       const { parseConfigCommand, parseStoredConfigCommand } = await import("./commands/parse-config.ts");
       write(file !== undefined ? await parseConfigCommand(file, format, log) : await parseStoredConfigCommand(registryChoice(), format, log));
     }),

@@ -66,6 +66,16 @@ describe("parse-config (compiled binary)", () => {
     }
   });
 
+  test("FILE with registry flags typed is a usage error: one or the other; the same flags from the environment are ignored", async () => {
+    const config = file("either.json", '{"Network":"10.9.0.0/16"}');
+    expect(await runSublease(["parse-config", config, "--registry-file", "/tmp/x.json", "--timeout", "3s"])).toEqual({
+      code: 2, stdout: "",
+      stderr: `sublease: --registry-file, --timeout are for the config stored in a registry, but FILE ${config} was given: drop them, or drop FILE to check the stored config\n`,
+    });
+    const fromEnv = await runSublease(["parse-config", config], { env: { SUBLEASE_REGISTRY_FILE: "/tmp/x.json" } });
+    expect(fromEnv.code).toBe(0);
+  });
+
   test("without FILE it checks the registry's config, and says when there is none", async () => {
     const registryFile = join(makeTempDir("pc-registry"), "registry.json");
     const missing = await runSublease(["parse-config", "--registry-file", registryFile]);
