@@ -5,7 +5,8 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { makeTempDir, runSublease } from "../helpers/binary.ts";
-import { callDelta, grpcCalls, etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, grpcCalls } from "../helpers/etcd-state.ts";
 import { statedInReadme } from "../helpers/readme.ts";
 
 let etcd: EtcdCluster;

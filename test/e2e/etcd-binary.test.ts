@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
-import { callDelta, deadEndpoint, etcdLeaseIds, grpcCalls, startBlackhole, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { deadEndpoint, startBlackhole, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, etcdLeaseIds, grpcCalls } from "../helpers/etcd-state.ts";
 import { ACQUIRE, CONFIG_READ, plus } from "../helpers/etcd-v3-requests.ts";
 
 let etcd: EtcdCluster;

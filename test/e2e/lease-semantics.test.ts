@@ -8,7 +8,8 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir, runSublease } from "../helpers/binary.ts";
-import { etcdLeaseIds, keyLeaseId, etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { etcdLeaseIds, keyLeaseId } from "../helpers/etcd-state.ts";
 
 let etcd: EtcdCluster;
 etcdPerFile((cluster) => (etcd = cluster));

@@ -14,7 +14,8 @@ import { LeaseManager } from "../../src/manager.ts";
 import { parseConfigText } from "../../src/config.ts";
 import type { RegistryChoice } from "../../src/registry-settings.ts";
 import { openRegistry } from "../../backends/registry/index.ts";
-import { callDelta, etcdLeaseIds, grpcCalls, etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { etcdPerFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, etcdLeaseIds, grpcCalls } from "../helpers/etcd-state.ts";
 import { capturingLogger } from "../helpers/capture-log.ts";
 import { host, v4 } from "../helpers/leases.ts";
 

@@ -7,7 +7,8 @@ import { expect, test } from "bun:test";
 import { parseConfigText } from "../../src/config.ts";
 import { createLogger, silentLogger } from "../../src/log.ts";
 import { LeaseManager } from "../../src/manager.ts";
-import { callDelta, grpcCalls, etcdForThisFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { etcdForThisFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, grpcCalls } from "../helpers/etcd-state.ts";
 import { host } from "../helpers/leases.ts";
 
 let etcd: EtcdCluster;

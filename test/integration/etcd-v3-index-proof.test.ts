@@ -10,7 +10,8 @@ import { parsePrefix } from "../../src/ip.ts";
 import { silentLogger } from "../../src/log.ts";
 import { LeaseManager } from "../../src/manager.ts";
 import type { Registry } from "../../src/registry.ts";
-import { callDelta, grpcCalls, etcdForThisFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { etcdForThisFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, grpcCalls } from "../helpers/etcd-state.ts";
 import { ACQUIRE, CONFIG_READ, plus } from "../helpers/etcd-v3-requests.ts";
 import { host, v4 } from "../helpers/leases.ts";
 

@@ -10,7 +10,8 @@ import { LeaseManager } from "../../src/manager.ts";
 import { formatSubnetKey, type Lease } from "../../src/lease.ts";
 import { silentLogger } from "../../src/log.ts";
 import { managerContract } from "../contract/manager-contract.ts";
-import { callDelta, etcdLeaseIds, grpcCalls, keyLeaseId, etcdForThisFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { etcdForThisFile, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, etcdLeaseIds, grpcCalls, keyLeaseId } from "../helpers/etcd-state.ts";
 import { host, v4 } from "../helpers/leases.ts";
 import { capturingLogger } from "../helpers/capture-log.ts";
 

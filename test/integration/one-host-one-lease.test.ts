@@ -13,7 +13,8 @@ import { parseConfigText } from "../../src/config.ts";
 import { silentLogger } from "../../src/log.ts";
 import { LeaseManager } from "../../src/manager.ts";
 import type { Registry } from "../../src/registry.ts";
-import { callDelta, grpcCalls, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { callDelta, grpcCalls } from "../helpers/etcd-state.ts";
 import { host } from "../helpers/leases.ts";
 
 let etcd: EtcdCluster;

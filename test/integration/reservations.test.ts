@@ -16,7 +16,8 @@ import { LeaseManager } from "../../src/manager.ts";
 import type { Registry } from "../../src/registry.ts";
 import { DEFAULT_ENDPOINTS } from "../../src/registry.ts";
 import { Reservations } from "../../src/reservations.ts";
-import { etcdLeaseIds, keyLeaseId, registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { registryOpener, startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
+import { etcdLeaseIds, keyLeaseId } from "../helpers/etcd-state.ts";
 import { rejectedError } from "../helpers/expect-error.ts";
 import { host, v4 } from "../helpers/leases.ts";
 
