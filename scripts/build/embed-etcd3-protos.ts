@@ -11,18 +11,16 @@
  */
 import type { BunPlugin } from "bun";
 import type * as Protobuf from "protobufjs";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { checkEtcd3Calls, ETCD3_METHODS, REGISTRY_DIR, registrySources, rpcMethodsOf } from "./etcd3-calls.ts";
 
 const PLUGIN_FILE = fileURLToPath(import.meta.url);
 const REPO_ROOT = join(dirname(PLUGIN_FILE), "../..");
 /** This file, as error messages name it. */
 const PLUGIN = relative(REPO_ROOT, PLUGIN_FILE);
-/** The etcd v3 registry's files: every etcd3 RPC sublease makes is called in one of them. */
-const REGISTRY_DIR = "backends/registry";
-const REGISTRY_FILES = /^etcd-v3.*\.ts$/;
 
 // The proto-loader etcd3 itself resolves, so the descriptor is made by the same code
 // (and the same protobufjs) that reads it at run time.
@@ -62,68 +60,12 @@ export function findLoadSyncOptions(source: string, path: string): string {
   return match[1]!;
 }
 
-/**
- * The etcd RPCs sublease makes, by etcd3's client method names (the camel-cased RPC names).
- * Only these, and the messages they reach, go into the binary: the rest of rpc.proto
- * (Watch, Cluster, Maintenance, most of Auth) costs start-up time and is never called.
- * etcd3 builds a service's gRPC client only when a call needs it, so an absent service
- * costs nothing until used; `checkEtcd3Calls` below keeps this list in step with the code.
- */
-const ETCD3_METHODS: Record<string, string[]> = {
-  KV: ["range", "put", "deleteRange", "txn"],
-  Lease: ["leaseGrant", "leaseRevoke", "leaseKeepAlive", "leaseTimeToLive", "leaseLeases"],
-  // etcd3's connection pool calls it itself when credentials are given.
-  Auth: ["authenticate"],
-};
-
-export interface SourceFile {
-  /** As error messages name it. */
-  file: string;
-  text: string;
-}
-
-/**
- * Fails the build when the etcd v3 registry's code calls an etcd3 RPC method (`.txn(`,
- * `.watch(`, any name in `rpcMethods`, the whole rpc.proto's) that is not in
- * ETCD3_METHODS: in the binary, that call would find no method. It goes by method name,
- * whatever the client's variable is called; a call through a computed name
- * (`client[name](...)`) is not seen. Finding no RPC call at all means the files moved.
- */
-export function checkEtcd3Calls(sources: SourceFile[], rpcMethods: Set<string>, embedded = new Set(Object.values(ETCD3_METHODS).flat())): void {
-  let found = 0;
-  for (const { file, text } of sources) {
-    for (const match of text.matchAll(/\.\s*(\w+)\s*\(/g)) {
-      const method = match[1]!;
-      if (!rpcMethods.has(method)) continue;
-      found++;
-      if (embedded.has(method)) continue;
-      const line = text.slice(0, match.index).split("\n").length;
-      throw new Error(`${file}:${line} calls etcd3's ${method}(), whose RPC is not embedded in the binary: add it to ETCD3_METHODS in ${PLUGIN}`);
-    }
-  }
-  if (found === 0) {
-    throw new Error(`${PLUGIN}: found no etcd3 RPC call in ${REGISTRY_DIR}/etcd-v3*.ts (${sources.map((s) => s.file).join(", ") || "no files"}); update REGISTRY_DIR and REGISTRY_FILES to where the etcd v3 registry calls etcd3`);
-  }
-}
-
 /** The rpc.proto of the etcd3 that sublease resolves. */
 export const ETCD3_PROTO_FILE = join(dirname(etcd3Require.resolve("etcd3")), "../proto/rpc.proto");
 
 /** @grpc/proto-loader's package definition of PROTO_FILE, as etcd3 would load it with OPTIONS. */
 export function loadEtcd3Definition(protoFile = ETCD3_PROTO_FILE, options: object = {}): Record<string, Record<string, MethodDefinition>> {
   return protoLoader.loadSync(protoFile, options) as unknown as Record<string, Record<string, MethodDefinition>>;
-}
-
-/** etcd3's client method name of every RPC in a package definition (range, txn, watch, ...). */
-export function rpcMethodsOf(definition: Record<string, Record<string, { originalName?: string }>>): Set<string> {
-  return new Set(Object.values(definition).flatMap((service) => Object.values(service).flatMap((method) => method.originalName ?? [])));
-}
-
-/** The etcd v3 registry's source files (not its tests). */
-export function registrySources(): SourceFile[] {
-  return readdirSync(join(REPO_ROOT, REGISTRY_DIR))
-    .filter((name) => REGISTRY_FILES.test(name) && !name.endsWith(".test.ts"))
-    .map((name) => ({ file: `${REGISTRY_DIR}/${name}`, text: readFileSync(join(REPO_ROOT, REGISTRY_DIR, name), "utf8") }));
 }
 
 interface PrunedProtos {
