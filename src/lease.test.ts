@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { parsePrefix, type Prefix } from "./ip.ts";
+import { formatAddress, parseAddress, parsePrefix, type Prefix } from "./ip.ts";
 import { decodeLeaseAttrs, encodeLeaseAttrs, formatSubnetKey, leaseHolder, parseSubnetKey, sameSubnet, type LeaseAttrs, type SubnetKey } from "./lease.ts";
 
 const v4 = (text: string) => parsePrefix(text, 4)!;
@@ -105,7 +105,7 @@ describe("lease values: flanneld's JSON byte for byte", () => {
     expect(encodeLeaseAttrs(attrs)).toBe('{"PublicIP":"10.0.0.1","PublicIPv6":null}');
   });
 
-  test("any attributes encode to JSON that decodes back to them", () => {
+  test("any attributes encode to JSON that decodes back to them, addresses as Go prints them", () => {
     const json = fc.jsonValue().filter((value) => value !== null);
     const attrs = fc.record({
       PublicIP: fc.ipV4(),
@@ -120,8 +120,15 @@ describe("lease values: flanneld's JSON byte for byte", () => {
       expect(Object.keys(raw)).toEqual(
         ["PublicIP", "PublicIPv6", "BackendType", "BackendData", "BackendV6Data"].filter((key) => key.startsWith("Public") || value[key as keyof LeaseAttrs] !== undefined));
       const back = decodeLeaseAttrs(text);
-      expect(back).toEqual(JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)))));
+      const canonical = { ...value, PublicIPv6: value.PublicIPv6 === null ? null : formatAddress(6, parseAddress(value.PublicIPv6, 6)!.value) };
+      expect(back).toEqual(JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(canonical).filter(([, v]) => v !== undefined)))));
     }));
+  });
+
+  test("an IPv6 address spelled another way decodes to Go's spelling, so the host it names is matched", () => {
+    const attrs = decodeLeaseAttrs('{"PublicIP":"0.0.0.0","PublicIPv6":"2001:DB8:0:0::0007"}')!;
+    expect(attrs.PublicIPv6).toBe("2001:db8::7");
+    expect(leaseHolder(attrs)).toBe(leaseHolder({ PublicIP: "0.0.0.0", PublicIPv6: "2001:db8::7" }));
   });
 
   test("junk is not a lease value", () => {

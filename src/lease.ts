@@ -3,7 +3,7 @@
  * holder's attributes. Keys and values here are byte-compatible with flanneld's.
  */
 import { fieldPicker } from "./case-insensitive.ts";
-import { formatPrefix, makePrefix, parseAddress, type Prefix } from "./ip.ts";
+import { formatAddress, formatPrefix, makePrefix, parseAddress, type Prefix } from "./ip.ts";
 
 /** The lease value, flannel's field names and order. */
 export interface LeaseAttrs {
@@ -128,11 +128,14 @@ export function leaseAttrsFromValue(value: unknown): LeaseAttrs | undefined {
   if (typeof PublicIP !== "string" && typeof PublicIPv6 !== "string") return undefined;
   // flanneld's IP types parse with Go's net.ParseIP and reject the whole value when that fails
   // ("0192.0.2.4", " 192.0.2.5", null for PublicIP); only PublicIPv6, a pointer, may be null.
-  if (PublicIP !== undefined && (typeof PublicIP !== "string" || !parseAddress(PublicIP, 4))) return undefined;
-  if (PublicIPv6 !== undefined && PublicIPv6 !== null && (typeof PublicIPv6 !== "string" || !parseAddress(PublicIPv6, 6))) return undefined;
+  const v4 = typeof PublicIP === "string" ? parseAddress(PublicIP, 4) : undefined;
+  const v6 = typeof PublicIPv6 === "string" ? parseAddress(PublicIPv6, 6) : undefined;
+  if (PublicIP !== undefined && !v4) return undefined;
+  if (PublicIPv6 !== undefined && PublicIPv6 !== null && !v6) return undefined;
+  // Addresses as Go's net.IP prints them, so a host is matched by its address, not by how a hand-written value spells it.
   const attrs: LeaseAttrs = {
-    PublicIP: typeof PublicIP === "string" ? PublicIP : "",
-    PublicIPv6: typeof PublicIPv6 === "string" ? PublicIPv6 : null,
+    PublicIP: v4 ? formatAddress(4, v4.value) : "",
+    PublicIPv6: v6 ? formatAddress(6, v6.value) : null,
   };
   if (typeof BackendType === "string" && BackendType) attrs.BackendType = BackendType;
   if (BackendData !== undefined && BackendData !== null) attrs.BackendData = BackendData;
