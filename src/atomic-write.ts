@@ -8,7 +8,7 @@
  */
 import { closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { fileError, isOpenFileLink, replaceRefusal, resolveLinks, targetKind } from "./file-target.ts";
+import { fileError, isOpenFileLink, ownDescriptor, replaceRefusal, resolveLinks, targetKind } from "./file-target.ts";
 
 export interface AtomicWriteOptions {
   /** Mode for a new file; an existing file keeps its own mode (as flannel does). */
@@ -52,10 +52,13 @@ export function writeTarget(path: string): { target: string; inPlace: boolean } 
 
 /**
  * A FIFO, a character device or a process's open file: written, no temp file and no fsync
- * (a pipe refuses it). Appended, never truncated: `{ echo x; sublease ... -d /dev/stdout; } > f`
- * keeps the x.
+ * (a pipe refuses it). One of this process's own descriptors (/dev/stdout) is written
+ * through itself, so `{ echo x; sublease ... -d /dev/stdout; echo y; } > f` keeps x, the
+ * line and y in that order; anything else is appended to, never truncated.
  */
 function writeInPlace(target: string, data: string): void {
+  const own = ownDescriptor(target);
+  if (own !== undefined) return writeAll(own, data);
   const fd = openSync(target, "a");
   try {
     writeAll(fd, data);

@@ -37,16 +37,33 @@ export function resolveLinks(path: string): string {
  * writing to a file nobody can see.
  */
 export function isOpenFileLink(path: string): boolean {
+  return procLink(path) !== undefined;
+}
+
+/** The /proc link `path` leads through (its directory resolved), or undefined. */
+function procLink(path: string): string | undefined {
   let current = resolve(path);
   for (let links = 0; links <= MAX_LINKS; links++) {
     try {
-      if (realpathSync(dirname(current)).startsWith("/proc/")) return true;
+      const dir = realpathSync(dirname(current));
+      if (dir.startsWith("/proc/")) return `${dir}/${current.slice(current.lastIndexOf("/") + 1)}`;
       current = resolve(dirname(current), readlinkSync(current));
     } catch {
-      return false;
+      return undefined;
     }
   }
-  return false;
+  return undefined;
+}
+
+/**
+ * The descriptor of this process that `path` names (/dev/stdout: 1), or undefined. Written
+ * through that descriptor, output shares its offset with the shell's redirection, so text
+ * the shell writes after it lands after it; a fresh open of a regular file would have an
+ * offset of its own, and the shell's next write would overwrite ours.
+ */
+export function ownDescriptor(path: string): number | undefined {
+  const match = /^\/proc\/(\d+)\/fd\/(\d+)$/.exec(procLink(path) ?? "");
+  return match && Number(match[1]) === process.pid ? Number(match[2]) : undefined;
 }
 
 /**

@@ -95,13 +95,13 @@ describe("FIFOs and devices are written in place, never replaced", () => {
     }
   });
 
-  test("-d through /proc/self/fd/1 (what /dev/stdout is) appends to the shell's redirection", async () => {
+  test("-d through /proc/self/fd/1 (what /dev/stdout is) writes into the shell's redirection in order, before what the shell writes next", async () => {
     const cwd = workdir();
     symlinkSync("/proc/self/fd/1", join(cwd, "stdout-link"));
-    const script = `{ echo header; "$0" emit-docker-opts -f sample.env -d stdout-link; } > out`;
+    const script = `{ echo header; "$0" emit-docker-opts -f sample.env -d stdout-link; echo footer; "$0" emit-docker-opts -f sample.env -d /dev/stdout; echo end; } > out`;
     const run = spawnSync(["sh", "-c", script, isolatedSublease()], { cwd, env: cleanEnv() });
     expect(run.exitCode).toBe(0);
-    expect(readFileSync(join(cwd, "out"), "utf8")).toBe(`header\n${SAMPLE_OPTS}`);
+    expect(readFileSync(join(cwd, "out"), "utf8")).toBe(`header\n${SAMPLE_OPTS}footer\n${SAMPLE_OPTS}end\n`);
   });
 
   test.skipIf(!isRoot)("acquire --subnet-file on a character device: written in place, no lock file beside it", async () => {
