@@ -199,6 +199,18 @@ test("unknown fields are reported, not fatal", async () => {
   expect(config.unknownKeys).toEqual(["SubnetLenght"]);
 });
 
+test("whole numbers written with a fraction or exponent are refused, as flanneld's Go decoder refuses them; in fields nobody reads they are ignored", async () => {
+  const subnetLen = await rejectedError(parseConfigText('{"Network":"10.5.0.0/16","SubnetLen":24.0}'), "usage");
+  expect(subnetLen.message).toBe("invalid network config: SubnetLen must be a whole number of bits, got 24.0, which flanneld's Go decoder refuses for a whole-number field: write it without a decimal point or exponent");
+  expect((await rejectedError(parseConfigText('{"Network":"10.5.0.0/16","SubnetLen":2.4e1}'), "usage")).message).toContain("got 2.4e1,");
+  const vni = await rejectedError(parseConfigText('{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan","VNI":1e0}}'), "usage");
+  expect(vni.message).toStartWith("invalid network config: Backend.VNI must be a whole number from 0 to 16777215, got 1e0, which flanneld's Go decoder refuses");
+  const ignored = await parseConfigText('{"Network":"10.5.0.0/16","SubnetLen":24,"Foo":1.0,"Backend":{"Type":"vxlan","Bar":2e0}}');
+  expect(ignored.unknownKeys).toEqual(["Foo", "Backend.Bar"]);
+  // YAML has no such rule in flanneld (it reads JSON only); sublease stores YAML as JSON, with 24.
+  expect((await parseConfigText("Network: 10.5.0.0/16\nSubnetLen: 24.0\n")).ipv4?.subnetLen).toBe(24);
+});
+
 test("a config refused while it has unknown fields names them: the typo is usually why", async () => {
   const error = await rejectedError(parseConfigText(JSON.stringify({ Netwrk: "10.3.0.0/16", Backend: { Type: "vxlan" } })), "usage");
   expect(error.message).toBe("invalid network config: Network is required when EnableIPv4 is true (e.g. 10.5.0.0/16) (the config also has a field flannel does not read: Netwrk; a typo?)");

@@ -6,6 +6,7 @@
 import { findBackend } from "../backends/network/index.ts";
 import { isPlainObject, readFields, type FieldReader } from "./case-insensitive.ts";
 import { SubleaseError } from "./errors.ts";
+import { floatLiteralProblem, parseJsonAsGo } from "./json-as-go.ts";
 import { readSmallText } from "./read-input.ts";
 import {
   addressBits, blockSize, containsAddress, formatAddress, formatPrefix, isAligned, makePrefix,
@@ -64,7 +65,7 @@ async function decodeConfigText(text: string, source: ConfigSource = "file"): Pr
   if (text.startsWith("\uFEFF")) throw invalid("it starts with a UTF-8 byte order mark (BOM), which flanneld's JSON reader rejects: save it without one");
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJsonAsGo(text);
   } catch (jsonError) {
     if (source === "registry") throw invalid(`not JSON, the only format flanneld reads: ${firstLine(jsonError)}`);
     if (source === "json-file") throw invalid(`not valid JSON (a .json file is read as strict JSON, as flanneld reads it): ${firstLine(jsonError)}`);
@@ -111,6 +112,8 @@ function readString(fields: FieldReader, name: string): string | undefined {
 function readUint(fields: FieldReader, name: string): number {
   const value = fields.get(name);
   if (value === undefined || value === null) return 0;
+  const float = floatLiteralProblem(value);
+  if (float) throw invalid(`${name} must be a whole number of bits, got ${float}`);
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 255) {
     throw invalid(`${name} must be a whole number of bits, got ${JSON.stringify(value)}`);
   }

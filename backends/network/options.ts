@@ -5,6 +5,7 @@
  */
 import type { FieldReader } from "../../src/case-insensitive.ts";
 import { usageError } from "../../src/errors.ts";
+import { floatLiteralProblem } from "../../src/json-as-go.ts";
 
 /** A value quoted for an error line; never throws (YAML may hand us a bigint or a Date). */
 export function shown(value: unknown): string {
@@ -24,6 +25,8 @@ const isUnset = (value: unknown) => value === undefined || value === null;
 export function readInteger(fields: FieldReader, field: string, fallback: number, accepts: (n: number) => boolean, rule: string): number {
   const value = fields.get(field);
   if (isUnset(value)) return fallback;
+  const float = floatLiteralProblem(value);
+  if (float) throw usageError(`invalid network config: Backend.${field} must be ${rule}, got ${float}`);
   if (typeof value !== "number" || !Number.isInteger(value) || !accepts(value)) throw invalidField(field, rule, value);
   return value;
 }
