@@ -147,6 +147,15 @@ describe("--iface-regex", () => {
     expect(published({ ifaceRegex: ["^198\\.51\\.100\\.8$"] })).toMatchObject({ iface: "eth1", publicIP: "198.51.100.8", mtu: 9000 });
   });
 
+  test("as flanneld: every interface's addresses are tried before any name", () => {
+    // eth0 matches by name and comes first, but eth1's address matches too: flanneld takes eth1.
+    expect(published({ ifaceRegex: ["^eth0$|^198\\.51\\.100\\.7$"] })).toMatchObject({ iface: "eth1", publicIP: "198.51.100.7" });
+  });
+
+  test("on an IPv4 network an IPv6 address does not match, as flanneld matches the network's family only", () => {
+    expect(usage(() => resolve({ ifaceRegex: ["^2001:db8:0:1::10$"] })).message).toContain("no interface's name or address matches");
+  });
+
   test("an IPv6 link-local address is never the one matched", () => {
     expect(usage(() => resolve({ ifaceRegex: ["^fe80::"] }, ipv6)).message).toContain("no interface's name or address matches");
   });

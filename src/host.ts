@@ -185,16 +185,21 @@ function fromIfaceFlag(entries: string[], needed: Family[], system: HostSystem):
   throw usageError(`error looking up interface ${entries.join(", ")}: ${reasons.join("; ")}`);
 }
 
-function fromIfaceRegex(patterns: string[], needed: Family[], system: HostSystem): ExternalInterface {
-  const names = interfaceNames(system);
+/**
+ * flanneld's order, pattern by pattern: the addresses of every interface first (of the
+ * network's families), then the interfaces' names.
+ */
+function fromIfaceRegex(patterns: string[], needed: Family[], families: Family[], system: HostSystem): ExternalInterface {
+  const names = interfaceNames(system).filter((name) => !missingFamily(system, name, needed));
   for (const pattern of patterns) {
     const regex = compileRegex(pattern);
+    const via = `--iface-regex ${pattern}`;
     for (const name of names) {
-      if (missingFamily(system, name, needed)) continue;
-      if (regex.test(name)) return { name, via: `--iface-regex ${pattern}` };
-      const byAddress = [...usableAddresses(system, name, 4), ...usableAddresses(system, name, 6)].find((a) => regex.test(a.address));
-      if (byAddress) return { name, via: `--iface-regex ${pattern}`, address: byAddress.address };
+      const byAddress = families.flatMap((family) => usableAddresses(system, name, family)).find((a) => regex.test(a.address));
+      if (byAddress) return { name, via, address: byAddress.address };
     }
+    const byName = names.find((name) => regex.test(name));
+    if (byName) return { name: byName, via };
   }
   throw usageError(`--iface-regex ${patterns.join(", ")}: no interface's name or address matches` +
     (needed.length ? ` (among interfaces with an ${needed.map(familyName).join(" and ")} address)` : "") + hiddenNote(system));
@@ -226,7 +231,8 @@ function chooseInterface(input: InterfaceFlags, want: { ipv4: boolean; ipv6: boo
   if (want.ipv4 && input.publicIP === undefined) needed.push(4);
   if (want.ipv6 && input.publicIPv6 === undefined) needed.push(6);
   if (input.iface.length) return fromIfaceFlag(input.iface, needed, system);
-  if (input.ifaceRegex.length) return fromIfaceRegex(input.ifaceRegex, needed, system);
+  const families: Family[] = [...(want.ipv4 ? [4 as const] : []), ...(want.ipv6 ? [6 as const] : [])];
+  if (input.ifaceRegex.length) return fromIfaceRegex(input.ifaceRegex, needed, families, system);
   if (input.ifaceCanReach !== undefined) return fromCanReach(input.ifaceCanReach, system);
   // The IPv4 default route decides, on a dual-stack network too; IPv6-only networks use ::/0's.
   const family: Family = want.ipv4 || !want.ipv6 ? 4 : 6;
