@@ -252,11 +252,12 @@ describe("checkHostFlags", () => {
 });
 
 describe("interfaces the interface table leaves out: down, or up without carrier", () => {
-  /** The default system plus sysfs entries for `vc` (flags as sysfs shows them) that the table lacks. */
-  function withHidden(flagsHex: string): HostSystem {
+  /** The default system plus sysfs entries for `vc` (flags and carrier as sysfs shows them) that the table lacks. */
+  function withHidden(flagsHex: string, carrier?: "0" | "1"): HostSystem {
     const host = system();
     mkdirSync(join(host.sysfs, "vc"), { recursive: true });
     writeFileSync(join(host.sysfs, "vc", "flags"), `${flagsHex}\n`);
+    if (carrier) writeFileSync(join(host.sysfs, "vc", "carrier"), `${carrier}\n`);
     writeFileSync(join(host.sysfs, "vc", "mtu"), "1500\n");
     return host;
   }
@@ -266,8 +267,14 @@ describe("interfaces the interface table leaves out: down, or up without carrier
       .toBe("error looking up interface vc: interface vc is down, so its addresses cannot be read: bring it up (ip link set vc up) or pass --public-ip");
   });
 
+  test("up with carrier but without an address of the needed family: says which, and the flag to pass", () => {
+    const message = usage(() => resolve({ iface: ["vc"] }, ipv6, withHidden("0x1003", "1"))).message;
+    expect(message).toBe("error looking up interface vc: interface vc has no IPv6 address (pass --public-ipv6 to publish one)");
+    expect(message).not.toContain("no carrier");
+  });
+
   test("up but not running: no carrier", () => {
-    expect(usage(() => resolve({ iface: ["vc"] }, ipv4, withHidden("0x1003"))).message).toContain("interface vc is up but not running (no carrier)");
+    expect(usage(() => resolve({ iface: ["vc"] }, ipv4, withHidden("0x1003", "0"))).message).toContain("interface vc is up but not running (no carrier)");
   });
 
   test("--iface ADDRESS and --iface-regex that find nothing name the down interfaces", () => {
@@ -277,6 +284,7 @@ describe("interfaces the interface table leaves out: down, or up without carrier
   });
 
   test("an up and running interface is not mentioned", () => {
-    expect(usage(() => resolve({ iface: ["203.0.113.5"] }, ipv4, withHidden("0x1043"))).message).toBe("error looking up interface 203.0.113.5: no interface holds 203.0.113.5");
+    // sysfs's flags never show IFF_RUNNING: up with carrier reads 0x1003 and carrier 1.
+    expect(usage(() => resolve({ iface: ["203.0.113.5"] }, ipv4, withHidden("0x1003", "1"))).message).toBe("error looking up interface 203.0.113.5: no interface holds 203.0.113.5");
   });
 });

@@ -120,9 +120,8 @@ function interfaceNames(system: HostSystem): string[] {
 /** A name that stays one entry under sysfs's interface folder when joined to it: no "/", ".", "..". */
 const isSysfsName = (name: string) => !name.includes("/") && name !== "." && name !== "..";
 
-/** IFF_UP and IFF_RUNNING, as sysfs's `flags` shows them. */
+/** IFF_UP, as sysfs's `flags` shows it (that file never shows IFF_RUNNING: `carrier` does). */
 const IFF_UP = 0x1;
-const IFF_RUNNING = 0x40;
 
 /**
  * Why an interface shows no addresses although it may hold some: the interface table
@@ -139,7 +138,13 @@ function notRunning(system: HostSystem, name: string): string | undefined {
   }
   if (!Number.isInteger(flags)) return undefined;
   if (!(flags & IFF_UP)) return `interface ${name} is down, so its addresses cannot be read: bring it up (ip link set ${name} up) or pass --public-ip`;
-  if (!(flags & IFF_RUNNING)) return `interface ${name} is up but not running (no carrier), so its addresses cannot be read: connect it, or pass --public-ip`;
+  let carrier: string;
+  try {
+    carrier = readFileSync(join(system.sysfs, name, "carrier"), "utf8").trim();
+  } catch {
+    return undefined;
+  }
+  if (carrier === "0") return `interface ${name} is up but not running (no carrier), so its addresses cannot be read: connect it, or pass --public-ip`;
   return undefined;
 }
 
@@ -177,7 +182,7 @@ function fromIfaceFlag(entries: string[], needed: Family[], system: HostSystem):
     }
     const lacking = missingFamily(system, name, needed.filter((family) => family !== address?.family));
     if (lacking) {
-      reasons.push(notRunning(system, name) ?? `interface ${name} has no ${familyName(lacking)} address`);
+      reasons.push(notRunning(system, name) ?? `interface ${name} has no ${familyName(lacking)} address (pass ${lacking === 4 ? "--public-ip" : "--public-ipv6"} to publish one)`);
       continue;
     }
     return { name, via: `--iface ${entry}`, address: held ? held.address : undefined };
