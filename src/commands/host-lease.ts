@@ -6,6 +6,8 @@ import type { LeaseAttrs } from "../lease.ts";
 import { usageError } from "../errors.ts";
 
 const MIN_IPV4_MTU = 68;
+/** IPv6 needs every link to carry 1280 bytes (RFC 8200): the kernel turns IPv6 off on a smaller one. */
+const MIN_IPV6_MTU = 1280;
 
 /** The interface flags, and what only some host commands read: --iface-mtu, --vtep-mac. */
 export interface HostFlags extends InterfaceFlags {
@@ -51,10 +53,11 @@ export async function hostLease(config: NetworkConfig, flags: HostFlags): Promis
   const found = await hostAddresses(config, flags);
   const ifaceMtu = interfaceMtu(flags.ifaceMtu, found.addresses.iface);
   const mtu = findBackend(config.backendType).mtu(config.backend, ifaceMtu);
-  // Docker and the kernel refuse an IPv4 MTU under 68: better to stop before any lease is taken.
-  if (mtu < MIN_IPV4_MTU) {
+  // Docker and the kernel refuse an IPv4 MTU under 68, and IPv6 one under 1280: better to stop before any lease is taken.
+  const [family, least] = config.ipv6 ? ["IPv6", MIN_IPV6_MTU] : ["IPv4", MIN_IPV4_MTU];
+  if (mtu < least) {
     throw usageError(`an interface MTU of ${ifaceMtu} leaves ${mtu} for containers after the ${config.backendType} backend's overhead; ` +
-      `IPv4 needs at least ${MIN_IPV4_MTU} (check --iface-mtu)`);
+      `${family} needs at least ${least} (check --iface-mtu)`);
   }
   return { attrs: await leaseAttrs(config, flags, found), mtu };
 }

@@ -372,6 +372,20 @@ describe("the command line as typed", () => {
     expect(parse.stderr).toBe('sublease: --output must be one of json, yaml, got "1"\n');
   });
 
+  test("an IPv6 network needs 1280 bytes for containers, as the kernel does: 1300 with vxlan is exit 2, nothing written", async () => {
+    await putConfig('{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fc00:7::/48","Backend":{"Type":"vxlan"}}');
+    const registryText = readFileSync(join(dir, "state/registry.json"), "utf8");
+    const small = await runSublease(["acquire", ...registry, "--public-ipv6", "2001:db8::24", "--iface-mtu", "1300", "--subnet-file", subnetFile()]);
+    expect(small).toEqual({
+      code: 2, stdout: "",
+      stderr: "sublease: an interface MTU of 1300 leaves 1250 for containers after the vxlan backend's overhead; IPv6 needs at least 1280 (check --iface-mtu)\n",
+    });
+    expect(readFileSync(join(dir, "state/registry.json"), "utf8")).toBe(registryText);
+    const enough = await runSublease(["acquire", ...registry, "--public-ipv6", "2001:db8::24", "--iface-mtu", "1330", "--subnet-file", subnetFile()]);
+    expect(enough.code).toBe(0);
+    expect(enough.stdout).toContain("FLANNEL_MTU=1280\n");
+  });
+
   test("no command is one line on stderr; -v and version print the version with its commit", async () => {
     const bare = await runSublease([]);
     expect(bare.code).toBe(2);
