@@ -22,6 +22,8 @@ export interface UnreadableEntry {
   readonly problem: string;
   /** The command that deletes it by hand (doctor never does). */
   readonly deleteCommand: string;
+  /** Set when the entry is still this host's lease (only its expiry is unreadable): its next renew or acquire rewrites it. */
+  readonly heldBy?: string;
 }
 
 /** Something stored that no host uses, which `mend` may remove. */

@@ -31,7 +31,9 @@ export function inspectFile(file: RegistryFile, now: number, path: string): Insp
         version: entry.lease.version,
       });
     } else {
-      if (entry.unreadableExpiry) unreadable.push({ key, problem: `${entry.unreadableExpiry}, so it never expires until its holder renews it`, deleteCommand: removeByHand(key, path) });
+      if (entry.unreadableExpiry) {
+        unreadable.push({ key, problem: `${entry.unreadableExpiry}, so it never expires until its holder renews it`, deleteCommand: removeByHand(key, path), heldBy: leaseHolder(entry.lease.attrs) });
+      }
       leases.push(entry.lease);
     }
   }

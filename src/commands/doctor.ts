@@ -55,8 +55,10 @@ export async function doctorCommand(flags: DoctorFlags, choice: RegistryChoice, 
         problem: "unreadable key",
         keys: [entry.key],
         holders: [],
-        detail: `${entry.problem}; every host skips it, ${occupiedBy([entry]).length ? "and its subnet counts as taken" : "and its subnet may be handed out again"}`,
-        mend: entry.deleteCommand,
+        detail: entry.heldBy
+          ? `${entry.problem}; it is still ${entry.heldBy}'s lease, which that host's next renew or acquire rewrites`
+          : `${entry.problem}; every host skips it, ${occupiedBy([entry]).length ? "and its subnet counts as taken" : "and its subnet may be handed out again"}`,
+        mend: entry.heldBy ? `sublease renew on ${entry.heldBy} (or remove it by hand, taking the subnet from that host: ${entry.deleteCommand})` : entry.deleteCommand,
       })),
       ...leaseFindings(leases, config, inspection.deleteCommand, occupiedBy(inspection.unreadable)),
     ];

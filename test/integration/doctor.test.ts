@@ -356,6 +356,18 @@ describe("doctor on the file registry", () => {
     expect(readFileSync(file, "utf8")).toBe(text);
   });
 
+  test("a file lease whose expiry is not a time is still its host's: doctor says its renew repairs it, not to remove it", async () => {
+    const file = join(dir, "odd-expiry.json");
+    writeFileSync(file, JSON.stringify({
+      format: "sublease-registry/v1", revision: 1, config: { Network: "10.5.0.0/16" },
+      leases: { "10.5.53.0-24": { value: { PublicIP: "192.0.2.6", PublicIPv6: null }, expires: "tomorrow", revision: 1 } },
+    }));
+    const found = await doctor(fileFlags(file));
+    expect(problems(found.findings)).toEqual([["unreadable key", ["10.5.53.0-24"], false]]);
+    expect(found.findings[0]!.detail).toBe(`its expiry "tomorrow" is not a time, so it never expires until its holder renews it; it is still 192.0.2.6's lease, which that host's next renew or acquire rewrites`);
+    expect(found.findings[0]!.mend).toStartWith("sublease renew on 192.0.2.6 (or remove it by hand, taking the subnet from that host: ");
+  });
+
   test("a pool at 90%: exit 8 with the free count; no registry file: exit 4", async () => {
     const file = join(dir, "full.json");
     const registry = await openRegistry("file", { prefix: "", endpoints: [], tls: {}, timeoutMs: 5000, registryFile: file, log: silentLogger });
