@@ -211,7 +211,9 @@ describe("what the units promise", () => {
     expect(values(timer, "Timer", "Unit")).toEqual([]);
     expect(values(timer, "Timer", "OnUnitActiveSec")).toEqual(["10min"]);
     expect(values(timer, "Install", "WantedBy")).toEqual(["timers.target"]);
-    expect(values(service, "Service", "ExecStart")).toEqual(["/usr/local/bin/sublease renew"]);
+    // A typed --wait beats the settings file's SUBLEASE_WAIT (meant for boot), and ends before TimeoutStartSec.
+    expect(values(service, "Service", "ExecStart")).toEqual(["/usr/local/bin/sublease renew --wait 90s"]);
+    expect(values(service, "Service", "TimeoutStartSec")).toEqual(["2min"]);
     expect(values(service, "Service", "Environment")).toContain("FLANNELD_SUBNET_LEASE_RENEW_MARGIN=60");
     expect(values(service, "Service", "EnvironmentFile")).toEqual(["-/etc/sublease/sublease.env"]);
   });
