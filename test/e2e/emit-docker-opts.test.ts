@@ -43,6 +43,13 @@ describe("emit-docker-opts writes what mk-docker-opts.sh writes", () => {
     expect(listing(cwd)).toEqual(["out.env", "sample.env"]);
   });
 
+  test("as the script, DOCKER_OPTS and DOCKER_OPT_* already in the environment (a Docker unit's own) are kept", async () => {
+    const cwd = workdir();
+    const result = await runSublease(["emit-docker-opts", "-f", "sample.env", "-d", "-", "-c"], { cwd, env: { DOCKER_OPTS: "--log-level=warn", DOCKER_OPT_DNS: "--dns=192.0.2.53" } });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('DOCKER_OPTS="--log-level=warn  --bip=10.1.74.1/24 --dns=192.0.2.53 --ip-masq=true --mtu=1472"\n');
+  });
+
   test("the long flag names do the same", async () => {
     const cwd = workdir();
     const result = await runSublease(["emit-docker-opts", "--subnet-file", "sample.env", "--docker-opts-file", "out.env"], { cwd });
