@@ -22,12 +22,6 @@ export interface DockerOptsOptions {
   /** `-m`: leave --ip-masq out (Docker versions that lack it). */
   omitIpMasq?: boolean;
   format?: DockerOptsFormat;
-  /**
-   * The caller's environment, which mk-docker-opts.sh draws on: the combined variable's
-   * existing value (say DOCKER_OPTS from /etc/default/docker) comes first, and every
-   * DOCKER_OPT_* variable set there is one more option. None when not given.
-   */
-  inherited?: Record<string, string | undefined>;
 }
 
 /** The Docker settings a subnet.env implies; an absent field means "leave Docker's default". */
@@ -125,37 +119,29 @@ export function readDockerNetwork(env: Map<string, string>, omitIpMasq: boolean,
   return { bip, ipv6Cidr, mtu, ipMasq };
 }
 
-/**
- * DOCKER_OPT_* pairs in the order mk-docker-opts.sh's `set | grep` yields (by name): those
- * the subnet.env sets, and those the caller's environment already held, unless empty.
- */
-function dockerOptPairs(network: DockerNetwork, inherited: Record<string, string | undefined> = {}): [string, string][] {
-  const options = new Map<string, string>();
-  for (const [name, value] of Object.entries(inherited)) {
-    if (name.startsWith("DOCKER_OPT_") && SHELL_NAME.test(name) && value) options.set(name, value);
-  }
-  if (network.bip !== undefined) options.set("DOCKER_OPT_BIP", `--bip=${network.bip}`);
-  if (network.ipMasq !== undefined) options.set("DOCKER_OPT_IPMASQ", `--ip-masq=${network.ipMasq}`);
-  if (network.mtu !== undefined) options.set("DOCKER_OPT_MTU", `--mtu=${network.mtu}`);
-  return [...options].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+/** DOCKER_OPT_* pairs in the alphabetical order mk-docker-opts.sh's `set | grep` yields. */
+function dockerOptPairs(network: DockerNetwork): [string, string][] {
+  const pairs: [string, string][] = [];
+  if (network.bip !== undefined) pairs.push(["DOCKER_OPT_BIP", `--bip=${network.bip}`]);
+  if (network.ipMasq !== undefined) pairs.push(["DOCKER_OPT_IPMASQ", `--ip-masq=${network.ipMasq}`]);
+  if (network.mtu !== undefined) pairs.push(["DOCKER_OPT_MTU", `--mtu=${network.mtu}`]);
+  return pairs;
 }
 
 /**
  * mk-docker-opts.sh's output. Like it, IPv6 is left out: it predates flannel's IPv6
  * support and never learnt FLANNEL_IPV6_SUBNET, so adding --ipv6 here would switch on
- * IPv6 in Docker for anyone migrating from flanneld. Like it, the combined value starts
- * from the combined variable's value in the caller's environment, followed by a space.
+ * IPv6 in Docker for anyone migrating from flanneld. Unlike it, the combined value does
+ * not start from whatever $DOCKER_OPTS held in the caller's environment.
  */
 export function renderDockerEnv(network: DockerNetwork, options: DockerOptsOptions = {}): string {
   const both = !options.individual && !options.combined;
-  const key = options.key ?? DEFAULT_COMBINED_KEY;
-  const pairs = dockerOptPairs(network, options.inherited);
+  const pairs = dockerOptPairs(network);
   let text = "";
   if (both || options.individual) text += pairs.map(([name, value]) => `${name}="${value}"\n`).join("");
   if (both || options.combined) {
-    const existing = options.inherited?.[key];
-    const combined = (existing ? `${existing} ` : "") + pairs.map(([, value]) => ` ${value}`).join("");
-    text += `${key}="${combined}"\n`;
+    const combined = pairs.map(([, value]) => ` ${value}`).join("");
+    text += `${options.key ?? DEFAULT_COMBINED_KEY}="${combined}"\n`;
   }
   return text;
 }

@@ -66,8 +66,7 @@ export async function emitDockerOptsCommand(request: EmitDockerOptsRequest, log:
   checkDockerOptsOptions(request);
   refuseOverwritingInput(subnetFile, dockerOptsFile);
   const env = await readSubnetFile(subnetFile);
-  // As mk-docker-opts.sh, options already in the environment (the Docker unit's own) are kept.
-  const text = dockerOpts(env, { ...request, inherited: request.inherited ?? process.env }, subnetFile === "-" ? "standard input" : subnetFile);
+  const text = dockerOpts(env, request, subnetFile === "-" ? "standard input" : subnetFile);
   if (dockerOptsFile === "-") return text;
   writeOutput(dockerOptsFile, text);
   log.info(`wrote Docker options to ${dockerOptsFile}`);
