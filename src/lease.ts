@@ -132,9 +132,10 @@ export function leaseAttrsFromValue(value: unknown): LeaseAttrs | undefined {
   const v6 = typeof PublicIPv6 === "string" ? parseAddress(PublicIPv6, 6) : undefined;
   if (PublicIP !== undefined && !v4) return undefined;
   if (PublicIPv6 !== undefined && PublicIPv6 !== null && !v6) return undefined;
-  // Addresses as Go's net.IP prints them, so a host is matched by its address, not by how a hand-written value spells it.
+  // IPv6 as Go's net.IP prints it, so a host is matched by its address, not by how a
+  // hand-written value spells it ("2001:DB8:0:0::7"); a valid dotted quad has one spelling.
   const attrs: LeaseAttrs = {
-    PublicIP: v4 ? formatAddress(4, v4.value) : "",
+    PublicIP: v4 ? PublicIP as string : "",
     PublicIPv6: v6 ? formatAddress(6, v6.value) : null,
   };
   if (typeof BackendType === "string" && BackendType) attrs.BackendType = BackendType;
