@@ -1,23 +1,19 @@
 /** The command line through the compiled binary: typos, durations, booleans, help, waiting and read-only commands. */
-import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { beforeEach, describe, expect, test } from "bun:test";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanEnv, collectOutput, isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
+import { cleanEnv, collectOutput, isolatedSublease, runSublease, tempDirsForThisFile } from "../helpers/binary.ts";
 
 let dir: string;
 let registry: string[];
-const made: string[] = [];
+const tempDir = tempDirsForThisFile();
 const subnetFile = () => join(dir, "subnet.env");
 const host = (ip: string) => ["--public-ip", ip, "--subnet-file", subnetFile(), "--iface-mtu", "1500"];
 
 beforeEach(async () => {
-  dir = makeTempDir("cli");
-  made.push(dir);
+  dir = tempDir("cli");
   registry = ["--registry-file", join(dir, "registry.json")];
   writeFileSync(join(dir, "net.json"), '{"Network":"10.5.0.0/16"}');
-});
-afterAll(() => {
-  for (const path of made) rmSync(path, { recursive: true, force: true });
 });
 
 const putConfig = async () => expect((await runSublease(["config", "put", join(dir, "net.json"), ...registry])).code).toBe(0);
@@ -149,8 +145,7 @@ describe("waiting is visible", () => {
 describe("read-only commands", () => {
   /** The binary, a registry and a working directory an unprivileged user can reach but not write. */
   function sharedSetup(): { root: string; binary: string } {
-    const root = makeTempDir("cli-readonly");
-    made.push(root);
+    const root = tempDir("cli-readonly");
     chmodSync(root, 0o755);
     const binary = join(root, "sublease");
     copyFileSync(isolatedSublease(), binary);

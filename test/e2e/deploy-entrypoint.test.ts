@@ -3,23 +3,16 @@
  * in the environment, and a stand-in for the real process (`env`, `sh -c ...`) after it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
-import { cleanEnv, isolatedSublease, makeTempDir, REPO_ROOT, runSublease, collectOutput } from "../helpers/binary.ts";
+import { cleanEnv, isolatedSublease, REPO_ROOT, runSublease, collectOutput, tempDirsForThisFile } from "../helpers/binary.ts";
 import { startEtcd, type EtcdCluster } from "../helpers/etcd.ts";
 
 const ENTRYPOINT = join(REPO_ROOT, "examples/entrypoint.sh");
 
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const dir = makeTempDir("entrypoint");
-  made.push(dir);
-  return dir;
-}
+const makeDir = tempDirsForThisFile();
+const tempDir = () => makeDir("entrypoint");
 
 interface Run {
   code: number;

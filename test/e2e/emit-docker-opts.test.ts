@@ -1,27 +1,12 @@
 /** `sublease emit-docker-opts` through the compiled binary, against mk-docker-opts.sh's exact output. */
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileMode, makeTempDir, runSublease } from "../helpers/binary.ts";
+import { fileMode, runSublease, tempDirsForThisFile } from "../helpers/binary.ts";
+import { SAMPLE_ENV, SAMPLE_OPTS } from "../helpers/docker-sample.ts";
 
-const SAMPLE_ENV = "FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.74.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n";
-// docs/flannel.md, "Docker options": what flannel's mk-docker-opts.sh writes for SAMPLE_ENV.
-const SAMPLE_OPTS =
-  'DOCKER_OPT_BIP="--bip=10.1.74.1/24"\n' +
-  'DOCKER_OPT_IPMASQ="--ip-masq=true"\n' +
-  'DOCKER_OPT_MTU="--mtu=1472"\n' +
-  'DOCKER_OPTS=" --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"\n';
-
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
-
-function emptyDir(): string {
-  const dir = makeTempDir("docker-opts");
-  made.push(dir);
-  return dir;
-}
+const tempDir = tempDirsForThisFile();
+const emptyDir = () => tempDir("docker-opts");
 
 /** A fresh working directory holding sample.env (or the given subnet.env text). */
 function workdir(env = SAMPLE_ENV): string {

@@ -4,26 +4,20 @@
  * device nodes, failed runs, read-only files, other users. Device nodes are made with mknod
  * in a temp directory, never the host's /dev.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "bun";
 import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanEnv, collectOutput, isolatedSublease, makeTempDir, runSublease } from "../helpers/binary.ts";
+import { cleanEnv, collectOutput, isolatedSublease, runSublease, tempDirsForThisFile } from "../helpers/binary.ts";
+import { SAMPLE_ENV, SAMPLE_OPTS } from "../helpers/docker-sample.ts";
 
 const isRoot = process.getuid?.() === 0;
 const NETWORK = '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}';
-const SAMPLE_ENV = "FLANNEL_NETWORK=10.1.0.0/16\nFLANNEL_SUBNET=10.1.74.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=false\n";
-const SAMPLE_OPTS = 'DOCKER_OPT_BIP="--bip=10.1.74.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=true"\nDOCKER_OPT_MTU="--mtu=1472"\nDOCKER_OPTS=" --bip=10.1.74.1/24 --ip-masq=true --mtu=1472"\n';
-
-const made: string[] = [];
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirsForThisFile();
 
 /** A fresh directory (world-searchable, so another user can reach files in it) holding sample.env and net.json. */
 function workdir(): string {
-  const dir = makeTempDir("local-files");
-  made.push(dir);
+  const dir = tempDir("local-files");
   chmodSync(dir, 0o755);
   writeFileSync(join(dir, "sample.env"), SAMPLE_ENV);
   writeFileSync(join(dir, "net.json"), NETWORK);
@@ -45,8 +39,7 @@ let sharedBinary: string | undefined;
 /** The binary where user nobody may run it, and a run as nobody. */
 async function runAsNobody(args: string[], cwd: string) {
   if (!sharedBinary) {
-    const dir = makeTempDir("local-files-bin");
-    made.push(dir);
+    const dir = tempDir("local-files-bin");
     chmodSync(dir, 0o755);
     sharedBinary = join(dir, "sublease");
     copyFileSync(isolatedSublease(), sharedBinary);

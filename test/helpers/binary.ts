@@ -3,6 +3,7 @@
  * temp directory with no node_modules anywhere above it.
  */
 import { spawn } from "bun";
+import { afterAll } from "bun:test";
 import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -71,6 +72,19 @@ export async function collectOutput(child: { stdout: ReadableStream<Uint8Array>;
 export function makeTempDir(label: string): string {
   const dir = mkdtempSync(join(tmpdir(), `sublease-${label}-`));
   return dir;
+}
+
+/** A maker of fresh temp directories for one test file, every one removed after its last test. */
+export function tempDirsForThisFile(): (label: string) => string {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+  return (label) => {
+    const dir = makeTempDir(label);
+    made.push(dir);
+    return dir;
+  };
 }
 
 export const fileMode = (path: string) => statSync(path).mode & 0o777;
